@@ -1,0 +1,132 @@
+# Copyright 2026 The mlperf_jax Authors. Licensed under the Apache License 2.0.
+"""Command-line options shared by `train` (and later `submit`).
+
+Turns argv into a workload, resolved hyperparameters and `RunOptions`, and
+rejects every bad input before anything is compiled (argparse exits with
+code 2 and a message naming the problem and the valid choices).
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import os
+from typing import Any
+
+from mlperf_jax import loop
+from mlperf_jax import sharding as shd
+from mlperf_jax import workloads
+from mlperf_jax.optim import registry
+from mlperf_jax.workload import SCALES, Workload
+
+
+@dataclasses.dataclass
+class Parsed:
+  args: argparse.Namespace
+  workload: Workload
+  hp: dict[str, Any]
+  opts: loop.RunOptions
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+  p.add_argument('--workload', required=True, metavar='NAME',
+                 help=f'benchmark to train: {", ".join(workloads.names())}')
+  p.add_argument('--scale', choices=SCALES, default='mini',
+                 help='mini (default: small model and data, minutes on a CPU, '
+                 'not an MLPerf result) or reference (the MLPerf benchmark)')
+  p.add_argument('--data-dir', help='dataset directory (reference scale)')
+  p.add_argument('--division', choices=('closed', 'open'), default='closed')
+  p.add_argument('--seed', type=int, default=None,
+                 help='run seed (default: drawn from os.urandom and logged)')
+  p.add_argument('--output-dir', default='runs',
+                 help='where the MLLOG log and run metrics go (default: runs)')
+  p.add_argument('--set', action='append', default=[], metavar='KEY=VALUE',
+                 help='override a hyperparameter by its MLLOG key, e.g. '
+                 '--set lars_opt_base_learning_rate=9.5 (repeatable)')
+  p.add_argument('--mesh', default=None, metavar='AXIS=SIZE,...',
+                 help='device mesh over axes data,fsdp,tensor, e.g. '
+                 'data=4,tensor=2 (-1 fills; default: data over all devices)')
+  p.add_argument('--max-epochs', type=int, default=None,
+                 help='epoch budget (default: the workload\'s)')
+  p.add_argument('--max-steps', type=int, default=None, help='step budget')
+  p.add_argument('--synthetic-data', action='store_true',
+                 help='random data of the reference shapes (smoke and '
+                 'throughput runs only; marked in the log, never a result)')
+  p.add_argument('--dry-run', action='store_true',
+                 help='print parameter count, FLOPs per step and memory per '
+                 'device for the mesh, then exit without allocating the model')
+  p.add_argument('--compute-dtype', choices=('float32', 'bfloat16'),
+                 default='float32', help='activation/matmul dtype; parameters '
+                 'stay float32')
+  p.add_argument('--submission-org', default='mlperf_jax')
+  p.add_argument('--submission-platform', default=None)
+  p.add_argument('--submission-status', default='research',
+                 choices=('cloud', 'onprem', 'preview', 'research'))
+  p.add_argument('--quiet', action='store_true', help='no progress bars')
+
+
+def _parse_sets(p: argparse.ArgumentParser, items: list[str]) -> dict[str, str]:
+  out = {}
+  for item in items:
+    key, sep, value = item.partition('=')
+    if not sep or not key.strip():
+      p.error(f'--set {item!r}: expected KEY=VALUE with an MLLOG key, e.g. '
+              '--set global_batch_size=256')
+    out[key.strip()] = value.strip()
+  return out
+
+
+def parse(p: argparse.ArgumentParser, argv: list[str] | None) -> Parsed:
+  """Parses and validates everything; calls `p.error` (exit 2) on bad input."""
+  args = p.parse_args(argv)
+  if args.workload not in workloads.names():
+    p.error(f'unknown workload {args.workload!r}; valid workloads: '
+            f'{", ".join(workloads.names())}')
+  if args.scale == 'reference' and not (args.data_dir or args.synthetic_data):
+    p.error('--scale reference needs --data-dir (the prepared dataset) or '
+            '--synthetic-data')
+  if args.data_dir and not os.path.isdir(args.data_dir):
+    p.error(f'--data-dir {args.data_dir!r} is not a directory')
+  for name in ('max_epochs', 'max_steps'):
+    if getattr(args, name) is not None and getattr(args, name) < 1:
+      p.error(f'--{name.replace("_", "-")} must be >= 1')
+  try:
+    mesh_sizes = shd.parse_mesh_spec(args.mesh)
+  except shd.MeshSpecError as e:
+    p.error(str(e))
+  workload = workloads.get(args.workload, args.scale, data_dir=args.data_dir,
+                           synthetic=args.synthetic_data,
+                           compute_dtype=args.compute_dtype)
+  overrides = _parse_sets(p, args.set)
+  opt_name = overrides.get('opt_name', workload.default_opt_name())
+  if opt_name not in workload.optimizer_names():
+    p.error(f'opt_name={opt_name!r} is not an optimizer of {workload.name!r}; '
+            f'valid: {", ".join(workload.optimizer_names())}')
+  try:
+    hp = registry.resolve(workload.hparams(opt_name), workload.config.defaults,
+                          overrides, division=args.division)
+  except registry.HParamError as e:
+    p.error(f'invalid hyperparameters for {workload.name} '
+            f'({args.division} division):\n{e}')
+  import jax  # pylint: disable=import-outside-toplevel
+  try:
+    shape = dict(zip(shd.MESH_AXES, shd.resolve_mesh_shape(
+        mesh_sizes, jax.device_count())))
+  except shd.MeshSpecError as e:
+    p.error(str(e))
+  split = shape['data'] * shape['fsdp']
+  gbs = workload.global_batch_size(hp)
+  if gbs % (split * jax.process_count()):
+    p.error(f'global_batch_size={gbs} is not divisible by the data x fsdp mesh '
+            f'size {split} (x {jax.process_count()} processes); change '
+            '--set global_batch_size or --mesh')
+  seed = args.seed
+  if seed is None:
+    seed = int.from_bytes(os.urandom(4), 'little') & 0x7FFFFFFF
+  opts = loop.RunOptions(
+      seed=seed, division=args.division, mesh=args.mesh,
+      max_epochs=args.max_epochs, max_steps=args.max_steps,
+      submission_org=args.submission_org,
+      submission_platform=args.submission_platform,
+      submission_status=args.submission_status, progress=not args.quiet)
+  return Parsed(args=args, workload=workload, hp=hp, opts=opts)

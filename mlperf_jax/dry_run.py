@@ -1,0 +1,91 @@
+# Copyright 2026 The mlperf_jax Authors. Licensed under the Apache License 2.0.
+"""`--dry-run`: sizes, FLOPs and memory of a run, without allocating it.
+
+Parameters and optimizer state are built as abstract shapes
+(`jax.eval_shape`); the train step is lowered and compiled for the chosen
+mesh from `ShapeDtypeStruct`s, and XLA's cost and memory analyses are read
+off the executable. No model buffer is ever created.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from typing import Any, Mapping
+
+import jax
+import numpy as np
+
+from mlperf_jax import loop
+from mlperf_jax import sharding as shd
+from mlperf_jax import steps as steps_lib
+from mlperf_jax.optim import registry
+from mlperf_jax.workload import Workload
+
+
+@dataclasses.dataclass(frozen=True)
+class DryRun:
+  param_count: int
+  flops_per_step_per_device: float
+  state_bytes_per_device: int
+  argument_bytes: int
+  output_bytes: int
+  temp_bytes: int
+  mesh: str
+  num_devices: int
+  global_batch_size: int
+
+
+def _shard_bytes(abstract: Any, shardings: Any) -> int:
+  total = 0
+  for a, s in zip(jax.tree.leaves(abstract), jax.tree.leaves(shardings)):
+    shape = s.shard_shape(a.shape)
+    total += math.prod(shape) * np.dtype(a.dtype).itemsize
+  return total
+
+
+def analyse(workload: Workload, hp: Mapping[str, Any], opts: loop.RunOptions
+            ) -> DryRun:
+  mesh = shd.make_mesh(opts.mesh)
+  entry = workload.optimizer(hp)
+  tx, _ = entry.build(hp, registry.OptimizerContext(
+      steps_per_epoch=workload.steps_per_epoch(hp),
+      decay_mask=workload.decay_mask))
+  c = steps_lib.build(workload, tx, hp, mesh, compile_eval=False)
+  params = c.abstract_state.params
+  cost = c.train_step.cost_analysis()
+  if isinstance(cost, (list, tuple)):  # older jax: one dict per computation
+    cost = cost[0] if cost else {}
+  mem = c.train_step.memory_analysis()
+  return DryRun(
+      param_count=sum(math.prod(p.shape) for p in jax.tree.leaves(params)),
+      flops_per_step_per_device=float((cost or {}).get('flops', float('nan'))),
+      state_bytes_per_device=_shard_bytes(c.abstract_state, c.state_sharding),
+      argument_bytes=int(getattr(mem, 'argument_size_in_bytes', 0)),
+      output_bytes=int(getattr(mem, 'output_size_in_bytes', 0)),
+      temp_bytes=int(getattr(mem, 'temp_size_in_bytes', 0)),
+      mesh=shd.describe(mesh), num_devices=mesh.size,
+      global_batch_size=workload.global_batch_size(hp))
+
+
+def _gib(n: float) -> str:
+  return f'{n / 2**30:.3f} GiB'
+
+
+def report(workload: Workload, hp: Mapping[str, Any], opts: loop.RunOptions
+           ) -> str:
+  r = analyse(workload, hp, opts)
+  per_sample = r.flops_per_step_per_device * r.num_devices / r.global_batch_size
+  lines = [
+      f'workload: {workload.name} ({workload.scale} scale), optimizer '
+      f'{hp["opt_name"]}, global batch {r.global_batch_size}',
+      f'mesh: {r.mesh} ({r.num_devices} devices)',
+      f'parameters: {r.param_count:,}',
+      f'train step FLOPs per device (XLA cost analysis): '
+      f'{r.flops_per_step_per_device:.4g}  (~{per_sample:.4g} per sample)',
+      f'train state per device: {_gib(r.state_bytes_per_device)}',
+      f'train step memory per device: arguments {_gib(r.argument_bytes)}, '
+      f'outputs {_gib(r.output_bytes)}, temporaries {_gib(r.temp_bytes)}',
+      'dry run: nothing was allocated or trained',
+  ]
+  return '\n'.join(lines)

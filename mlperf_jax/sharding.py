@@ -1,0 +1,139 @@
+# Copyright 2026 The mlperf_jax Authors. Licensed under the Apache License 2.0.
+"""Device mesh, logical-axis shardings and global batch assembly.
+
+One mesh with axes (data, fsdp, tensor). Batches are split over data x fsdp;
+parameters are replicated or split by a workload's logical axis rules.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Mapping, Sequence
+
+import flax.linen as nn
+import jax
+import numpy as np
+import optax
+from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
+
+MESH_AXES: tuple[str, ...] = ('data', 'fsdp', 'tensor')
+BATCH_AXES: tuple[str, ...] = ('data', 'fsdp')
+
+
+class MeshSpecError(ValueError):
+  """A mesh spec that cannot be parsed or does not fit the devices."""
+
+
+def parse_mesh_spec(text: str | None) -> dict[str, int]:
+  """'data=4,tensor=2' -> {'data': 4, 'fsdp': 1, 'tensor': 2}.
+
+  Unnamed axes default to 1, except `data`, which defaults to -1 (fill the
+  remaining devices). At most one axis may be -1.
+  """
+  sizes = {'data': -1, 'fsdp': 1, 'tensor': 1}
+  if not text:
+    return sizes
+  seen = set()
+  for part in text.split(','):
+    name, sep, value = part.strip().partition('=')
+    name = name.strip()
+    if not sep or name not in MESH_AXES:
+      raise MeshSpecError(
+          f'bad mesh entry {part.strip()!r}: expected AXIS=SIZE with AXIS in '
+          f'{list(MESH_AXES)}, e.g. --mesh data=4,tensor=2')
+    try:
+      size = int(value)
+    except ValueError:
+      raise MeshSpecError(f'mesh axis {name}: {value!r} is not an integer') from None
+    if size == 0 or size < -1:
+      raise MeshSpecError(f'mesh axis {name}: size must be >= 1 or -1 (fill)')
+    sizes[name] = size
+    seen.add(name)
+  if 'data' not in seen and any(sizes[a] == -1 for a in seen):
+    sizes['data'] = 1
+  if sum(1 for s in sizes.values() if s == -1) > 1:
+    raise MeshSpecError('at most one mesh axis may be -1')
+  return sizes
+
+
+def resolve_mesh_shape(sizes: Mapping[str, int], num_devices: int
+                       ) -> tuple[int, ...]:
+  """Fills a -1 axis and checks that the product equals `num_devices`."""
+  fixed = math.prod(s for s in sizes.values() if s != -1)
+  shape = []
+  for a in MESH_AXES:
+    s = sizes.get(a, 1)
+    if s == -1:
+      if num_devices % fixed:
+        raise MeshSpecError(
+            f'mesh {dict(sizes)} does not divide {num_devices} devices: the '
+            f'fixed axes multiply to {fixed}')
+      s = num_devices // fixed
+    shape.append(s)
+  if math.prod(shape) != num_devices:
+    raise MeshSpecError(
+        f'mesh {dict(zip(MESH_AXES, shape))} uses {math.prod(shape)} devices '
+        f'but {num_devices} are available; use -1 for one axis to fill')
+  return tuple(shape)
+
+
+def make_mesh(sizes: Mapping[str, int] | str | None = None,
+              devices: Sequence[jax.Device] | None = None) -> Mesh:
+  """A (data, fsdp, tensor) mesh with Auto axis types.
+
+  Args:
+    sizes: axis sizes or a spec string such as 'data=4,tensor=2'.
+    devices: devices to use (default: all).
+  """
+  if sizes is None or isinstance(sizes, str):
+    sizes = parse_mesh_spec(sizes)
+  devices = list(jax.devices() if devices is None else devices)
+  shape = resolve_mesh_shape(sizes, len(devices))
+  if len(devices) == len(jax.devices()):
+    dev_array = jax.experimental.mesh_utils.create_device_mesh(
+        shape, devices=devices)
+  else:
+    dev_array = np.asarray(devices, dtype=object).reshape(shape)
+  # Auto axes: GSPMD propagates shardings through Linen modules. Explicit axes
+  # (the jax.make_mesh default) reject sharded contracting dimensions.
+  return Mesh(dev_array, MESH_AXES,
+              axis_types=(jax.sharding.AxisType.Auto,) * len(MESH_AXES))
+
+
+def batch_sharding(mesh: Mesh) -> NamedSharding:
+  """Leading (batch) dimension split over data x fsdp."""
+  return NamedSharding(mesh, P(BATCH_AXES))
+
+
+def replicated(mesh: Mesh) -> NamedSharding:
+  return NamedSharding(mesh, P())
+
+
+def param_shardings(abstract_boxed_params: Any, mesh: Mesh,
+                    rules: Sequence[tuple[str, Any]]) -> Any:
+  """NamedShardings for parameters from their logical axis names."""
+  specs = nn.get_partition_spec(abstract_boxed_params)
+  with nn.logical_axis_rules(list(rules)):
+    return nn.logical_to_mesh_sharding(specs, mesh, list(rules))
+
+
+def opt_state_shardings(tx: optax.GradientTransformation,
+                        abstract_opt_state: Any, params_sharding: Any,
+                        mesh: Mesh) -> Any:
+  """Optimizer state shardings: per-parameter leaves follow their parameter."""
+  rep = replicated(mesh)
+  return optax.tree_map_params(
+      tx, lambda _, s: s, abstract_opt_state, params_sharding,
+      transform_non_params=lambda _: rep,
+      is_leaf=lambda x: isinstance(x, NamedSharding))
+
+
+def host_to_global(batch: Mapping[str, np.ndarray],
+                   sharding: NamedSharding) -> dict[str, jax.Array]:
+  """Assembles a global batch from this process's slice of it."""
+  return {k: jax.make_array_from_process_local_data(sharding, np.asarray(v))
+          for k, v in batch.items()}
+
+
+def describe(mesh: Mesh) -> str:
+  return ', '.join(f'{a}={s}' for a, s in mesh.shape.items())

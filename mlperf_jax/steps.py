@@ -1,0 +1,130 @@
+# Copyright 2026 The mlperf_jax Authors. Licensed under the Apache License 2.0.
+"""Train state, the pure train/eval steps, and their sharded compilation."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any, Callable, Mapping
+
+import flax
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+import optax
+from jax.sharding import Mesh, NamedSharding
+
+from mlperf_jax import sharding as shd
+from mlperf_jax.workload import Workload
+
+PyTree = Any
+
+
+@flax.struct.dataclass
+class TrainState:
+  step: jax.Array
+  params: PyTree
+  model_state: PyTree
+  opt_state: optax.OptState
+  rng: jax.Array
+
+
+def make_init_fn(workload: Workload, tx: optax.GradientTransformation,
+                 hp: Mapping[str, Any]) -> Callable[[jax.Array], TrainState]:
+  """rng -> TrainState with plain (unboxed) parameters."""
+  def init(rng):
+    init_rng, step_rng = jax.random.split(rng)
+    params, model_state = workload.init(init_rng, hp)
+    params = nn.meta.unbox(params)
+    return TrainState(step=jnp.zeros((), jnp.int32), params=params,
+                      model_state=model_state, opt_state=tx.init(params),
+                      rng=step_rng)
+  return init
+
+
+def make_train_step(workload: Workload, tx: optax.GradientTransformation,
+                    hp: Mapping[str, Any]):
+  """The one pure train step: (state, batch) -> (state, metrics)."""
+  def train_step(state: TrainState, batch):
+    rng = jax.random.fold_in(state.rng, state.step)
+
+    def loss_fn(params):
+      summed, n, (model_state, aux) = workload.loss(
+          params, state.model_state, batch, rng, hp)
+      n = jnp.maximum(n, 1)
+      return summed / n, (model_state, aux)
+
+    (loss, (model_state, aux)), grads = jax.value_and_grad(
+        loss_fn, has_aux=True)(state.params)
+    updates, opt_state = tx.update(grads, state.opt_state, state.params)
+    params = optax.apply_updates(state.params, updates)
+    metrics = {'loss': loss, **aux}
+    return state.replace(step=state.step + 1, params=params,
+                         model_state=model_state, opt_state=opt_state), metrics
+  return train_step
+
+
+def make_eval_step(workload: Workload, hp: Mapping[str, Any]):
+  """(state, batch) -> dict of device outputs for the eval accumulator."""
+  def eval_step(state: TrainState, batch):
+    return workload.eval_step(state.params, state.model_state, batch, hp)
+  return eval_step
+
+
+@dataclasses.dataclass
+class Compiled:
+  """What `build` produces: abstract state, shardings and executables."""
+  mesh: Mesh
+  abstract_state: TrainState
+  state_sharding: TrainState
+  batch_sharding: NamedSharding
+  init: Any
+  train_step: Any
+  eval_step: Any
+  boxed_params: PyTree
+
+
+def _abstract_batch(spec, sharding):
+  return {k: jax.ShapeDtypeStruct(v.shape, v.dtype, sharding=sharding)
+          for k, v in spec.items()}
+
+
+def build(workload: Workload, tx: optax.GradientTransformation,
+          hp: Mapping[str, Any], mesh: Mesh, *, compile_eval: bool = True,
+          ) -> Compiled:
+  """Abstract state, shardings, and ahead-of-time compiled init/train/eval.
+
+  Nothing is allocated here: shapes come from `jax.eval_shape` and the
+  executables are compiled from `ShapeDtypeStruct`s.
+  """
+  init_fn = make_init_fn(workload, tx, hp)
+  rng_spec = jax.ShapeDtypeStruct((2,), jnp.uint32)
+  boxed, _ = jax.eval_shape(lambda r: workload.init(r, hp), rng_spec)
+  abstract_state = jax.eval_shape(init_fn, rng_spec)
+  rep = shd.replicated(mesh)
+  params_sh = shd.param_shardings(boxed, mesh, workload.logical_axis_rules())
+  state_sh = TrainState(
+      step=rep, params=params_sh,
+      model_state=jax.tree.map(lambda _: rep, abstract_state.model_state),
+      opt_state=shd.opt_state_shardings(tx, abstract_state.opt_state,
+                                        params_sh, mesh),
+      rng=rep)
+  batch_sh = shd.batch_sharding(mesh)
+  init = jax.jit(init_fn, in_shardings=rep, out_shardings=state_sh).lower(
+      rng_spec).compile()
+  abstract_sharded = jax.tree.map(
+      lambda a, s: jax.ShapeDtypeStruct(a.shape, a.dtype, sharding=s),
+      abstract_state, state_sh)
+  train_batch = _abstract_batch(workload.batch_spec(hp, train=True), batch_sh)
+  train = jax.jit(
+      make_train_step(workload, tx, hp),
+      in_shardings=(state_sh, batch_sh), out_shardings=(state_sh, rep),
+      donate_argnums=(0,)).lower(abstract_sharded, train_batch).compile()
+  evaluate = None
+  if compile_eval:
+    eval_batch = _abstract_batch(workload.batch_spec(hp, train=False), batch_sh)
+    evaluate = jax.jit(
+        make_eval_step(workload, hp), in_shardings=(state_sh, batch_sh),
+        out_shardings=rep).lower(abstract_sharded, eval_batch).compile()
+  return Compiled(mesh=mesh, abstract_state=abstract_state,
+                  state_sharding=state_sh, batch_sharding=batch_sh, init=init,
+                  train_step=train, eval_step=evaluate, boxed_params=boxed)
