@@ -11,7 +11,7 @@ an uninterrupted run would have seen.
 
 Training stream (MLPerf allows the epoch-crossing batch):
 
-* epoch `e` is the permutation `np.random.default_rng((seed, e)).permutation(N)`;
+* epoch `e` is `np.random.default_rng((seed, e)).permutation(N)`;
 * epochs are concatenated into one infinite stream of example indices;
 * global batch `i` is stream positions `[i * GBS, (i + 1) * GBS)`;
 * host `h` of `H` takes the contiguous slice `[h * GBS / H, (h + 1) * GBS / H)`
@@ -61,6 +61,12 @@ def _check_sharding(num_examples: int, global_batch_size: int,
         f'host_count ({host_count}): every host feeds an equal slice of each '
         'global batch.')
   return global_batch_size // host_count
+
+
+def host_batch_size(global_batch_size: int, host_index: int = 0,
+                    host_count: int = 1) -> int:
+  """Per-host batch size, validating the sharding arguments."""
+  return _check_sharding(1, global_batch_size, host_index, host_count)
 
 
 def _check_seed(seed: int) -> None:
@@ -172,7 +178,13 @@ def _ordered_map(fn: Callable[[Any], Batch], args: Iterator[Any],
     # Runs when the consumer drops the (infinite) generator: stop loading.
     for f in pending:
       f.cancel()
-    pool.shutdown(wait=False, cancel_futures=True)
+    try:
+      pool.shutdown(wait=False, cancel_futures=True)
+    except AttributeError:
+      # A generator still alive at interpreter exit is finalised after the
+      # concurrent.futures module globals are cleared; its threads are
+      # joined by concurrent.futures' own exit hook anyway.
+      pass
 
 
 def train_batches(num_examples: int, load: LoadFn, *, global_batch_size: int,

@@ -98,14 +98,15 @@ INCEPTION_CROP = CropConfig(area_range=(0.08, 1.0),
 
 
 def decode_image(data: Any) -> np.ndarray:
-  """Returns an RGB uint8 [H, W, 3] array from encoded bytes or an image.
+  """Returns an RGB [H, W, 3] array from encoded bytes or an image.
 
   Args:
     data: JPEG/PNG/... bytes (or bytearray/memoryview), a `PIL.Image.Image`,
       or an array [H, W], [H, W, 1], [H, W, 3] or [H, W, 4] (alpha dropped).
 
   Returns:
-    A C-contiguous uint8 array [H, W, 3].
+    uint8 [H, W, 3] for encoded and PIL input; arrays keep their dtype (values
+    are taken as 0-255 pixels and never re-quantised).
   """
   if isinstance(data, (bytes, bytearray, memoryview)):
     with PIL.Image.open(io.BytesIO(bytes(data))) as img:
@@ -124,9 +125,10 @@ def decode_image(data: Any) -> np.ndarray:
     arr = np.repeat(arr, 3, axis=-1)
   elif arr.shape[-1] == 4:
     arr = arr[:, :, :3]
-  if arr.dtype != np.uint8:
-    arr = np.clip(np.rint(arr), 0, 255).astype(np.uint8)
-  return np.ascontiguousarray(arr)
+  if not (np.issubdtype(arr.dtype, np.integer) or
+          np.issubdtype(arr.dtype, np.floating)):
+    raise ValueError(f'Expected real pixel values, got dtype {arr.dtype}.')
+  return arr
 
 
 def _lrint(x: float) -> int:
@@ -175,7 +177,7 @@ def _generate_random_crop(height: int, width: int, min_area_frac: float,
 def center_crop_box(height: int, width: int, image_size: int = IMAGE_SIZE,
                     crop_padding: int = CROP_PADDING
                     ) -> tuple[int, int, int, int]:
-  """Inception-style centre square of image_size/(image_size+pad) of the side."""
+  """Inception-style centre square of image_size/(image_size + pad) of a side."""
   size = int(image_size / (image_size + crop_padding) * min(height, width))
   size = max(size, 1)
   return (height - size + 1) // 2, (width - size + 1) // 2, size, size

@@ -93,6 +93,18 @@ def _plot(paths: RunPaths, workload: Workload, result: loop.RunResult) -> None:
   plt.close(fig)
 
 
+def eval_printer(cfg: ScaleConfig):
+  """A `loop.run` callback printing one progress line per evaluation."""
+  t0 = time.time()
+
+  def on_eval(record: loop.EvalRecord) -> None:
+    v = record.metrics[cfg.target.metric]
+    print(f'eval at epoch {record.epoch_num}: {cfg.target.metric} = {v:.4f} '
+          f'(target {cfg.target.value}), step {record.step}, '
+          f'{time.time() - t0:.1f} s', flush=True)
+  return on_eval
+
+
 def summary(cfg: ScaleConfig, result: loop.RunResult, paths: RunPaths) -> str:
   q = 'n/a' if result.quality is None else f'{result.quality:.4f}'
   lines = [

@@ -14,6 +14,7 @@ import flax.linen as nn
 import jax
 import numpy as np
 import optax
+from jax.experimental import mesh_utils
 from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
 
 MESH_AXES: tuple[str, ...] = ('data', 'fsdp', 'tensor')
@@ -90,7 +91,7 @@ def make_mesh(sizes: Mapping[str, int] | str | None = None,
   devices = list(jax.devices() if devices is None else devices)
   shape = resolve_mesh_shape(sizes, len(devices))
   if len(devices) == len(jax.devices()):
-    dev_array = jax.experimental.mesh_utils.create_device_mesh(
+    dev_array = mesh_utils.create_device_mesh(
         shape, devices=devices)
   else:
     dev_array = np.asarray(devices, dtype=object).reshape(shape)

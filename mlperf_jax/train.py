@@ -34,7 +34,8 @@ def main(argv: list[str] | None = None) -> int:
         flush=True)
   log = RunLog(paths.log)
   try:
-    result = loop.run(parsed.workload, parsed.hp, parsed.opts, log)
+    result = loop.run(parsed.workload, parsed.hp, parsed.opts, log,
+                      on_eval=run_report.eval_printer(cfg))
   finally:
     log.close()
   run_report.write(paths, parsed.workload, parsed.hp, parsed.opts, result)

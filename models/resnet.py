@@ -115,7 +115,7 @@ class ResNetConfig:
 
 
 def resnet50_config(num_classes: int = 1000, **overrides: Any) -> ResNetConfig:
-  """The MLPerf reference ResNet-50 v1.5 (25,557,032 parameters at 1000 classes).
+  """The MLPerf reference ResNet-50 v1.5: 25,557,032 parameters at 1000 classes.
 
   Args:
     num_classes: Number of output classes.

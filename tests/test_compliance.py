@@ -93,7 +93,7 @@ def test_reference_smoke_log_passes_official_rules_except_target(
   assert complaints, r.output
   for line in complaints:
     assert ('eval_accuracy' in line or 'v[\'value\'] >= 0.7590' in line
-            or line.strip() == 'FAILED'), r.output
+            or line.strip().endswith('FAILED')), r.output
   # Remove the target check's only input and the log would fail differently:
   # make sure the checker really parsed the whole log (weights list etc.).
   assert '0.7590' in r.output

@@ -27,6 +27,19 @@ _CHECKER_YAML = (pathlib.Path(mlperf_logging.__file__).parent /
 _TRUNCATED_BOUND = 2.0 / 0.87962566103423978
 
 
+@pytest.fixture(scope='module', autouse=True)
+def _fast_compiles():
+  """Skips XLA optimisations while this module runs.
+
+  Compiles of the mini model drop from ~5 s to ~1 s; nothing here measures
+  speed.
+  """
+  previous = jax.config.read('jax_disable_most_optimizations')
+  jax.config.update('jax_disable_most_optimizations', True)
+  yield
+  jax.config.update('jax_disable_most_optimizations', previous)
+
+
 def _checker_tensor_names() -> list[str]:
   """The tensor list of the 1.1.0 checker's END CHECK for `resnet`."""
   rules = yaml.safe_load(_CHECKER_YAML.read_text())
@@ -36,6 +49,25 @@ def _checker_tensor_names() -> list[str]:
 
 def _flat(tree):
   return traverse_util.flatten_dict(nn.unbox(tree))
+
+
+def _init(cfg: resnet.ResNetConfig):
+  """(model, unboxed variables) for 8x8x1 inputs.
+
+  Jitted: one compile beats op-by-op dispatch, which compiles every primitive.
+  """
+  model = resnet.ResNet(cfg)
+  init = jax.jit(lambda key: model.init(key, jnp.zeros((2, 8, 8, 1)),
+                                        train=False))
+  return model, nn.unbox(init(jax.random.key(0)))
+
+
+def _apply(model, variables, x, train):
+  """Jitted `apply` returning (logits, batch_stats after the call)."""
+  fn = jax.jit(lambda v, x: model.apply(v, x, train=train,
+                                        mutable=['batch_stats']))
+  logits, updates = fn(variables, x)
+  return logits, updates['batch_stats']
 
 
 @pytest.fixture(scope='module')
@@ -51,9 +83,7 @@ def resnet50():
 @pytest.fixture(scope='module')
 def mini():
   """(model, unboxed variables, input batch) of the mini config."""
-  model = resnet.ResNet(resnet.mini_config())
-  variables = nn.unbox(
-      model.init(jax.random.key(0), jnp.zeros((2, 8, 8, 1)), train=False))
+  model, variables = _init(resnet.mini_config())
   x = jax.random.normal(jax.random.key(1), (16, 8, 8, 1))
   return model, variables, x
 
@@ -107,39 +137,34 @@ def test_v1_5_stride_on_3x3_conv(resnet50):
 
 def test_mini_forward_and_batch_stats(mini):
   model, variables, x = mini
-  logits, updates = model.apply(variables, x, train=True,
-                                mutable=['batch_stats'])
+  logits, stats = _apply(model, variables, x, train=True)
   assert logits.shape == (16, 10) and logits.dtype == jnp.float32
   assert np.all(np.isfinite(logits))
-  old, new = _flat(variables['batch_stats']), _flat(updates['batch_stats'])
+  old, new = _flat(variables['batch_stats']), _flat(stats)
   assert old.keys() == new.keys()
   assert all(not np.allclose(old[k], new[k]) for k in old)
 
   # Eval mode reads the moving statistics and writes nothing...
-  eval_logits, eval_updates = model.apply(variables, x, train=False,
-                                          mutable=['batch_stats'])
-  for k, v in _flat(eval_updates['batch_stats']).items():
+  eval_logits, eval_stats = _apply(model, variables, x, train=False)
+  for k, v in _flat(eval_stats).items():
     np.testing.assert_array_equal(v, old[k])
   # ...so each example's logits are independent of the rest of the batch.
-  np.testing.assert_allclose(
-      model.apply(variables, x[:4], train=False), eval_logits[:4],
-      rtol=1e-5, atol=1e-6)
+  np.testing.assert_allclose(_apply(model, variables, x[:4], train=False)[0],
+                             eval_logits[:4], rtol=1e-5, atol=1e-6)
 
 
 def test_bf16_compute_keeps_float32_params(mini):
-  _, variables, x = mini
-  model = resnet.ResNet(resnet.mini_config(dtype=jnp.bfloat16))
-  bf16_vars = nn.unbox(
-      model.init(jax.random.key(0), jnp.zeros((2, 8, 8, 1)), train=False))
+  f32_model, variables, x = mini
+  f32 = np.dtype(np.float32)
+  model, bf16_vars = _init(resnet.mini_config(dtype=jnp.bfloat16))
   for tree in (bf16_vars['params'], bf16_vars['batch_stats']):
-    assert {v.dtype for v in jax.tree_util.tree_leaves(tree)} == {jnp.float32}
+    assert {v.dtype for v in jax.tree_util.tree_leaves(tree)} == {f32}
 
   # Same float32 parameters through both compute dtypes.
-  f32_model = resnet.ResNet(resnet.mini_config())
-  ref, _ = f32_model.apply(variables, x, train=True, mutable=['batch_stats'])
-  out, updates = model.apply(variables, x, train=True, mutable=['batch_stats'])
-  assert out.dtype == jnp.float32
-  assert {v.dtype for v in jax.tree_util.tree_leaves(updates)} == {jnp.float32}
+  ref, _ = _apply(f32_model, variables, x, train=True)
+  out, stats = _apply(model, variables, x, train=True)
+  assert out.dtype == f32
+  assert {v.dtype for v in jax.tree_util.tree_leaves(stats)} == {f32}
   rel_err = np.linalg.norm(out - ref) / np.linalg.norm(ref)
   assert rel_err < 0.05, rel_err
 
@@ -190,10 +215,9 @@ def test_initialisation_statistics(mini):
 
 def test_init_options():
   cfg = resnet.mini_config(zero_init_last_bn=True, truncated_normal_init=False)
-  params = _flat(nn.unbox(resnet.ResNet(cfg).init(
-      jax.random.key(0), jnp.zeros((2, 8, 8, 1)), train=False))['params'])
+  params = _flat(_init(cfg)[1]['params'])
   gammas = {p[:-1]: v for p, v in params.items() if p[-1] == 'scale'}
-  assert len(gammas) == 1 + 4 * 3 - 0  # bn0 + (bn1, bn2, bn3, bnsc) x 3 units
+  assert len(gammas) == 1 + 4 * 3  # bn0 + (bn1, bn2, bn3, bnsc) x 3 units
   for path, gamma in gammas.items():
     np.testing.assert_array_equal(gamma, 0.0 if path[-1] == 'bn3' else 1.0)
   # Untruncated normal: same variance, tails beyond the truncation bound.

@@ -11,8 +11,9 @@ This is the numbering of the MLPerf references: the TF2 reference
 (mlcommons/training `image_classification/tensorflow2/lars_util.py`,
 `PolynomialDecayWithWarmup`) is called with the optimizer's `iterations`,
 which is 0 on the first step, and Google's JAX submissions
-(training_results_v0.7/v1.0 `resnet-research-JAX`, `polynomial_learning_rate_fn`)
-are called with the optimizer step before it is incremented. Consequences,
+(training_results_v0.7/v1.0 `resnet-research-JAX`,
+`polynomial_learning_rate_fn`) are called with the optimizer step before it
+is incremented. Consequences,
 reproduced on purpose: the first update uses a learning rate of 0, and the
 base learning rate is reached at step `warmup_steps` (the last warmup step).
 """

@@ -10,6 +10,7 @@ epoch; its target is this project's own and the run is not an MLPerf result.
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any, Iterable, Iterator, Mapping
 
 import flax
@@ -69,7 +70,7 @@ class ResNetWorkload(Workload):
   # ---- hyperparameters -----------------------------------------------------
 
   def hparams(self, opt_name: str) -> tuple[registry.HParam, ...]:
-    return resnet_optim.COMMON_HPARAMS + registry.get('resnet', opt_name).hparams
+    return resnet_optim.hparams(opt_name)
 
   def default_opt_name(self) -> str:
     return self.config.defaults.get('opt_name', 'lars')
@@ -86,7 +87,7 @@ class ResNetWorkload(Workload):
     cfg = (resnet_model.resnet50_config() if self.scale == 'reference'
            else resnet_model.mini_config())
     dtype = jnp.bfloat16 if self.compute_dtype == 'bfloat16' else jnp.float32
-    return cfg.__class__(**{**cfg.__dict__, 'dtype': dtype})
+    return dataclasses.replace(cfg, dtype=dtype)
 
   def model(self) -> resnet_model.ResNet:
     return resnet_model.ResNet(self.model_config())
