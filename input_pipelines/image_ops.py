@@ -25,7 +25,8 @@ uses the same values and logs `INPUT_CROP_USES_BBOXES = False`):
 uniform, then the crop *height* uniform between the heights giving the minimum
 and maximum area, then the offsets uniform), so with a whole-image "object" the
 `min_object_covered=0.1` test also raises the effective minimum area to 0.1.
-Only the random numbers differ from TF's Philox stream.
+Only the random stream (numpy instead of TF's Philox) and float64 arithmetic
+differ.
 
 `INCEPTION_CROP` is the other common recipe (Google's Cloud-TPU/flax
 `resnet_preprocessing`: area (0.08, 1.0), aspect (3/4, 4/3), 10 attempts,
@@ -33,9 +34,10 @@ falling back to a centre crop of 224/256 of the shorter side when the sampler
 returns the whole image); it is offered for comparison and open-division runs.
 
 The default standard deviation (58.393, 57.12, 57.375) is the MXNet/GluonCV
-convention used by NVIDIA's MXNet ResNet-50 v1.5 MLPerf submissions (next to
-means 123.68, 116.779, 103.939); torchvision/TPU code uses 0.229 * 255 =
-58.395 for red. Pass `std=None` for the reference's mean-only normalisation.
+convention, the `--rgb-std` default of NVIDIA's MXNet ResNet-50 v1.5 code
+(next to `--rgb-mean` 123.68, 116.779, 103.939); torchvision and Google's TPU
+code use 0.229 * 255 = 58.395 for red. Closed-division submitters normalise by
+a std; pass `std=None` for the reference's exact mean-only normalisation.
 """
 
 import dataclasses
@@ -177,7 +179,7 @@ def _generate_random_crop(height: int, width: int, min_area_frac: float,
 def center_crop_box(height: int, width: int, image_size: int = IMAGE_SIZE,
                     crop_padding: int = CROP_PADDING
                     ) -> tuple[int, int, int, int]:
-  """Inception-style centre square of image_size/(image_size + pad) of a side."""
+  """Centre square crop box of the Inception recipe: (y, x, size, size)."""
   size = int(image_size / (image_size + crop_padding) * min(height, width))
   size = max(size, 1)
   return (height - size + 1) // 2, (width - size + 1) // 2, size, size
