@@ -11,6 +11,8 @@ from mlperf_jax.workload import Workload
 # pipelines), so they are only imported when asked for.
 _WORKLOADS: dict[str, str] = {
     'resnet': 'mlperf_jax.workloads_impl.resnet:ResNetWorkload',
+    'bert': 'mlperf_jax.workloads_impl.bert:BertWorkload',
+    'dlrm': 'mlperf_jax.workloads_impl.dlrm:DlrmWorkload',
 }
 
 

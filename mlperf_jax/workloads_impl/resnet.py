@@ -50,7 +50,7 @@ SCALES = {
     'reference': ScaleConfig(
         scale='reference', benchmark='resnet',
         target=Target('top1', 0.7590), train_samples=IMAGENET_TRAIN,
-        eval_samples=IMAGENET_EVAL, eval_batch_size=1000, defaults={},
+        eval_samples=IMAGENET_EVAL, eval_batch_size=0, defaults={},
         rulesets=('1.1.0', '4.0.0'), num_runs=5),
     'mini': ScaleConfig(
         scale='mini', benchmark='mini_resnet',
@@ -142,7 +142,10 @@ class ResNetWorkload(Workload):
   # ---- data ----------------------------------------------------------------
 
   def _eval_batch_size(self, hp) -> int:
-    if self.synthetic:  # a few batches of the train batch size
+    # Reference: evaluate in batches of the training batch size (the whole
+    # 50,000-image set, last batch padded and masked). Synthetic data: a few
+    # such batches. Mini: a fixed size that leaves a padded last batch.
+    if self.scale == 'reference':
       return int(hp['global_batch_size'])
     return self.config.eval_batch_size
 
