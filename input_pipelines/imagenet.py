@@ -218,7 +218,8 @@ def _train_example(record: dict[str, Any], rng: np.random.Generator,
                                         image_size=image_size, crop=crop)
 
 
-def _eval_example(record: dict[str, Any], image_size: int) -> np.ndarray:
+def eval_example(record: dict[str, Any], image_size: int) -> np.ndarray:
+  """One validation record -> the MLPerf eval-preprocessed image."""
   return image_ops.preprocess_for_eval(
       record['image'], image_size=image_size,
       resize_min=round(image_size * image_ops.RESIZE_MIN /
@@ -305,7 +306,7 @@ def imagenet_eval_batches(
   def load(indices: np.ndarray, rng: np.random.Generator | None):
     del rng  # Eval is deterministic.
     records = _read_records(source, indices)
-    return _stack([_eval_example(r, image_size) for r in records],
+    return _stack([eval_example(r, image_size) for r in records],
                   [r['label'] for r in records])
 
   return batching.eval_batches(
@@ -385,7 +386,7 @@ def _tf_eval_batches(prepared, global_batch_size, host_index, host_count,
           first = record
         real = record is not None
         record = record if real else first
-        images.append(_eval_example(record, image_size))
+        images.append(eval_example(record, image_size))
         labels.append(record['label'])
         mask.append(float(real))
       batch = _stack(images, labels)

@@ -103,6 +103,22 @@ class ScaleConfig:
   num_runs: int
 
 
+@dataclasses.dataclass(frozen=True)
+class InferenceSet:
+  """The data MLPerf Inference serves for a workload.
+
+  Attributes:
+    count: samples in the accuracy set.
+    performance_count: samples loaded for performance runs.
+    get_sample: index -> one preprocessed input (host array).
+    labels: index -> ground truth, for the accuracy script.
+  """
+  count: int
+  performance_count: int
+  get_sample: Any
+  labels: Any
+
+
 class EvalAccumulator(Protocol):
   """Host-side reduction of eval outputs into the metric."""
 
@@ -215,6 +231,18 @@ class Workload(abc.ABC):
     """Names for `weights_initialization` events (1.1.0 rulesets)."""
     del params
     return []
+
+  # ---- inference -----------------------------------------------------------
+
+  def predict(self, params: PyTree, model_state: PyTree, inputs: jax.Array
+              ) -> jax.Array:
+    """Serving function: a batch of inputs -> per-sample responses."""
+    raise NotImplementedError(f'workload {self.name!r} has no serving '
+                              'function yet')
+
+  def inference_set(self) -> InferenceSet:
+    raise NotImplementedError(f'workload {self.name!r} has no inference set '
+                              'yet')
 
   # ---- data ----------------------------------------------------------------
 

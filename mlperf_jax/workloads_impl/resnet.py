@@ -24,8 +24,9 @@ from mlperf_jax.input_pipelines import synthetic as synthetic_data
 from mlperf_jax.models import resnet as resnet_model
 from mlperf_jax.optim import registry
 from mlperf_jax.optim import resnet as resnet_optim
-from mlperf_jax.workload import (HostBatch, HostShard, ScaleConfig,
-                                 SumAccumulator, Target, Workload)
+from mlperf_jax.workload import (HostBatch, HostShard, InferenceSet,
+                                 ScaleConfig, SumAccumulator, Target,
+                                 Workload)
 
 IMAGENET_TRAIN = 1_281_167
 IMAGENET_EVAL = 50_000
@@ -125,6 +126,26 @@ class ResNetWorkload(Workload):
   def eval_accumulator(self):
     return SumAccumulator('count', {'top1': 'correct'})
 
+  def predict(self, params, model_state, inputs):
+    logits = self.model().apply({'params': params, **model_state}, inputs,
+                                train=False)
+    return jnp.argmax(logits, -1).astype(jnp.int32)
+
+  def inference_set(self) -> InferenceSet:
+    if self.scale == 'mini':  # the 360 held-out digits
+      split = digits_data.load_digits_split()
+      images, labels = split['eval_image'], split['eval_label']
+      return InferenceSet(count=len(labels), performance_count=len(labels),
+                          get_sample=lambda i: images[i], labels=labels)
+    from mlperf_jax.input_pipelines import imagenet  # pylint: disable=import-outside-toplevel
+    source = imagenet.open_split(self.data_dir, 'validation')
+    labels = _LazyLabels(source)
+    # ImageNet 2012 validation: 50,000 images; 1,024 fit the QSL (v1.x).
+    return InferenceSet(
+        count=len(source), performance_count=1024,
+        get_sample=lambda i: imagenet.eval_example(source[i], 224),
+        labels=labels)
+
   def decay_mask(self, params):
     # Weight decay (and LARS's trust ratio) only for conv and dense kernels;
     # BatchNorm scales/offsets and biases are excluded, as in the reference.
@@ -191,6 +212,20 @@ class ResNetWorkload(Workload):
     return imagenet.imagenet_eval_batches(
         self.data_dir, global_batch_size=eb, host_index=host.index,
         host_count=host.count)
+
+
+class _LazyLabels:
+  """Validation labels read on demand (decoding every image up front would
+  take minutes)."""
+
+  def __init__(self, source):
+    self._source = source
+
+  def __len__(self):
+    return len(self._source)
+
+  def __getitem__(self, i):
+    return int(self._source[int(i)]['label'])
 
 
 def _host_slices(batches: Iterable[HostBatch], host: HostShard

@@ -1,0 +1,133 @@
+# Copyright 2026 The mlperf_jax Authors. Licensed under the Apache License 2.0.
+"""One MLPerf Inference test: parameters, QSL, SUT, LoadGen, accuracy."""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import os
+import re
+from typing import Any, Mapping
+
+import jax
+
+from mlperf_jax import accuracy
+from mlperf_jax import serving
+from mlperf_jax.workload import Workload
+
+# Offline feeds the largest buckets; streams use their own query sizes.
+BUCKETS = {'SingleStream': (1,), 'MultiStream': (8,),
+           'Server': (1, 2, 4, 8, 16, 32, 64), 'Offline': (1, 8, 32, 128)}
+
+
+class InferenceInputError(ValueError):
+  """Bad input found after parsing (e.g. an unusable checkpoint)."""
+
+
+@dataclasses.dataclass
+class InferenceResult:
+  ok: bool
+  report: str
+  summary: dict[str, str]
+  accuracy: dict[str, float] | None
+  stats: serving.ServingStats
+
+
+def trained_params(workload: Workload, checkpoint: str | None):
+  """(params, model_state) from a checkpoint, or a mini model trained now."""
+  if checkpoint:
+    try:
+      from mlperf_jax import checkpoint as ckpt  # pylint: disable=import-outside-toplevel
+      return ckpt.load_final_params(checkpoint, workload)
+    except (ImportError, AttributeError) as e:
+      raise InferenceInputError(f'cannot load checkpoint {checkpoint}: {e}')
+  if workload.scale != 'mini':
+    raise InferenceInputError('a reference-scale model needs --checkpoint')
+  from mlperf_jax import loop  # pylint: disable=import-outside-toplevel
+  from mlperf_jax.mllog import RunLog  # pylint: disable=import-outside-toplevel
+  import mlperf_jax  # pylint: disable=import-outside-toplevel
+  print('no --checkpoint: training the mini model first (seconds)...',
+        flush=True)
+  hp = mlperf_jax.resolve_hparams(workload)
+  r = loop.run(workload, hp, loop.RunOptions(seed=0, progress=False),
+               RunLog(None, enabled=False))
+  print(f'trained: {r.status}, quality {r.quality:.4f}', flush=True)
+  return r.state.params, r.state.model_state
+
+
+def _settings(lg, scenario: str, mode: str, user_conf: str | None,
+              model: str, defaults: Mapping[str, Any]):
+  s = lg.TestSettings()
+  s.scenario = getattr(lg.TestScenario, scenario)
+  s.mode = (lg.TestMode.AccuracyOnly if mode == 'accuracy'
+            else lg.TestMode.PerformanceOnly)
+  for k, v in defaults.items():
+    setattr(s, k, v)
+  if user_conf:
+    s.FromConfig(user_conf, model, scenario)
+  return s
+
+
+def parse_summary(path: str) -> dict[str, str]:
+  """`key : value` lines of mlperf_log_summary.txt."""
+  out = {}
+  if not os.path.exists(path):
+    return out
+  with open(path) as f:
+    for line in f:
+      m = re.match(r'^([^:]+?)\s*:\s*(.+)$', line.strip())
+      if m:
+        out.setdefault(m.group(1), m.group(2))
+  return out
+
+
+def run(workload: Workload, lg, args, mini_settings: Mapping[str, Any]
+        ) -> InferenceResult:
+  params, model_state = trained_params(workload, args.checkpoint)
+  data = workload.inference_set()
+  predict = functools.partial(workload.predict, params, model_state)
+  os.makedirs(args.output_dir, exist_ok=True)
+  qsl = serving.SampleQSL(lg, data.count, data.performance_count,
+                          data.get_sample)
+  sut = serving.BatchingSUT(lg, jax.jit(predict), qsl, scenario=args.scenario,
+                            buckets=BUCKETS[args.scenario],
+                            max_wait_ms=args.max_wait_ms)
+  sut.warmup()
+  settings = _settings(lg, args.scenario, args.mode, args.user_conf,
+                       'resnet50' if workload.name == 'resnet'
+                       else workload.name,
+                       mini_settings if workload.scale == 'mini' else {})
+  log_settings = lg.LogSettings()
+  log_settings.log_output.outdir = os.path.abspath(args.output_dir)
+  log_settings.log_output.copy_summary_to_stdout = False
+  try:
+    lg.StartTestWithLogSettings(sut.handle, qsl.handle, settings, log_settings)
+  finally:
+    sut.destroy()
+    qsl.destroy()
+  if sut.error is not None:
+    raise RuntimeError(f'the SUT failed: {sut.error!r}') from sut.error
+  summary = parse_summary(os.path.join(args.output_dir,
+                                       'mlperf_log_summary.txt'))
+  lines = [f'{workload.name} ({workload.scale}) {args.scenario} '
+           f'{args.mode} via the {args.loadgen} LoadGen; logs in '
+           f'{args.output_dir}']
+  for key in ('Result is', 'Samples per second', 'Scheduled samples per second',
+              '90.0th percentile latency (ns)',
+              '99.0th percentile latency (ns)'):
+    if key in summary:
+      lines.append(f'  {key}: {summary[key]}')
+  acc = None
+  ok = summary.get('Result is', 'VALID') == 'VALID'
+  if args.mode == 'accuracy':
+    acc = accuracy.score(workload, os.path.join(args.output_dir,
+                                                'mlperf_log_accuracy.json'),
+                         data.labels)
+    lines.append(f'  accuracy: {accuracy.describe(acc)}')
+    ok = True
+  png = os.path.join(args.output_dir, 'latency_histogram.png')
+  if serving.latency_histogram(sut.stats, png,
+                               f'{workload.name} {args.scenario}'):
+    lines.append(f'  latency histogram: {png}')
+  return InferenceResult(ok=ok, report='\n'.join(lines), summary=summary,
+                         accuracy=acc, stats=sut.stats)
