@@ -13,6 +13,7 @@ import dataclasses
 import os
 from typing import Any
 
+from mlperf_jax import distributed
 from mlperf_jax import loop
 from mlperf_jax import sharding as shd
 from mlperf_jax import workloads
@@ -26,6 +27,7 @@ class Parsed:
   workload: Workload
   hp: dict[str, Any]
   opts: loop.RunOptions
+  resume_meta: dict[str, Any] | None = None  # checkpoint being continued
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -63,6 +65,18 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
   p.add_argument('--submission-status', default='research',
                  choices=('cloud', 'onprem', 'preview', 'research'))
   p.add_argument('--quiet', action='store_true', help='no progress bars')
+  g = p.add_argument_group(
+      'checkpoints', 'off by default: saving counts toward time-to-train')
+  g.add_argument('--checkpoint-dir', default=None, metavar='DIR',
+                 help='save asynchronous checkpoints here (after every '
+                 'evaluation; SIGTERM saves one and exits with code 3)')
+  g.add_argument('--checkpoint-every-steps', type=int, default=None,
+                 metavar='N', help='also save every N steps')
+  g.add_argument('--resume', action='store_true',
+                 help='continue the run of the latest checkpoint in '
+                 '--checkpoint-dir (same settings; starts fresh if there is '
+                 'none yet)')
+  distributed.add_arguments(p)
 
 
 def _parse_sets(p: argparse.ArgumentParser, items: list[str]) -> dict[str, str]:
@@ -114,13 +128,20 @@ def parse(p: argparse.ArgumentParser, argv: list[str] | None) -> Parsed:
         mesh_sizes, jax.device_count())))
   except shd.MeshSpecError as e:
     p.error(str(e))
+  try:  # e.g. DLRM's tables on too few devices: fail before allocating
+    workload.memory_report(hp, shape)
+  except ValueError as e:
+    p.error(str(e))
   split = shape['data'] * shape['fsdp']
   gbs = workload.global_batch_size(hp)
   if gbs % (split * jax.process_count()):
     p.error(f'global_batch_size={gbs} is not divisible by the data x fsdp mesh '
             f'size {split} (x {jax.process_count()} processes); change '
             '--set global_batch_size or --mesh')
-  seed = args.seed
+  seed, resume_meta = args.seed, None
+  if (args.resume or args.checkpoint_dir
+      or args.checkpoint_every_steps is not None):
+    seed, resume_meta = _check_checkpoint_dir(p, args, workload, hp)
   if seed is None:
     seed = int.from_bytes(os.urandom(4), 'little') & 0x7FFFFFFF
   opts = loop.RunOptions(
@@ -128,5 +149,51 @@ def parse(p: argparse.ArgumentParser, argv: list[str] | None) -> Parsed:
       max_epochs=args.max_epochs, max_steps=args.max_steps,
       submission_org=args.submission_org,
       submission_platform=args.submission_platform,
-      submission_status=args.submission_status, progress=not args.quiet)
-  return Parsed(args=args, workload=workload, hp=hp, opts=opts)
+      submission_status=args.submission_status, progress=not args.quiet,
+      checkpoint_dir=args.checkpoint_dir,
+      checkpoint_every_steps=args.checkpoint_every_steps, resume=args.resume)
+  return Parsed(args=args, workload=workload, hp=hp, opts=opts,
+                resume_meta=resume_meta)
+
+
+def _has_checkpoints(path: str) -> bool:
+  return os.path.isdir(path) and any(n.isdigit() for n in os.listdir(path))
+
+
+def _check_checkpoint_dir(p: argparse.ArgumentParser, args, workload, hp):
+  """(seed, metadata of the checkpoint to resume or None); exit 2 if the
+  directory cannot be used."""
+  import jax  # pylint: disable=import-outside-toplevel
+  from mlperf_jax import checkpoint  # pylint: disable=import-outside-toplevel
+  if not args.checkpoint_dir:
+    p.error('--resume and --checkpoint-every-steps need --checkpoint-dir '
+            '(where the checkpoints are)')
+  if args.checkpoint_every_steps is not None and args.checkpoint_every_steps < 1:
+    p.error('--checkpoint-every-steps must be >= 1')
+  d = args.checkpoint_dir
+  if '://' in d or not _has_checkpoints(d):
+    if os.path.exists(d) and not os.path.isdir(d):
+      p.error(f'--checkpoint-dir {d!r} exists and is not a directory')
+    return args.seed, None
+  if not args.resume:
+    p.error(f'--checkpoint-dir {d!r} already holds checkpoints; pass --resume '
+            'to continue that run, or choose another directory (existing '
+            'checkpoints are never overwritten)')
+  try:
+    ckpt = checkpoint.Checkpointer(d)
+    try:
+      meta = ckpt.read_meta()
+      seed = args.seed if args.seed is not None else meta.get(
+          'identity', {}).get('seed')
+      ckpt.check(checkpoint.run_identity(workload, hp, seed, args.max_epochs,
+                                         args.max_steps))
+    finally:
+      ckpt.close()
+  except checkpoint.CheckpointError as e:
+    p.error(str(e))
+  log_path = meta.get('log_path')
+  if log_path and jax.process_index() == 0 and not os.path.isfile(log_path):
+    p.error(f'the checkpoint continues the run logged in {log_path}, which '
+            'is missing; restore that run directory or start a fresh run '
+            'with another --checkpoint-dir')
+  return seed, meta

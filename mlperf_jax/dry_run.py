@@ -74,6 +74,8 @@ def _gib(n: float) -> str:
 
 def report(workload: Workload, hp: Mapping[str, Any], opts: loop.RunOptions
            ) -> str:
+  mesh_shape = dict(shd.make_mesh(opts.mesh).shape)
+  memory = workload.memory_report(hp, mesh_shape)  # raises if it cannot fit
   r = analyse(workload, hp, opts)
   per_sample = r.flops_per_step_per_device * r.num_devices / r.global_batch_size
   lines = [
@@ -88,4 +90,6 @@ def report(workload: Workload, hp: Mapping[str, Any], opts: loop.RunOptions
       f'outputs {_gib(r.output_bytes)}, temporaries {_gib(r.temp_bytes)}',
       'dry run: nothing was allocated or trained',
   ]
+  if memory:
+    lines[-1:-1] = memory.splitlines()
   return '\n'.join(lines)

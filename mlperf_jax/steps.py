@@ -91,6 +91,15 @@ def _abstract_batch(spec, sharding):
 def build(workload: Workload, tx: optax.GradientTransformation,
           hp: Mapping[str, Any], mesh: Mesh, *, compile_eval: bool = True,
           ) -> Compiled:
+  """`_build` under `mesh` as the context mesh (for `jax.shard_map` inside
+  a workload, e.g. DLRM's model-parallel embedding lookup)."""
+  with jax.set_mesh(mesh):
+    return _build(workload, tx, hp, mesh, compile_eval=compile_eval)
+
+
+def _build(workload: Workload, tx: optax.GradientTransformation,
+           hp: Mapping[str, Any], mesh: Mesh, *, compile_eval: bool = True,
+           ) -> Compiled:
   """Abstract state, shardings, and ahead-of-time compiled init/train/eval.
 
   Nothing is allocated here: shapes come from `jax.eval_shape` and the

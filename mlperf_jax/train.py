@@ -2,16 +2,21 @@
 """`python -m mlperf_jax.train --workload resnet [--scale mini|reference] ...`
 
 Exit codes: 0 the run reached its quality target (run_stop status success);
-1 the run was aborted (budget exhausted or loss diverged); 2 bad input.
+1 the run was aborted (budget exhausted or loss diverged); 2 bad input
+(including an unusable checkpoint or an unreachable coordinator); 3 stopped
+by SIGTERM after saving a checkpoint (continue with --resume).
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import os
 import sys
 
 from mlperf_jax import cli_options
 from mlperf_jax import compilation_cache
+from mlperf_jax import distributed
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -20,27 +25,56 @@ def main(argv: list[str] | None = None) -> int:
       formatter_class=argparse.RawDescriptionHelpFormatter)
   cli_options.add_arguments(parser)
   compilation_cache.enable()
+  distributed.setup(parser, argv)  # before anything touches a JAX backend
   parsed = cli_options.parse(parser, argv)
   # Imported after validation so that bad input fails fast.
-  from mlperf_jax import dry_run, loop, run_report  # pylint: disable=import-outside-toplevel
+  from mlperf_jax import checkpoint, dry_run, loop, run_report  # pylint: disable=import-outside-toplevel
+  from mlperf_jax import sharding as shd  # pylint: disable=import-outside-toplevel
   from mlperf_jax.mllog import RunLog  # pylint: disable=import-outside-toplevel
+  leader = distributed.is_leader()  # only process 0 writes and prints
   if parsed.args.dry_run:
-    print(dry_run.report(parsed.workload, parsed.hp, parsed.opts))
+    report = dry_run.report(parsed.workload, parsed.hp, parsed.opts)
+    topo = distributed.topology_report(shd.make_mesh(parsed.opts.mesh),
+                                       parsed.workload.global_batch_size(
+                                           parsed.hp))
+    if leader:
+      print(f'{report}\n{topo}')
     return 0
-  paths = run_report.run_paths(parsed.args.output_dir, parsed.workload,
-                               parsed.opts.seed)
+  paths = _paths(parsed, run_report, leader)
+  opts = dataclasses.replace(parsed.opts, final_params_dir=os.path.join(
+      paths.dir, 'final_params'))
   cfg = parsed.workload.config
-  print(run_report.banner(parsed.workload, parsed.hp, parsed.opts, paths),
-        flush=True)
+  if leader:
+    print(run_report.banner(parsed.workload, parsed.hp, opts, paths),
+          flush=True)
   log = RunLog(paths.log)
   try:
-    result = loop.run(parsed.workload, parsed.hp, parsed.opts, log,
-                      on_eval=run_report.eval_printer(cfg))
+    result = loop.run(parsed.workload, parsed.hp, opts, log,
+                      on_eval=run_report.eval_printer(cfg) if leader else None)
+  except checkpoint.CheckpointError as e:
+    print(f'error: {e}', file=sys.stderr, flush=True)
+    return 2
   finally:
     log.close()
-  run_report.write(paths, parsed.workload, parsed.hp, parsed.opts, result)
-  print(run_report.summary(cfg, result, paths), flush=True)
-  return 0 if result.status == 'success' else 1
+  if leader:
+    run_report.write(paths, parsed.workload, parsed.hp, opts, result)
+    print(run_report.summary(cfg, result, paths), flush=True)
+  return {'success': 0, 'preempted': 3}.get(result.status, 1)
+
+
+def _paths(parsed, run_report, leader: bool):
+  """The run directory: fresh, or the resumed run's; process 0's on all."""
+  if parsed.resume_meta and parsed.resume_meta.get('log_path'):
+    d = os.path.dirname(parsed.resume_meta['log_path'])
+  elif leader:
+    d = run_report.run_paths(parsed.args.output_dir, parsed.workload,
+                             parsed.opts.seed).dir
+  else:
+    d = None
+  d = distributed.broadcast_str(d)
+  return run_report.RunPaths(dir=d, log=os.path.join(d, 'mllog.txt'),
+                             metrics=os.path.join(d, 'metrics.json'),
+                             plot=os.path.join(d, 'convergence.png'))
 
 
 if __name__ == '__main__':

@@ -193,6 +193,11 @@ class Workload(abc.ABC):
   def global_batch_size(self, hp: Mapping[str, Any]) -> int:
     return int(hp['global_batch_size'])
 
+  def logged_train_samples(self, hp: Mapping[str, Any]) -> int:
+    """The MLLOG `train_samples` value (default: the training-set size)."""
+    del hp
+    return self.config.train_samples
+
   def extra_mllog_items(self, hp: Mapping[str, Any]) -> list[tuple[str, Any]]:
     """Workload keys logged besides the hyperparameters (e.g. fixed sizes)."""
     del hp
@@ -226,6 +231,17 @@ class Workload(abc.ABC):
   def logical_axis_rules(self) -> Sequence[tuple[str, Any]]:
     """Logical parameter axis name -> mesh axis (None: replicated)."""
     return ()
+
+  def memory_report(self, hp: Mapping[str, Any], mesh_shape: Mapping[str, int]
+                    ) -> str | None:
+    """Per-device memory estimate from abstract shapes, before allocation.
+
+    Workloads whose state may not fit (DLRM's tables) return a text for
+    `--dry-run` and raise `mlperf_jax.embedding_plan.MemoryBudgetError` (a
+    ValueError) with the estimate when it cannot fit; None: no check.
+    """
+    del hp, mesh_shape
+    return None
 
   def init_tensor_names(self, params: PyTree) -> list[str]:
     """Names for `weights_initialization` events (1.1.0 rulesets)."""

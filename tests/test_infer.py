@@ -16,9 +16,10 @@ def _infer(out, *args):
       capture_output=True, text=True, timeout=300, check=False)
 
 
-def test_offline_accuracy_mode_scores_the_whole_set(tmp_path):
+@pytest.mark.parametrize('loadgen', ['official', 'python'])
+def test_offline_accuracy_mode_scores_the_whole_set(tmp_path, loadgen):
   proc = _infer(tmp_path, '--scenario', 'Offline', '--mode', 'accuracy',
-                '--loadgen', 'official')
+                '--loadgen', loadgen)
   assert proc.returncode == 0, proc.stdout + proc.stderr
   # The model trained on the fly reports its eval top-1; serving the same
   # 360 held-out digits through LoadGen must give exactly that number.
@@ -34,9 +35,11 @@ def test_offline_accuracy_mode_scores_the_whole_set(tmp_path):
   assert (tmp_path / 'mlperf_log_detail.txt').exists()
 
 
-@pytest.mark.parametrize('scenario', ['Server', 'SingleStream'])
-def test_performance_mode_is_valid(tmp_path, scenario):
-  proc = _infer(tmp_path, '--scenario', scenario, '--loadgen', 'official')
+@pytest.mark.parametrize('scenario, loadgen', [
+    ('Server', 'official'), ('SingleStream', 'official'),
+    ('Offline', 'python')])
+def test_performance_mode_is_valid(tmp_path, scenario, loadgen):
+  proc = _infer(tmp_path, '--scenario', scenario, '--loadgen', loadgen)
   assert proc.returncode == 0, proc.stdout + proc.stderr
   summary = (tmp_path / 'mlperf_log_summary.txt').read_text()
   assert f'Scenario : {scenario}' in summary

@@ -166,6 +166,13 @@ def _ensure_builtin_entries() -> None:
   # Importing the entry modules registers them; kept lazy so that importing
   # the registry stays cheap and cycle-free.
   from mlperf_jax.optim import resnet  # pylint: disable=unused-import,import-outside-toplevel
+  from mlperf_jax.optim import dlrm  # pylint: disable=unused-import,import-outside-toplevel
+  from mlperf_jax.optim import bert  # pylint: disable=unused-import,import-outside-toplevel
+  from mlperf_jax.optim import ssd  # pylint: disable=unused-import,import-outside-toplevel
+  from mlperf_jax.optim import maskrcnn  # pylint: disable=unused-import,import-outside-toplevel
+  from mlperf_jax.optim import unet3d  # pylint: disable=unused-import,import-outside-toplevel
+  from mlperf_jax.optim import rnnt  # pylint: disable=unused-import,import-outside-toplevel
+  from mlperf_jax.optim import minigo  # pylint: disable=unused-import,import-outside-toplevel
 
 
 def names(workload: str) -> list[str]:

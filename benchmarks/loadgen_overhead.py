@@ -1,0 +1,179 @@
+# Copyright 2026 The mlperf_jax Authors. Licensed under the Apache License 2.0.
+"""Official LoadGen vs ours, side by side, on the same SUTs and seeds.
+
+Measures SingleStream p90 latency of a null SUT (= LoadGen round-trip
+overhead), MultiStream p99 per-query latency, Offline samples/s, and the
+highest Server QPS that is VALID (p99 <= 10 ms plus early stopping), with a
+null SUT and with a 1 ms/sample SUT on 2 Python worker threads. Every run
+is a fresh process (the official LoadGen keeps global state). Appends a
+section to benchmarks/RESULTS.md with ``--append``.
+
+  python benchmarks/loadgen_overhead.py --append
+"""
+
+import argparse
+import datetime
+import json
+import os
+import queue
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+V6 = dict(qsl_rng_seed=2085463073848966840,
+          sample_index_rng_seed=2747215439041700203,
+          schedule_rng_seed=16159082839903944936)
+
+
+def child(cfg):
+  """Runs one test in this process; prints the parsed detail values."""
+  sys.path.insert(0, os.path.join(os.path.dirname(__file__), '..'))
+  from mlperf_jax.loadgen import logs  # pylint: disable=import-outside-toplevel
+  from mlperf_jax.loadgen import official  # pylint: disable=import-outside-toplevel
+  lg = official.get(cfg['loadgen'])
+  s = lg.TestSettings()
+  s.scenario = getattr(lg.TestScenario, cfg['scenario'])
+  s.mode = lg.TestMode.PerformanceOnly
+  for k, v in dict(V6, **cfg['settings']).items():
+    setattr(s, k, v)
+  service = cfg.get('service_s', 0.0)
+  workers = cfg.get('workers', 0)
+  resp = lg.QuerySampleResponse
+  complete = lg.QuerySamplesComplete
+  threads = []
+  if workers:
+    q = queue.Queue()
+
+    def work():
+      while True:
+        item = q.get()
+        if item is None:
+          return
+        time.sleep(service)
+        complete([resp(item, 0, 0)])
+    threads = [threading.Thread(target=work, daemon=True)
+               for _ in range(workers)]
+    for t in threads:
+      t.start()
+
+    def issue(qs):
+      for x in qs:
+        q.put(x.id)
+  else:
+    def issue(qs):
+      if service:
+        time.sleep(service)
+      complete([resp(x.id, 0, 0) for x in qs])
+  sut = lg.ConstructSUT(issue, lambda: None)
+  qsl = lg.ConstructQSL(1024, 1024, lambda x: None, lambda x: None)
+  out = tempfile.mkdtemp()
+  ls = lg.LogSettings()
+  ls.log_output.outdir = out
+  ls.enable_trace = False
+  t0 = time.perf_counter()
+  lg.StartTestWithLogSettings(sut, qsl, s, ls, 'no-such-audit.config')
+  wall = time.perf_counter() - t0
+  for _ in threads:
+    q.put(None)
+  d, errors = logs.parse_detail(os.path.join(out, 'mlperf_log_detail.txt'))
+  d['wall_s'] = wall
+  d['errors'] = errors
+  print(json.dumps({k: v for k, v in d.items() if k.startswith(
+      ('result', 'early', 'wall', 'errors', 'generated'))}))
+
+
+def run(loadgen, scenario, settings, **kw):
+  cfg = dict(loadgen=loadgen, scenario=scenario, settings=settings, **kw)
+  out = subprocess.run([sys.executable, __file__, '--child', json.dumps(cfg)],
+                       capture_output=True, text=True, check=True,
+                       timeout=300)
+  return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def server_peak(loadgen, start_qps, dur_ms, max_runs=9, **kw):
+  """Highest VALID Server QPS: double/halve to bracket, then bisect."""
+  def valid(qps):
+    r = run(loadgen, 'Server', dict(server_target_qps=qps,
+                                    server_target_latency_ns=10_000_000,
+                                    min_duration_ms=dur_ms,
+                                    min_query_count=100), **kw)
+    return r['result_validity'] == 'VALID'
+  lo, hi, qps, runs = 0.0, None, start_qps, 0
+  while runs < max_runs:
+    runs += 1
+    ok = valid(qps)
+    if ok:
+      lo = qps
+      qps = qps * 2 if hi is None else (lo + hi) / 2
+    else:
+      hi = qps
+      qps = qps / 2 if lo == 0 else (lo + hi) / 2
+    if hi is not None and lo and (hi - lo) / hi < 0.05:
+      break
+  return lo
+
+
+def main():
+  ap = argparse.ArgumentParser()
+  ap.add_argument('--child')
+  ap.add_argument('--append', action='store_true')
+  ap.add_argument('--duration-ms', type=int, default=1500)
+  args = ap.parse_args()
+  if args.child:
+    child(json.loads(args.child))
+    return
+  dur = args.duration_ms
+  rows = []
+  load0 = os.getloadavg()
+  for name, fn in [
+      ('SingleStream null SUT p90 latency (us)', lambda lgn: run(
+          lgn, 'SingleStream', dict(single_stream_expected_latency_ns=5000,
+                                    min_duration_ms=dur))[
+                                        'result_90.00_percentile_latency_ns']
+       / 1e3),
+      ('MultiStream(8) null SUT p99 per-query latency (us)', lambda lgn: run(
+          lgn, 'MultiStream', dict(multi_stream_expected_latency_ns=15000,
+                                   min_duration_ms=dur, min_query_count=662))[
+              'result_99.00_percentile_per_query_latency_ns'] / 1e3),
+      ('MultiStream(8) 1 ms/sample on 2 workers p99 (us)', lambda lgn: run(
+          lgn, 'MultiStream', dict(multi_stream_expected_latency_ns=500000,
+                                   min_duration_ms=dur, min_query_count=662),
+          service_s=0.001, workers=2)[
+              'result_99.00_percentile_per_query_latency_ns'] / 1e3),
+      ('Offline null SUT samples/s', lambda lgn: run(
+          lgn, 'Offline', dict(offline_expected_qps=1_000_000,
+                               min_duration_ms=dur))[
+                                   'result_samples_per_second']),
+      ('Server null SUT max VALID QPS', lambda lgn: server_peak(
+          lgn, 40000, dur)),
+      ('Server 1 ms/sample on 2 workers max VALID QPS', lambda lgn: server_peak(
+          lgn, 1000, dur, service_s=0.001, workers=2)),
+  ]:
+    vals = {lgn: fn(lgn) for lgn in ('official', 'python')}
+    rows.append((name, vals['official'], vals['python']))
+    print(f'{name}: official {vals["official"]:.6g}  ours '
+          f'{vals["python"]:.6g}', flush=True)
+  load1 = os.getloadavg()
+  lines = [
+      '', f'## LoadGen overhead: official 6.0.17 vs pyloadgen '
+      f'({datetime.date.today().isoformat()})', '',
+      f'Command: `python benchmarks/loadgen_overhead.py --append '
+      f'--duration-ms {dur}`; {os.cpu_count()} CPUs, load average before '
+      f'{load0[0]:.2f}, after {load1[0]:.2f} (shared machine: expect wide '
+      'ranges). Same SUT code, same v6 seeds, tracing off, one fresh '
+      'process per run, single runs (no medians).', '',
+      '| Measurement | Official | Ours | Ours / official |', '|---|---|---|---|']
+  for name, o, p in rows:
+    lines.append(f'| {name} | {o:,.4g} | {p:,.4g} | {p / o:.2f} |')
+  text = '\n'.join(lines) + '\n'
+  print(text)
+  if args.append:
+    path = os.path.join(os.path.dirname(__file__), 'RESULTS.md')
+    with open(path, 'a', encoding='utf-8') as f:
+      f.write(text)
+
+
+if __name__ == '__main__':
+  main()

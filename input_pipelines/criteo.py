@@ -1,0 +1,268 @@
+# Copyright 2026 The mlperf_jax Authors. Licensed under the Apache License 2.0.
+"""Criteo 1TB in the MLPerf DLRM reference's preprocessed format.
+
+The reference (facebookresearch/dlrm, branch `mlperf`, `data_utils.py`,
+`dlrm_data_pytorch.py`, `data_loader_terabyte.py`, run with `--memory-map
+--mlperf-bin-loader --mlperf-bin-shuffle`) turns the raw day files
+`day_0 .. day_23` (TSV: label, 13 integer and 26 hex categorical features,
+empty = missing) into:
+
+* `day_fea_count.npz` (`counts`: unique values per categorical feature after
+  `int(hex, 16) % max_ind_range`) and `day_day_count.npz` (`total_per_file`);
+* `day_{i}_reordered.npz` (`X_int` [n, 13] with negatives set to 0, `X_cat`
+  [n, 26] as dense indices in first-appearance order, `y` [n]); the training
+  days 0-22 are shuffled across and within days, day 23 is not;
+* `terabyte_processed_{train,test,val}.bin`: int32 records of 40 values
+  (label, 13 ints, 26 cats); train = days 0-22, test = the first
+  `ceil(n / 2)` samples of day 23, val = the rest.
+
+The model input is `log(x_int + 1)` and `x_cat % max_ind_range`. Training
+reads the train `.bin` memory-mapped in batches of the global batch size, the
+batch order shuffled every epoch (the reference's `RandomSampler` over
+batches; here seeded by the run seed); eval reads the test `.bin` in order,
+padded and masked. Each host reads only its slice of every batch.
+
+`convert` rebuilds all of these files from raw day TSVs. Its shuffle has the
+reference's structure (uniform bucket assignment across training days
+respecting their sizes, then a permutation within each day) but is seeded
+with NumPy's `default_rng`, so the order is not bit-identical to a
+reference-preprocessed copy; readers accept either.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from typing import Iterator, Sequence
+
+import numpy as np
+
+NUM_DENSE = 13
+NUM_SPARSE = 26
+RECORD = 1 + NUM_DENSE + NUM_SPARSE
+BIN_PREFIX = 'terabyte_processed'
+COUNTS_FILE = 'day_fea_count.npz'
+DAY_COUNT_FILE = 'day_day_count.npz'
+
+
+def bin_path(data_dir: str, split: str) -> str:
+  if split not in ('train', 'test', 'val'):
+    raise ValueError(f"split must be 'train', 'test' or 'val', got {split!r}")
+  return os.path.join(data_dir, f'{BIN_PREFIX}_{split}.bin')
+
+
+def open_bin(data_dir: str, split: str) -> np.ndarray:
+  """The split as a read-only [samples, 40] int32 memmap."""
+  path = bin_path(data_dir, split)
+  if not os.path.isfile(path):
+    raise FileNotFoundError(
+        f'{path} not found: --data-dir must hold the reference\'s '
+        f'{BIN_PREFIX}_{{train,test}}.bin; build them from the raw day_0 .. '
+        'day_23 TSVs with `python -m mlperf_jax.input_pipelines.criteo '
+        'RAW_DIR OUT_DIR`')
+  size = os.path.getsize(path)
+  if size % (4 * RECORD):
+    raise ValueError(f'{path} has {size} bytes, not a multiple of the '
+                     f'{4 * RECORD}-byte record; the file is truncated')
+  return np.memmap(path, np.int32, 'r', shape=(size // (4 * RECORD), RECORD))
+
+
+def table_counts(data_dir: str) -> np.ndarray:
+  with np.load(os.path.join(data_dir, COUNTS_FILE)) as data:
+    return np.asarray(data['counts'], np.int64)
+
+
+def to_model_inputs(records: np.ndarray, max_ind_range: int
+                    ) -> dict[str, np.ndarray]:
+  """The reference's `_transform_features` on int32 records [n, 40]."""
+  cats = records[:, 1 + NUM_DENSE:]
+  if max_ind_range > 0:
+    cats = cats % max_ind_range
+  return {'dense': np.log(records[:, 1:1 + NUM_DENSE].astype(np.float32) + 1),
+          'sparse': cats.astype(np.int32),
+          'label': records[:, 0].astype(np.float32)}
+
+
+def _host_slice(n: int, host) -> slice:
+  per = n // host.count
+  return slice(host.index * per, (host.index + 1) * per)
+
+
+def train_batches(data_dir: str, *, global_batch_size: int, seed: int, host,
+                  start_step: int = 0, max_ind_range: int = 40_000_000
+                  ) -> Iterator[dict[str, np.ndarray]]:
+  """Endless per-host training batches from the train `.bin`.
+
+  Batch `j` of an epoch is records `[b * GBS, (b + 1) * GBS)` with `b` the
+  `j`-th entry of the epoch's permutation of the `N // GBS` full batches
+  (seeded by (seed, epoch)). The reference's loader also yields the short
+  last batch; compiled steps need one shape, so its `N mod GBS` records
+  (fewer than one batch of 4.2e9) are left out of every epoch.
+  """
+  data = open_bin(data_dir, 'train')
+  if global_batch_size % host.count:
+    raise ValueError(f'global_batch_size={global_batch_size} must be '
+                     f'divisible by the {host.count} hosts')
+  num = data.shape[0] // global_batch_size
+  if num == 0:
+    raise ValueError(f'the train split has {data.shape[0]} samples, fewer '
+                     f'than one global batch of {global_batch_size}')
+  step = start_step
+  while True:
+    epoch, j = divmod(step, num)
+    order = np.random.default_rng((seed, epoch)).permutation(num)
+    b = int(order[j])
+    lo, hi = b * global_batch_size, (b + 1) * global_batch_size
+    yield to_model_inputs(np.asarray(data[lo:hi][_host_slice(hi - lo, host)]),
+                          max_ind_range)
+    step += 1
+
+
+def eval_batches(data_dir: str, *, global_batch_size: int, host,
+                 max_ind_range: int = 40_000_000, split: str = 'test'
+                 ) -> Iterator[dict[str, np.ndarray]]:
+  """Per-host eval batches over the whole split, the last padded + masked."""
+  data = open_bin(data_dir, split)
+  n = data.shape[0]
+  if global_batch_size % host.count:
+    raise ValueError(f'global_batch_size={global_batch_size} must be '
+                     f'divisible by the {host.count} hosts')
+  for b in range(math.ceil(n / global_batch_size)):
+    pos = np.arange(b * global_batch_size, (b + 1) * global_batch_size)
+    pos = pos[_host_slice(global_batch_size, host)]
+    real = pos < n
+    out = to_model_inputs(np.asarray(data[np.where(real, pos, 0)]),
+                          max_ind_range)
+    out['mask'] = real.astype(np.float32)
+    yield out
+
+
+# ---- conversion from the raw TSVs ------------------------------------------
+
+
+def parse_day(path: str, max_ind_range: int) -> tuple[np.ndarray, ...]:
+  """(y [n], X_int [n, 13], X_cat_hashed [n, 26]) of one raw day TSV.
+
+  Missing values are 0, negative integers become 0 (as `processCriteoAdData`)
+  and categoricals are `int(hex, 16) % max_ind_range`.
+  """
+  ys, ints, cats = [], [], []
+  with open(path) as f:
+    for lineno, line in enumerate(f, 1):
+      cols = line.rstrip('\n').split('\t')
+      if len(cols) != RECORD:
+        raise ValueError(f'{path}:{lineno}: {len(cols)} columns, expected '
+                         f'{RECORD} (label, 13 ints, 26 hex categoricals)')
+      cols = [c if c else '0' for c in cols]
+      ys.append(int(cols[0]))
+      ints.append([max(0, int(c)) for c in cols[1:1 + NUM_DENSE]])
+      cat = [int(c, 16) for c in cols[1 + NUM_DENSE:]]
+      if max_ind_range > 0:
+        cat = [c % max_ind_range for c in cat]
+      cats.append(cat)
+  return (np.asarray(ys, np.int32).reshape(-1),
+          np.asarray(ints, np.int64).reshape(-1, NUM_DENSE),
+          np.asarray(cats, np.int64).reshape(-1, NUM_SPARSE))
+
+
+def _first_appearance_index(dicts: list[dict], cats: np.ndarray) -> None:
+  for j in range(NUM_SPARSE):
+    col, d = cats[:, j], dicts[j]
+    uniq, first = np.unique(col, return_index=True)
+    for v in uniq[np.argsort(first, kind='stable')]:
+      d.setdefault(int(v), len(d))
+
+
+def convert(raw_dir: str, out_dir: str, *, days: int = 24,
+            max_ind_range: int = 40_000_000, seed: int = 123,
+            shuffle: bool = True) -> dict[str, int]:
+  """Raw `day_0 .. day_{days-1}` TSVs -> the reference's processed files.
+
+  Args:
+    raw_dir: directory with the raw day files.
+    out_dir: where the processed files go (created).
+    days: number of days (24 for Criteo 1TB; the last is the eval day).
+    max_ind_range: categorical hashing modulus (the reference's 40M).
+    seed: shuffle seed.
+    shuffle: shuffle the training days ('total'); False keeps file order.
+
+  Returns:
+    Sample counts: {'train': ..., 'test': ..., 'val': ...}.
+  """
+  if days < 2:
+    raise ValueError('need at least one training day and the eval day')
+  os.makedirs(out_dir, exist_ok=True)
+  parsed = [parse_day(os.path.join(raw_dir, f'day_{i}'), max_ind_range)
+            for i in range(days)]
+  dicts: list[dict] = [{} for _ in range(NUM_SPARSE)]
+  for _, _, cats in parsed:
+    _first_appearance_index(dicts, cats)
+  counts = np.array([len(d) for d in dicts], np.int32)
+  sizes = [len(y) for y, _, _ in parsed]
+  np.savez_compressed(os.path.join(out_dir, COUNTS_FILE), counts=counts)
+  np.savez_compressed(os.path.join(out_dir, DAY_COUNT_FILE),
+                      total_per_file=np.asarray(sizes))
+  records = []
+  for y, x_int, cats in parsed:
+    idx = np.empty_like(cats)
+    for j in range(NUM_SPARSE):
+      lut = dicts[j]
+      idx[:, j] = [lut[int(v)] for v in cats[:, j]]
+    records.append(np.concatenate([y[:, None], x_int, idx], 1).astype(
+        np.int32))
+  train = records[:-1]
+  if shuffle:
+    train = _shuffle_days(train, np.random.default_rng(seed))
+  for i, rec in enumerate(train + records[-1:]):
+    np.savez_compressed(os.path.join(out_dir, f'day_{i}_reordered.npz'),
+                        X_int=rec[:, 1:1 + NUM_DENSE],
+                        X_cat=rec[:, 1 + NUM_DENSE:], y=rec[:, 0])
+  with open(bin_path(out_dir, 'train'), 'wb') as f:
+    for rec in train:
+      f.write(np.ascontiguousarray(rec).tobytes())
+  last = records[-1]
+  mid = -(-len(last) // 2)
+  with open(bin_path(out_dir, 'test'), 'wb') as f:
+    f.write(last[:mid].tobytes())
+  with open(bin_path(out_dir, 'val'), 'wb') as f:
+    f.write(last[mid:].tobytes())
+  return {'train': sum(sizes[:-1]), 'test': mid, 'val': len(last) - mid}
+
+
+def _shuffle_days(days: Sequence[np.ndarray], rng: np.random.Generator
+                  ) -> list[np.ndarray]:
+  """Two-pass shuffle: uniform day buckets with fixed sizes, then per day."""
+  sizes = np.array([len(d) for d in days])
+  remaining = sizes.copy()
+  buckets: list[list[np.ndarray]] = [[] for _ in days]
+  for d in days:
+    take = rng.multivariate_hypergeometric(remaining, len(d))
+    remaining -= take
+    labels = rng.permutation(np.repeat(np.arange(len(days)), take))
+    for b in range(len(days)):
+      buckets[b].append(d[labels == b])
+  return [rng.permutation(np.concatenate(b)) for b in buckets]
+
+
+def main(argv: list[str] | None = None) -> int:
+  import argparse  # pylint: disable=import-outside-toplevel
+  p = argparse.ArgumentParser(
+      prog='python -m mlperf_jax.input_pipelines.criteo',
+      description='Convert raw Criteo 1TB day TSVs to the reference format.')
+  p.add_argument('raw_dir')
+  p.add_argument('out_dir')
+  p.add_argument('--days', type=int, default=24)
+  p.add_argument('--max-ind-range', type=int, default=40_000_000)
+  p.add_argument('--seed', type=int, default=123)
+  args = p.parse_args(argv)
+  for i in range(args.days):
+    if not os.path.isfile(os.path.join(args.raw_dir, f'day_{i}')):
+      p.error(f'missing raw file {os.path.join(args.raw_dir, f"day_{i}")} '
+              '(decompress day_<i>.gz first)')
+  print(convert(args.raw_dir, args.out_dir, days=args.days,
+                max_ind_range=args.max_ind_range, seed=args.seed))
+  return 0
+
+
+if __name__ == '__main__':
+  raise SystemExit(main())

@@ -1,0 +1,427 @@
+# Copyright 2026 The mlperf_jax Authors. Licensed under the Apache License 2.0.
+"""Pure-Python LoadGen with the public API of ``mlperf_loadgen`` 6.0.17.
+
+A SUT and QSL written for the official binding run unchanged::
+
+  from mlperf_jax.loadgen import pyloadgen as lg   # or: import mlperf_loadgen as lg
+  sut = lg.ConstructSUT(issue_queries, flush_queries)
+  qsl = lg.ConstructQSL(total, performance, load, unload)
+  lg.StartTestWithLogSettings(sut, qsl, settings, log_settings)
+
+The same seeds give the same loadable sets, sample order and Server
+schedule as the official LoadGen; the logs have the official layout and
+keys. Extensions: ``QuerySampleResponse.data`` may also be a buffer
+(bytes/numpy); ``TestSettings.completion_timeout_s`` bounds the wait for a
+SUT that never completes (error + INVALID instead of a hang); an exception
+in the SUT stops the test, is logged with its traceback and re-raised from
+``StartTest`` as ``SUTError`` after the logs are written.
+"""
+
+import datetime
+import hashlib
+import os
+import sys
+import threading
+import time
+import traceback
+
+from mlperf_jax.loadgen import logs
+from mlperf_jax.loadgen import metrics
+from mlperf_jax.loadgen import mlperf_conf
+from mlperf_jax.loadgen import rng
+from mlperf_jax.loadgen import scenarios
+from mlperf_jax.loadgen import settings as settings_lib
+from mlperf_jax.loadgen.scenarios import QuerySample
+from mlperf_jax.loadgen.scenarios import QuerySampleResponse
+from mlperf_jax.loadgen.scenarios import SUTError
+from mlperf_jax.loadgen.settings import ConfigError
+from mlperf_jax.loadgen.settings import LoggingMode
+from mlperf_jax.loadgen.settings import TestMode
+from mlperf_jax.loadgen.settings import TestScenario
+
+__all__ = [
+    'ConfigError', 'ConstructFastSUT', 'ConstructQSL', 'ConstructSUT',
+    'DestroyFastSUT', 'DestroyQSL', 'DestroySUT', 'FirstTokenComplete',
+    'LogOutputSettings', 'LogSettings', 'LoggingMode', 'QuerySample',
+    'QuerySampleResponse', 'QuerySamplesComplete', 'SUTError', 'StartTest',
+    'StartTestWithLogSettings', 'TestMode', 'TestScenario', 'TestSettings',
+]
+
+VERSION = f'{mlperf_conf.VERSION}-py (mlperf_jax pure-Python LoadGen)'
+DEFAULT_COMPLETION_TIMEOUT_S = 60.0
+
+
+class TestSettings(settings_lib.TestSettings):
+  """Official ``TestSettings`` plus ``completion_timeout_s`` (ours)."""
+
+  def __init__(self):
+    super().__init__()
+    self.completion_timeout_s = DEFAULT_COMPLETION_TIMEOUT_S
+
+
+class LogOutputSettings:
+  """Official ``LogOutputSettings``."""
+
+  def __init__(self):
+    self.outdir = '.'
+    self.prefix = 'mlperf_log_'
+    self.suffix = ''
+    self.prefix_with_datetime = False
+    self.copy_detail_to_stdout = False
+    self.copy_summary_to_stdout = False
+
+
+class LogSettings:
+  """Official ``LogSettings`` (tracing is not implemented; no trace file)."""
+
+  def __init__(self):
+    self.log_output = LogOutputSettings()
+    self.log_mode = LoggingMode.AsyncPoll
+    self.log_mode_async_poll_interval_ms = 1000
+    self.enable_trace = True
+
+
+class _SUT:
+  def __init__(self, issue, flush, fast):
+    self.issue, self.flush, self.fast = issue, flush, fast
+    self.name = 'PySUT'
+
+
+class _QSL:
+  def __init__(self, total, performance, load, unload):
+    self.total, self.performance = int(total), int(performance)
+    self.load, self.unload = load, unload
+    self.name = 'PyQSL'
+
+
+_HANDLES = {}
+_NEXT = [1]
+_ACTIVE = [None]
+_TEST_LOCK = threading.Lock()
+
+
+def _register(obj):
+  h = _NEXT[0]
+  _NEXT[0] += 1
+  _HANDLES[h] = obj
+  return h
+
+
+def ConstructSUT(issue_cb, flush_cb):  # pylint: disable=invalid-name
+  """``issue_cb(list[QuerySample])``, ``flush_cb()``; returns a handle."""
+  return _register(_SUT(issue_cb, flush_cb, fast=False))
+
+
+def ConstructFastSUT(fast_issue_cb, flush_cb):  # pylint: disable=invalid-name
+  """``fast_issue_cb(ids: list[int], indices: list[int])``; a handle."""
+  return _register(_SUT(fast_issue_cb, flush_cb, fast=True))
+
+
+def ConstructQSL(total_count, performance_count, load_cb, unload_cb):  # pylint: disable=invalid-name
+  """A QSL; the callbacks receive ``list[int]`` of sample indices."""
+  return _register(_QSL(total_count, performance_count, load_cb, unload_cb))
+
+
+def _destroy(handle):
+  _HANDLES.pop(handle, None)
+
+
+DestroySUT = DestroyFastSUT = DestroyQSL = _destroy
+
+
+def QuerySamplesComplete(responses, response_cb=None):  # pylint: disable=invalid-name
+  """Marks samples complete; the timestamp is taken at entry."""
+  t = time.perf_counter_ns()
+  run = _ACTIVE[0]
+  if run is None:
+    sys.stderr.write('pyloadgen: QuerySamplesComplete called with no test '
+                     'running; ignored.\n')
+    return
+  if response_cb is not None and (run.accuracy or run.log_mask is not None):
+    for r in responses:
+      response_cb(r)
+  run.complete(responses, t)
+
+
+def FirstTokenComplete(responses, response_cb=None):  # pylint: disable=invalid-name,unused-argument
+  """Token mode is not measured by this LoadGen; accepted and ignored."""
+  del responses
+
+
+def StartTest(sut, qsl, test_settings, audit_config_filename='audit.config'):  # pylint: disable=invalid-name
+  """Runs a test with default ``LogSettings`` (files in the CWD)."""
+  ls = LogSettings()
+  return StartTestWithLogSettings(sut, qsl, test_settings, ls,
+                                  audit_config_filename)
+
+
+def _file_sha1():
+  here = os.path.dirname(os.path.abspath(__file__))
+  out = {}
+  for name in sorted(os.listdir(here)):
+    if name.endswith('.py'):
+      with open(os.path.join(here, name), 'rb') as f:
+        out['/' + name] = hashlib.sha1(f.read()).hexdigest()
+  return out
+
+
+def StartTestWithLogSettings(sut, qsl, test_settings, log_settings,  # pylint: disable=invalid-name
+                             audit_config_filename='audit.config'):
+  """Runs a test and writes the summary, detail and accuracy logs.
+
+  Raises:
+    SUTError: the SUT raised (after the logs were written).
+    RuntimeError: another test is running in this process.
+  """
+  if not _TEST_LOCK.acquire(blocking=False):  # pylint: disable=consider-using-with
+    raise RuntimeError('A LoadGen test is already running in this process.')
+  try:
+    return _run_test(_HANDLES[sut], _HANDLES[qsl], test_settings,
+                     log_settings, audit_config_filename)
+  finally:
+    _ACTIVE[0] = None
+    _TEST_LOCK.release()
+
+
+def _run_test(sut, qsl, req, log_settings, audit_config_filename):
+  out = log_settings.log_output
+  now = datetime.datetime.now(datetime.timezone.utc)
+  stamp = now.strftime('%Y-%m-%dT%H:%M:%SZ')
+  prefix = os.path.join(out.outdir, out.prefix)
+  if out.prefix_with_datetime:
+    prefix += stamp + '_'
+  os.makedirs(out.outdir or '.', exist_ok=True)
+  origin = time.perf_counter_ns()
+  detail = logs.DetailLog(prefix + 'detail' + out.suffix + '.txt', origin,
+                          out.copy_detail_to_stdout)
+  acc = logs.AccuracyLog(prefix + 'accuracy' + out.suffix + '.json')
+  summary_path = prefix + 'summary' + out.suffix + '.txt'
+  summary_parts = []
+  sut_error = None
+  try:
+    sut_error = _run_logged(sut, qsl, req, detail, acc, summary_parts, stamp,
+                            audit_config_filename)
+  except BaseException:
+    detail.error('error_runtime', 'LoadGen failed:\n' + traceback.format_exc())
+    raise
+  finally:
+    acc.close()
+    text = ''.join(summary_parts) + logs.footer_text(detail.warnings,
+                                                     detail.errors)
+    with open(summary_path, 'w', encoding='utf-8') as f:
+      f.write(text)
+    if out.copy_summary_to_stdout:
+      sys.stdout.write(text)
+    detail.close()
+  if sut_error is not None:
+    raise SUTError(f'The SUT raised {type(sut_error).__name__}: {sut_error}; '
+                   f'the test was stopped (see {detail_path_hint(prefix)}).'
+                  ) from sut_error
+
+
+def detail_path_hint(prefix):
+  return prefix + 'detail.txt'
+
+
+def _run_logged(sut, qsl, req, detail, acc, summary_parts, stamp,
+                audit_config_filename):
+  d = detail.log
+  d('loadgen_version', VERSION)
+  d('loadgen_build_date_local', '')
+  d('loadgen_build_date_utc', '')
+  d('loadgen_git_commit_date', '')
+  d('loadgen_git_log_message', '')
+  d('loadgen_git_status_message', '')
+  d('loadgen_file_sha1', _file_sha1())
+  d('test_datetime', stamp)
+  t0 = time.perf_counter_ns()
+  name = sut.name
+  d('sut_name', name)
+  d('get_sut_name_duration_ns', time.perf_counter_ns() - t0)
+  d('qsl_name', qsl.name)
+  d('qsl_reported_total_count', qsl.total)
+  d('qsl_reported_performance_count', qsl.performance)
+  while settings_lib.PENDING_ERRORS:
+    key, msg = settings_lib.PENDING_ERRORS.pop(0)
+    detail.error(key, msg)
+  ts = _copy_settings(req)
+  if audit_config_filename and os.path.exists(audit_config_filename):
+    detail.warning('warning_generic_message',
+                   'Found Audit Config file (audit.config). Overriding '
+                   'TestSettings from audit.config file.')
+    ts.FromConfig(audit_config_filename, '*',
+                  settings_lib.scenario_name(ts.scenario), 2)
+  if ts.test05:
+    detail.warning('warning_generic_message',
+                   'Test05 flag detected Overriding random seeds')
+    ts.mode = TestMode.PerformanceOnly
+    ts.qsl_rng_seed = req.test05_qsl_rng_seed
+    ts.sample_index_rng_seed = req.test05_sample_index_rng_seed
+    ts.schedule_rng_seed = req.test05_schedule_rng_seed
+  eff = settings_lib.EffectiveSettings(ts, qsl.performance, qsl.total)
+  for k, v in settings_lib.requested_items(req):
+    d(k, v)
+  for key, msg in eff.errors:
+    detail.error(key, msg)
+  for k, v in settings_lib.effective_items(eff):
+    d(k, v)
+  timeout = float(getattr(req, 'completion_timeout_s',
+                          DEFAULT_COMPLETION_TIMEOUT_S))
+  state = _TestState(sut, qsl, detail, acc, timeout)
+  mode = eff.mode
+  if mode in ('SubmissionRun', 'AccuracyOnly'):
+    d('generic_message', 'Starting accuracy mode')
+    state.accuracy(eff)
+  if mode in ('SubmissionRun', 'PerformanceOnly') and state.error is None:
+    d('generic_message', 'Starting performance mode')
+    summ = state.performance(eff)
+    if summ is not None:
+      summary_parts.append(logs.summary_text(summ))
+      logs.log_result_details(detail, summ)
+  if mode == 'FindPeakPerformance':
+    summ = state.find_peak(eff)
+    if summ is not None:
+      summary_parts.append(logs.summary_text(summ))
+      logs.log_result_details(detail, summ)
+  d('num_errors', detail.errors)
+  return state.error
+
+
+def _copy_settings(req):
+  ts = TestSettings()
+  ts.__dict__.update(req.__dict__)
+  return ts
+
+
+class _TestState:
+  """Sequence ids and the per-set issue runs of one StartTest."""
+
+  def __init__(self, sut, qsl, detail, acc, timeout):
+    self.sut, self.qsl, self.detail, self.acc = sut, qsl, detail, acc
+    self.timeout = timeout
+    self.next_id = 0
+    self.error = None
+
+  def _sets(self, eff, count):
+    pad = eff.samples_per_query - 1 if eff.scenario == 'MultiStream' else 0
+    return rng.loadable_sets(eff.qsl_rng_seed, count, self.qsl.total,
+                             eff.performance_sample_count, pad)
+
+  def _issue(self, eff, loaded, end, accuracy):
+    d = self.detail.log
+    gen = rng.generate_queries(eff, loaded, end, accuracy)
+    d('generated_query_count', gen.count)
+    d('generated_samples_per_query', gen.spq)
+    d('generated_query_duration', gen.duration_ns)
+    base = self.next_id
+    self.next_id += len(gen.samples)
+    mask = None if accuracy else scenarios.accuracy_log_mask(
+        eff, base, len(gen.samples))
+    run = scenarios.IssueRun(eff, gen, base, accuracy, mask, self.detail,
+                             self.timeout)
+    _ACTIVE[0] = run
+    power_begin = datetime.datetime.now()
+    try:
+      run.issue_all(self.sut)
+      try:
+        self.sut.flush()
+      except Exception:  # pylint: disable=broad-except
+        self.detail.error('error_runtime', 'SUT flush_queries raised:\n' +
+                          traceback.format_exc())
+      run.wait_all()
+    finally:
+      _ACTIVE[0] = None
+      self.acc.write(run.acc_entries)
+    if run.sut_exception is not None:
+      self.error = run.sut_exception
+    if not accuracy:
+      for k in ('logger_swap_request_slots_retry_count',
+                'logger_swap_request_slots_retry_retry_count',
+                'logger_swap_request_slots_retry_reencounter_count',
+                'logger_start_reading_entries_retry_count',
+                'logger_tls_total_log_cas_fail_count',
+                'logger_tls_total_swap_buffers_slot_retry_count'):
+        d(k, 0)
+      active = (run.max_completion_ns() - run.start) / 1e9
+      end = power_begin + datetime.timedelta(seconds=max(active, 0))
+      d('power_begin', _power(power_begin))
+      d('power_end', _power(end))
+    return run
+
+  def accuracy(self, eff):
+    for loaded, end in self._sets(eff, eff.accuracy_sample_count):
+      self.detail.log('loaded_qsl_set', loaded)
+      self.qsl.load(list(loaded))
+      run = self._issue(eff, loaded, end, True)
+      self.qsl.unload(list(loaded))
+      if run.fault:
+        return
+
+  def _perf_once(self, eff, loaded, end):
+    run = self._issue(eff, loaded, end, False)
+    summ = metrics.Summary(self.sut.name, eff, run.result())
+    if run.fault:
+      summ.set_fault(run.fault)
+    return summ, run
+
+  def performance(self, eff):
+    loaded, end = self._sets(eff, eff.performance_sample_count)[0]
+    self.detail.log('loaded_qsl_set', loaded)
+    self.qsl.load(list(loaded))
+    try:
+      summ, _ = self._perf_once(eff, loaded, end)
+    finally:
+      self.qsl.unload(list(loaded))
+    return summ
+
+  def find_peak(self, eff):
+    """Server FindPeakPerformance: widen then bisect ``target_qps``."""
+    d = self.detail.log
+    if eff.scenario != 'Server':
+      self.detail.error('error_invalid_config', 'Finding peak performance is '
+                        'only supported in Server scenarios.')
+      return None
+    d('generic_message', 'Starting FindPeakPerformance mode')
+    sets = self._sets(eff, eff.performance_sample_count)
+    loaded, end = sets[0]
+    self.qsl.load(list(loaded))
+    try:
+      lower, run = self._perf_once(eff, loaded, end)
+      if run.fault:
+        return lower
+      if not lower.perf_constraints_met:
+        self.detail.error('error_runtime', 'FindPeakPerformance: Initial '
+                          'lower bound does not satisfy performance '
+                          'constraints, msg: ' + lower.perf_rec)
+        return lower
+      step = float(eff.requested.server_find_peak_qps_boundary_step_size)
+      while True:
+        u_eff = lower.settings.copy(
+            target_qps=lower.settings.target_qps * (1 + step))
+        upper, run = self._perf_once(u_eff, loaded, end)
+        if run.fault:
+          return upper
+        if not upper.perf_constraints_met:
+          break
+        lower = upper
+      prec = int(eff.requested.server_find_peak_qps_decimals_of_precision)
+      while (int(lower.settings.target_qps * 10**prec) + 1 <
+             int(upper.settings.target_qps * 10**prec)):
+        lo, hi = lower.settings.target_qps, upper.settings.target_qps
+        mid, run = self._perf_once(
+            lower.settings.copy(target_qps=lo + (hi - lo) / 2), loaded, end)
+        if run.fault:
+          return mid
+        if mid.perf_constraints_met:
+          lower = mid
+        else:
+          upper = mid
+      d('generic_message', 'FindPeakPerformance: Found peak performance '
+        f'field: {lower.settings.target_qps:f}')
+      return lower
+    finally:
+      self.qsl.unload(list(loaded))
+
+
+def _power(t):
+  return t.strftime('%m-%d-%Y %H:%M:%S.') + f'{t.microsecond // 1000:03d}'

@@ -1,0 +1,182 @@
+# Copyright 2026 The mlperf_jax Authors. Licensed under the Apache License 2.0.
+"""Mask R-CNN hyperparameters and optimizer (SGD with momentum), by MLLOG key.
+
+Keys and constraints follow the v1.1 rules table and
+`training_1.1.0/closed_maskrcnn.yaml`; the rules table is stricter than the
+YAML in two places, both enforced here: `opt_learning_rate_decay_factor` is
+fixed to 0.1, and `opt_learning_rate_decay_steps` must be
+`(60000, 80000) * (1 + K/10) * 16 / global_batch_size` (rounded to whole
+steps) for one integer K, a rule that depends on the global batch size.
+
+Reference: mlcommons/training `object_detection` (maskrcnn-benchmark), config
+`e2e_mask_rcnn_R_50_FPN_1x.yaml` over the library defaults: 16 images per
+step, base LR 0.02, momentum 0.9, weight decay 1e-4, `WarmupMultiStepLR`
+(linear warmup over 500 iterations from factor 1/3, x0.1 at 60k and 80k),
+biases with twice the LR and no weight decay (`BIAS_LR_FACTOR` 2,
+`WEIGHT_DECAY_BIAS` 0), 2000 RPN proposals per image in training
+(`num_image_candidates`), images resized to 800 (max 1333). Momentum, weight
+decay and the bias factor are not logged by the reference and are fixed.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Mapping
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+
+from mlperf_jax.optim import registry
+from mlperf_jax.optim import sgd
+from mlperf_jax.optim.registry import HParam
+
+WORKLOAD = 'maskrcnn'
+MOMENTUM = 0.9
+WEIGHT_DECAY = 1e-4
+BIAS_LR_FACTOR = 2.0
+_DECAY_STEPS_AT_16 = (60000, 80000)
+_REFERENCE_BATCH = 16
+
+
+def _decay_steps_k(v: Any, gbs: int) -> int | None:
+  """K of `(60000, 80000) * (1 + K/10) * 16 / gbs`, or None if none fits."""
+  if not isinstance(v, (list, tuple)) or len(v) != 2 or gbs <= 0:
+    return None
+  scale = _REFERENCE_BATCH / gbs
+  k = round(10 * (v[0] / (_DECAY_STEPS_AT_16[0] * scale) - 1))
+  if 1 + k / 10 <= 0:
+    return None
+  for got, ref in zip(v, _DECAY_STEPS_AT_16):
+    # Whole steps: the reference points round the product (5294 at 272).
+    if abs(got - ref * (1 + k / 10) * scale) > 1.0:
+      return None
+  return k
+
+
+def _decay_steps_ok(v: Any, hp: Mapping[str, Any]) -> bool:
+  return _decay_steps_k(v, int(hp['global_batch_size'])) is not None
+
+
+def _candidates_ok(v: Any, hp: Mapping[str, Any]) -> bool:
+  del hp
+  return isinstance(v, int) and v > 0 and v % 1000 == 0
+
+
+HPARAMS: tuple[HParam, ...] = (
+    HParam('global_batch_size', 16, registry.positive_int(), int,
+           doc='images per optimizer step, over all devices'),
+    HParam('gradient_accumulation_steps', 1, registry.fixed(1), int,
+           doc='gradient accumulation is not implemented, so always 1'),
+    HParam('opt_name', 'sgd_with_momentum',
+           registry.fixed('sgd_with_momentum'), str,
+           doc='the reference logs "sgd_with_momentum"'),
+    HParam('opt_base_learning_rate', 0.02, registry.multiple_of(0.02), float,
+           doc='LR after the warmup (0.02 * K); biases get twice this'),
+    HParam('opt_learning_rate_warmup_steps', 500, registry.nonnegative_int(),
+           int, doc='linear warmup length in iterations (free)'),
+    HParam('opt_learning_rate_warmup_factor', 1.0 / 3,
+           registry.rule(lambda v, hp: v > 0,
+                         'must be > 0 in the closed division'),
+           float, doc='LR factor at iteration 0 of the warmup (free, > 0)'),
+    HParam('opt_learning_rate_decay_factor', 0.1, registry.fixed(0.1), float,
+           doc='LR multiplier at each decay step'),
+    HParam('opt_learning_rate_decay_steps', [60000, 80000],
+           registry.rule(_decay_steps_ok,
+                         'must be (60000, 80000) * (1 + K/10) * 16 / '
+                         'global_batch_size (whole steps) for one integer K '
+                         'in the closed division'),
+           list, doc='iterations at which the LR is multiplied by the factor'),
+    HParam('num_image_candidates', 2000,
+           registry.rule(_candidates_ok,
+                         'must be 1000 or 2000, or 1000 x batches per chip, '
+                         'in the closed division'),
+           int, doc='RPN proposals kept per image in training'),
+    HParam('min_image_size', 800, registry.fixed(800), int,
+           doc='shorter image side after resizing'),
+    HParam('max_image_size', 1333, registry.fixed(1333), int,
+           doc='longer image side bound after resizing'),
+)
+
+
+def warmup_multistep_schedule(base_lr: float, warmup_steps: int,
+                              warmup_factor: float, decay_steps,
+                              decay_factor: float) -> optax.Schedule:
+  """maskrcnn-benchmark `WarmupMultiStepLR` (linear) at optax count `t`.
+
+  The reference trainer calls `scheduler.step()` before each optimizer step,
+  so update `t` (0-based) uses the scheduler's `last_epoch = s = t + 1`:
+
+    f(s)   = warmup_factor * (1 - s/W) + s/W   if s < W else 1
+    lr(t)  = base_lr * f(s) * decay_factor ** bisect_right(decay_steps, s)
+
+  Args:
+    base_lr: `opt_base_learning_rate`.
+    warmup_steps: `W`.
+    warmup_factor: `opt_learning_rate_warmup_factor`.
+    decay_steps: increasing iteration milestones.
+    decay_factor: `opt_learning_rate_decay_factor` (gamma).
+
+  Returns:
+    A schedule mapping the update count to a float32 learning rate.
+  """
+  if list(decay_steps) != sorted(decay_steps):
+    raise ValueError(f'decay steps must increase, got {list(decay_steps)}')
+  milestones = jnp.asarray([float(m) for m in decay_steps] or [math.inf],
+                           jnp.float32)
+  w = float(warmup_steps)
+
+  def schedule(count):
+    s = jnp.asarray(count, jnp.float32) + 1.0
+    decays = jnp.sum(milestones <= s).astype(jnp.float32)  # bisect_right
+    lr = base_lr * decay_factor ** decays
+    if w <= 0:
+      return lr
+    alpha = s / w
+    return jnp.where(s < w, lr * (warmup_factor * (1 - alpha) + alpha), lr)
+
+  return schedule
+
+
+def _build(hp: Mapping[str, Any], ctx: registry.OptimizerContext):
+  schedule = warmup_multistep_schedule(
+      hp['opt_base_learning_rate'], hp['opt_learning_rate_warmup_steps'],
+      hp['opt_learning_rate_warmup_factor'],
+      hp['opt_learning_rate_decay_steps'],
+      hp['opt_learning_rate_decay_factor'])
+  # Parameters outside the decay mask are the biases: the reference puts each
+  # in a torch parameter group with lr * 2 and weight decay 0. torch applies
+  # the group LR after the momentum buffer, so scaling the update is exact.
+  def bias_scale(updates, params):
+    mask = ctx.decay_mask(params)
+    def leaf(u, m):
+      if isinstance(m, (bool, np.bool_)):
+        return u if m else u * BIAS_LR_FACTOR
+      return jnp.where(m, u, u * BIAS_LR_FACTOR)
+    return jax.tree.map(leaf, updates, mask)
+
+  def init_fn(params):
+    del params
+    return optax.EmptyState()
+
+  def update_fn(updates, state, params=None):
+    return bias_scale(updates, params), state
+
+  tx = optax.chain(
+      sgd.torch_sgd(schedule, momentum=MOMENTUM, weight_decay=WEIGHT_DECAY,
+                    mask=ctx.decay_mask),
+      optax.GradientTransformation(init_fn, update_fn))
+  return tx, schedule
+
+
+SGD = registry.register(registry.OptimizerEntry(
+    workload=WORKLOAD, name='sgd_with_momentum', hparams=HPARAMS,
+    build=_build,
+    doc='torch.optim.SGD (momentum 0.9, weight decay 1e-4, biases 2x LR and '
+        'no decay) with maskrcnn-benchmark WarmupMultiStepLR'))
+
+
+def hparams(opt_name: str = 'sgd_with_momentum') -> tuple[HParam, ...]:
+  """All hyperparameters of a Mask R-CNN run, in log order."""
+  return registry.get(WORKLOAD, opt_name).hparams
