@@ -6,9 +6,10 @@ overhead), MultiStream p99 per-query latency, Offline samples/s, and the
 highest Server QPS that is VALID (p99 <= 10 ms plus early stopping), with a
 null SUT and with a 1 ms/sample SUT on 2 Python worker threads. Every run
 is a fresh process (the official LoadGen keeps global state). Appends a
-section to benchmarks/RESULTS.md with ``--append``.
+section of benchmarks/RESULTS.md with ``--write`` (medians of
+``--repeats`` runs; the load average is recorded: the machine is shared).
 
-  python benchmarks/loadgen_overhead.py --append
+  python benchmarks/loadgen_overhead.py --write
 """
 
 import argparse
@@ -16,6 +17,7 @@ import datetime
 import json
 import os
 import queue
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -61,12 +63,19 @@ def child(cfg):
     def issue(qs):
       for x in qs:
         q.put(x.id)
+  elif cfg.get('fast'):
+    def issue(ids, indices):  # ConstructFastSUT: no QuerySample objects
+      del indices
+      if service:
+        time.sleep(service)
+      complete([resp(i, 0, 0) for i in ids])
   else:
     def issue(qs):
       if service:
         time.sleep(service)
       complete([resp(x.id, 0, 0) for x in qs])
-  sut = lg.ConstructSUT(issue, lambda: None)
+  sut = (lg.ConstructFastSUT if cfg.get('fast') else lg.ConstructSUT)(
+      issue, lambda: None)
   qsl = lg.ConstructQSL(1024, 1024, lambda x: None, lambda x: None)
   out = tempfile.mkdtemp()
   ls = lg.LogSettings()
@@ -115,11 +124,64 @@ def server_peak(loadgen, start_qps, dur_ms, max_runs=9, **kw):
   return lo
 
 
+def replace_section(path, heading, text):
+  """Replaces the ``## heading...`` section of ``path`` (or appends it)."""
+  old = ''
+  if os.path.exists(path):
+    with open(path, encoding='utf-8') as f:
+      old = f.read()
+  start = old.find('\n## ' + heading)
+  if start < 0:
+    new = old.rstrip('\n') + '\n' + text
+  else:
+    end = old.find('\n## ', start + 1)
+    new = old[:start] + '\n' + text.strip('\n') + '\n' + (
+        old[end:] if end >= 0 else '')
+  with open(path, 'w', encoding='utf-8') as f:
+    f.write(new)
+
+
+def measurements(dur):
+  """(name, function of the LoadGen name returning one value) pairs."""
+  def lat(scenario, key, **kw):
+    settings = kw.pop('settings')
+    return lambda lgn: run(lgn, scenario, dict(min_duration_ms=dur,
+                                               **settings), **kw)[key] / 1e3
+  def offline(**kw):
+    return lambda lgn: run(lgn, 'Offline', dict(
+        offline_expected_qps=1_000_000, min_duration_ms=dur), **kw)[
+            'result_samples_per_second']
+  return [
+      ('SingleStream null SUT p90 latency (us)', lat(
+          'SingleStream', 'result_90.00_percentile_latency_ns',
+          settings=dict(single_stream_expected_latency_ns=5000))),
+      ('MultiStream(8) null SUT p99 per-query latency (us)', lat(
+          'MultiStream', 'result_99.00_percentile_per_query_latency_ns',
+          settings=dict(multi_stream_expected_latency_ns=15000,
+                        min_query_count=662))),
+      ('MultiStream(8) 1 ms/sample on 2 workers p99 (us)', lat(
+          'MultiStream', 'result_99.00_percentile_per_query_latency_ns',
+          settings=dict(multi_stream_expected_latency_ns=500000,
+                        min_query_count=662), service_s=0.001, workers=2)),
+      ('Offline null SUT samples/s (ConstructSUT)', offline()),
+      ('Offline null SUT samples/s (ConstructFastSUT)', offline(fast=True)),
+      ('Server null SUT max VALID QPS', lambda lgn: server_peak(
+          lgn, 40000, dur)),
+      ('Server 1 ms/sample on 2 workers max VALID QPS', lambda lgn: server_peak(
+          lgn, 1000, dur, service_s=0.001, workers=2)),
+  ]
+
+
 def main():
   ap = argparse.ArgumentParser()
   ap.add_argument('--child')
-  ap.add_argument('--append', action='store_true')
+  ap.add_argument('--write', action='store_true',
+                  help='replace the LoadGen overhead section of RESULTS.md')
   ap.add_argument('--duration-ms', type=int, default=1500)
+  ap.add_argument('--repeats', type=int, default=3,
+                  help='runs (Server: searches) per LoadGen; medians kept')
+  ap.add_argument('--only', default='',
+                  help='run only measurements whose name contains this')
   args = ap.parse_args()
   if args.child:
     child(json.loads(args.child))
@@ -127,52 +189,46 @@ def main():
   dur = args.duration_ms
   rows = []
   load0 = os.getloadavg()
-  for name, fn in [
-      ('SingleStream null SUT p90 latency (us)', lambda lgn: run(
-          lgn, 'SingleStream', dict(single_stream_expected_latency_ns=5000,
-                                    min_duration_ms=dur))[
-                                        'result_90.00_percentile_latency_ns']
-       / 1e3),
-      ('MultiStream(8) null SUT p99 per-query latency (us)', lambda lgn: run(
-          lgn, 'MultiStream', dict(multi_stream_expected_latency_ns=15000,
-                                   min_duration_ms=dur, min_query_count=662))[
-              'result_99.00_percentile_per_query_latency_ns'] / 1e3),
-      ('MultiStream(8) 1 ms/sample on 2 workers p99 (us)', lambda lgn: run(
-          lgn, 'MultiStream', dict(multi_stream_expected_latency_ns=500000,
-                                   min_duration_ms=dur, min_query_count=662),
-          service_s=0.001, workers=2)[
-              'result_99.00_percentile_per_query_latency_ns'] / 1e3),
-      ('Offline null SUT samples/s', lambda lgn: run(
-          lgn, 'Offline', dict(offline_expected_qps=1_000_000,
-                               min_duration_ms=dur))[
-                                   'result_samples_per_second']),
-      ('Server null SUT max VALID QPS', lambda lgn: server_peak(
-          lgn, 40000, dur)),
-      ('Server 1 ms/sample on 2 workers max VALID QPS', lambda lgn: server_peak(
-          lgn, 1000, dur, service_s=0.001, workers=2)),
-  ]:
-    vals = {lgn: fn(lgn) for lgn in ('official', 'python')}
-    rows.append((name, vals['official'], vals['python']))
-    print(f'{name}: official {vals["official"]:.6g}  ours '
-          f'{vals["python"]:.6g}', flush=True)
+  for name, fn in measurements(dur):
+    if args.only not in name:
+      continue
+    vals = {'official': [], 'python': []}
+    loads = []
+    for rep in range(args.repeats):  # interleaved: same machine conditions
+      for lgn in (('official', 'python') if rep % 2 == 0
+                  else ('python', 'official')):
+        vals[lgn].append(fn(lgn))
+      loads.append(os.getloadavg()[0])
+    o, p = (statistics.median(vals[k]) for k in ('official', 'python'))
+    rows.append((name, o, p, vals, statistics.median(loads)))
+    print(f'{name}: official {o:.6g} {vals["official"]}  ours {p:.6g} '
+          f'{vals["python"]}  load {loads}', flush=True)
   load1 = os.getloadavg()
+  cmd = ('python benchmarks/loadgen_overhead.py --write '
+         f'--duration-ms {dur} --repeats {args.repeats}')
   lines = [
-      '', f'## LoadGen overhead: official 6.0.17 vs pyloadgen '
+      '', '## LoadGen overhead: official 6.0.17 vs pyloadgen '
       f'({datetime.date.today().isoformat()})', '',
-      f'Command: `python benchmarks/loadgen_overhead.py --append '
-      f'--duration-ms {dur}`; {os.cpu_count()} CPUs, load average before '
-      f'{load0[0]:.2f}, after {load1[0]:.2f} (shared machine: expect wide '
-      'ranges). Same SUT code, same v6 seeds, tracing off, one fresh '
-      'process per run, single runs (no medians).', '',
-      '| Measurement | Official | Ours | Ours / official |', '|---|---|---|---|']
-  for name, o, p in rows:
-    lines.append(f'| {name} | {o:,.4g} | {p:,.4g} | {p / o:.2f} |')
+      f'Command: `{cmd}`; {os.cpu_count()} CPUs shared with other jobs, '
+      f'1-min load average {load0[0]:.2f} before, {load1[0]:.2f} after. '
+      'Same SUT code, same v6 seeds, tracing off, one fresh process per run, '
+      f'official and ours interleaved; each value is the median of '
+      f'{args.repeats} runs (Server: of {args.repeats} independent '
+      'searches, double/halve then bisect to 5 %, p99 <= 10 ms plus early '
+      'stopping). Range = min-max over the runs.', '',
+      '| Measurement | Official (range) | Ours (range) | Ours / official '
+      '| load avg |', '|---|---|---|---|---|']
+  for name, o, p, vals, load in rows:
+    ro, rp = (f'{min(vals[k]):,.4g}-{max(vals[k]):,.4g}'
+              for k in ('official', 'python'))
+    lines.append(f'| {name} | {o:,.4g} ({ro}) | {p:,.4g} ({rp}) | '
+                 f'{p / o:.2f} | {load:.1f} |')
   text = '\n'.join(lines) + '\n'
   print(text)
-  if args.append:
-    path = os.path.join(os.path.dirname(__file__), 'RESULTS.md')
-    with open(path, 'a', encoding='utf-8') as f:
-      f.write(text)
+  if args.write and not args.only:
+    replace_section(os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                 'RESULTS.md'),
+                    'LoadGen overhead', text)
 
 
 if __name__ == '__main__':

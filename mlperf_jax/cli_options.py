@@ -168,7 +168,8 @@ def _check_checkpoint_dir(p: argparse.ArgumentParser, args, workload, hp):
   if not args.checkpoint_dir:
     p.error('--resume and --checkpoint-every-steps need --checkpoint-dir '
             '(where the checkpoints are)')
-  if args.checkpoint_every_steps is not None and args.checkpoint_every_steps < 1:
+  every = args.checkpoint_every_steps
+  if every is not None and every < 1:
     p.error('--checkpoint-every-steps must be >= 1')
   d = args.checkpoint_dir
   if '://' in d or not _has_checkpoints(d):

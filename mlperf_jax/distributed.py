@@ -207,6 +207,22 @@ def sync(name: str) -> None:
     multihost_utils.sync_global_devices(name)
 
 
+def peer_failure(e: BaseException) -> str | None:
+  """A clear message when `e` is a collective that failed because another
+  process died (JAX then stops this one too), else None."""
+  import jax  # pylint: disable=import-outside-toplevel
+  text = str(e)
+  if jax.process_count() == 1 or not any(
+      w in text for w in ('Gloo', 'NCCL', 'unhealthy', 'heartbeat',
+                          'coordination service', 'Connection reset')):
+    return None
+  return (f'process {jax.process_index()}: a collective across processes '
+          'failed because another process died or became unreachable (see '
+          'its output); this run cannot continue. Restart all processes '
+          '(with --resume to continue from the last checkpoint). Cause: '
+          f'{text.splitlines()[0][:300]}')
+
+
 def broadcast_str(text: str | None, max_len: int = 4096) -> str:
   """Process 0's `text` on every process (e.g. the run directory)."""
   import jax  # pylint: disable=import-outside-toplevel

@@ -39,8 +39,10 @@ def trained_params(workload: Workload, checkpoint: str | None):
     try:
       from mlperf_jax import checkpoint as ckpt  # pylint: disable=import-outside-toplevel
       return ckpt.load_final_params(checkpoint, workload)
-    except (ImportError, AttributeError) as e:
-      raise InferenceInputError(f'cannot load checkpoint {checkpoint}: {e}')
+    except (ImportError, AttributeError, ValueError, OSError) as e:
+      # checkpoint.CheckpointError (a ValueError) names the problem.
+      raise InferenceInputError(
+          f'cannot load checkpoint {checkpoint}: {e}') from e
   if workload.scale != 'mini':
     raise InferenceInputError('a reference-scale model needs --checkpoint')
   from mlperf_jax import loop  # pylint: disable=import-outside-toplevel

@@ -318,6 +318,8 @@ def _run(workload, hp, opts, log, ckpt, identity, resume, on_eval,
       if ckpt is not None:
         save(bi + 1, 0)
     else:
+      if not reason and step >= max_steps:  # the last block was cut short
+        reason = f'step budget of {opts.max_steps} steps exhausted'
       reason = reason or f'epoch budget of {max_epochs} epochs exhausted'
   if not reason:
     reason = f'step budget of {opts.max_steps} steps exhausted'

@@ -54,6 +54,12 @@ def main(argv: list[str] | None = None) -> int:
   except checkpoint.CheckpointError as e:
     print(f'error: {e}', file=sys.stderr, flush=True)
     return 2
+  except Exception as e:  # pylint: disable=broad-except
+    if not distributed.peer_failure(e):
+      raise
+    print(f'error: {distributed.peer_failure(e)}', file=sys.stderr,
+          flush=True)
+    return 1
   finally:
     log.close()
   if leader:

@@ -196,8 +196,7 @@ class SelfAttention(nn.Module):
   def __call__(self, x: jax.Array, input_mask: jax.Array,
                deterministic: bool) -> jax.Array:
     cfg = self.cfg
-    n, d, dt = cfg.num_attention_heads, cfg.head_size, cfg.dtype
-
+    d, dt = cfg.head_size, cfg.dtype
     q = _Projection(cfg, name='query')(x)
     k = _Projection(cfg, name='key')(x)
     v = _Projection(cfg, name='value')(x)

@@ -256,6 +256,10 @@ def test_reference_smoke_log_passes_official_rules_except_target(
   recs = _records(log)
   assert 'synthetic data' in log.read_text()
   assert len([r for r in recs if r['key'] == 'weights_initialization']) == 398
+  values = {r['key']: r['value'] for r in recs}
+  assert values['train_samples'] == 2 * 8103  # GBS x training steps
+  assert values['eval_samples'] == 10_000
+  assert values['opt_epsilon'] == values['opt_lamb_epsilon'] == 1e-6
   ev = [r for r in recs if r['key'] == 'eval_accuracy']
   assert ev and ev[0]['metadata']['epoch_num'] == 2  # 1 step of 2 samples
   r = compliance.check(str(log), ruleset)

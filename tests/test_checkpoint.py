@@ -3,7 +3,6 @@
 parameters, and clear errors for checkpoints that cannot be used."""
 
 import json
-import os
 import pathlib
 import signal
 import subprocess

@@ -52,3 +52,22 @@ def test_bad_input_exits_2(tmp_path):
   assert proc.returncode == 2 and 'does not exist' in proc.stderr
   proc = _infer(tmp_path, '--scale', 'reference')
   assert proc.returncode == 2 and '--checkpoint' in proc.stderr
+
+
+def test_serves_the_final_parameters_saved_by_train(tmp_path):
+  runs = tmp_path / 'runs'
+  train = subprocess.run(
+      [sys.executable, '-m', 'mlperf_jax.train', '--workload', 'resnet',
+       '--seed', '4', '--quiet', '--output-dir', str(runs)],
+      capture_output=True, text=True, timeout=300, check=False)
+  assert train.returncode == 0, train.stdout + train.stderr
+  (params,) = list(runs.rglob('final_params'))
+  metrics = json.loads((params.parent / 'metrics.json').read_text())
+  proc = _infer(tmp_path / 'inf', '--checkpoint', str(params), '--mode',
+                'accuracy')
+  assert proc.returncode == 0, proc.stdout + proc.stderr
+  assert 'training the mini model' not in proc.stdout
+  line = [l for l in proc.stdout.splitlines() if 'top-1' in l][0]
+  served = float(line.split('top-1 = ')[1].split()[0]) / 100
+  # Serving the saved parameters reproduces the run's final eval exactly.
+  assert served == pytest.approx(metrics['quality'], abs=1e-5)

@@ -4,7 +4,6 @@ collectives) train like one process with 8 devices; a dead peer stops the
 survivor; an unreachable coordinator is a clear bad-input error."""
 
 import json
-import os
 import subprocess
 import sys
 import threading
@@ -38,7 +37,8 @@ def _communicate(procs, timeout):
   def read(i):
     outs[i] = procs[i].communicate(timeout=timeout)
 
-  threads = [threading.Thread(target=read, args=(i,)) for i in range(len(procs))]
+  threads = [threading.Thread(target=read, args=(i,))
+             for i in range(len(procs))]
   for t in threads:
     t.start()
   for t in threads:

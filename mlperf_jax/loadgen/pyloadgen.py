@@ -331,6 +331,7 @@ class _TestState:
       run.wait_all()
     finally:
       _ACTIVE[0] = None
+      scenarios.thaw_gc(run.gc_frozen)
       self.acc.write(run.acc_entries)
     if run.sut_exception is not None:
       self.error = run.sut_exception

@@ -1,0 +1,189 @@
+# Copyright 2026 The mlperf_jax Authors. Licensed under the Apache License 2.0.
+"""Reference BERT-large train-step throughput, utilisation and collectives.
+
+Measures, in one process:
+  1. the machine's f32 (or bf16) matmul peak: a jitted 4096^3 `jnp.dot`;
+  2. the reference BERT-large pre-training step (the project's own sharded,
+     donated, AOT-compiled step: LAMB with its global-norm clip, dropout 0.1,
+     masked-LM + next-sentence losses) at a fixed global batch of synthetic
+     sequences of length 512 with 76 masked positions;
+and reports sequences/s, FLOPs per step from XLA's cost analysis and the
+step's utilisation = achieved FLOP/s / measured matmul peak.
+
+`--collectives` instead compiles the step of a small BERT (4 layers, width
+256) on 8 devices for several meshes and counts the collectives in the
+compiled HLO, showing what data, FSDP and tensor (Megatron) parallelism
+communicate (on CPU: run with
+XLA_FLAGS=--xla_force_host_platform_device_count=8).
+
+  python benchmarks/bert_throughput.py [--batch 2] [--steps 2] \
+      [--dtype float32|bfloat16] [--json out.json]
+  python benchmarks/bert_throughput.py --collectives
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import json
+import os
+import re
+import time
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+import mlperf_jax
+from mlperf_jax import sharding as shd
+from mlperf_jax import steps as steps_lib
+from mlperf_jax.models import bert as bert_model
+from mlperf_jax.workload import HostShard
+from mlperf_jax.workloads_impl.bert import BertWorkload
+
+_COLLECTIVES = ('all-reduce', 'all-gather', 'reduce-scatter',
+                'collective-permute', 'all-to-all')
+
+
+def matmul_peak(dtype, n=4096, reps=3) -> float:
+  """Best-of-`reps` FLOP/s of an n^3 matmul (f32 accumulation)."""
+  a = jnp.ones((n, n), dtype)
+  b = jnp.ones((n, n), dtype)
+  f = jax.jit(lambda x, y: jnp.dot(x, y, preferred_element_type=jnp.float32))
+  f(a, b).block_until_ready()
+  best = float('inf')
+  for _ in range(reps):
+    t = time.perf_counter()
+    f(a, b).block_until_ready()
+    best = min(best, time.perf_counter() - t)
+  return 2 * n**3 / best
+
+
+def _build(wl, batch, mesh):
+  hp = mlperf_jax.resolve_hparams(wl, {'global_batch_size': batch})
+  tx, _ = wl.optimizer(hp).build(hp, mlperf_jax.optimizer_context(wl, hp))
+  return hp, steps_lib.build(wl, tx, hp, mesh, compile_eval=False)
+
+
+def bert_step(batch: int, n_steps: int, dtype: str, fused: bool) -> dict:
+  wl = _LargeBert('reference', synthetic=True, compute_dtype=dtype)
+  wl.fused = fused
+  t = time.perf_counter()
+  hp, c = _build(wl, batch, shd.make_mesh())
+  compile_s = time.perf_counter() - t
+  cost = c.train_step.cost_analysis()
+  cost = cost[0] if isinstance(cost, (list, tuple)) else cost
+  flops = float(cost['flops']) * jax.device_count()
+  state = c.init(jax.random.PRNGKey(0))
+  it = wl.train_batches(hp, seed=0, host=HostShard.current())
+  batches = [shd.host_to_global(next(it), c.batch_sharding) for _ in range(2)]
+  state, m = c.train_step(state, batches[0])  # warm-up
+  jax.block_until_ready(m)
+  times = []
+  for i in range(n_steps):
+    t = time.perf_counter()
+    state, m = c.train_step(state, batches[i % 2])
+    jax.block_until_ready(m)
+    times.append(time.perf_counter() - t)
+  step_s = float(np.median(times))
+  return {'batch': batch, 'compile_s': compile_s, 'step_s': step_s,
+          'sequences_per_s': batch / step_s, 'flops_per_step': flops,
+          'flops_per_sequence': flops / batch, 'achieved_flops': flops / step_s,
+          'loss': float(m['loss'])}
+
+
+class _LargeBert(BertWorkload):
+  """The reference workload, optionally with the fused attention path."""
+  fused = False
+
+  def model_config(self):
+    cfg = super().model_config()
+    return bert_model.BertConfig(**{**cfg.__dict__,
+                                    'fused_attention': self.fused})
+
+
+class _SmallBert(BertWorkload):
+  """BERT-large's structure at 4 layers x 256 wide, sequence 128."""
+
+  def model_config(self):
+    return bert_model.BertConfig(vocab_size=30522, hidden_size=256,
+                                 num_hidden_layers=4, num_attention_heads=8,
+                                 intermediate_size=1024,
+                                 max_position_embeddings=128)
+
+  def seq_length(self):
+    return 128
+
+  def max_predictions(self):
+    return 20
+
+
+def count_collectives(hlo_text: str) -> dict[str, int]:
+  """Collective ops (start ops of async pairs counted once) in HLO text."""
+  counts = collections.Counter()
+  for line in hlo_text.splitlines():
+    m = re.search(r'=\s*\S+\s+(' + '|'.join(_COLLECTIVES) +
+                  r')(-start)?\(', line)
+    if m:
+      counts[m.group(1)] += 1
+  return dict(counts)
+
+
+def collectives_by_mesh(specs=('data=8', 'fsdp=8', 'data=4,tensor=2',
+                               'data=2,fsdp=2,tensor=2', 'tensor=8')
+                        ) -> dict[str, dict[str, int]]:
+  out = {}
+  for spec in specs:
+    wl = _SmallBert('mini', synthetic=True)
+    _, c = _build(wl, 16, shd.make_mesh(spec))
+    out[spec] = count_collectives(c.train_step.as_text())
+  return out
+
+
+def main():
+  p = argparse.ArgumentParser(description=__doc__,
+                              formatter_class=argparse.RawDescriptionHelpFormatter)
+  p.add_argument('--batch', type=int, default=2)
+  p.add_argument('--steps', type=int, default=2)
+  p.add_argument('--dtype', choices=('float32', 'bfloat16'), default='float32')
+  p.add_argument('--fused-attention', action='store_true')
+  p.add_argument('--collectives', action='store_true')
+  p.add_argument('--json', default=None)
+  args = p.parse_args()
+  if args.collectives:
+    r = collectives_by_mesh()
+    print(f'{jax.device_count()} devices; collectives in the compiled train '
+          'step of a 4-layer, 256-wide BERT (batch 16, sequence 128):')
+    for spec, counts in r.items():
+      print(f'  {spec:24s} ' + ', '.join(f'{k} {v}' for k, v in
+                                          sorted(counts.items())))
+    if args.json:
+      with open(args.json, 'w') as f:
+        json.dump(r, f, indent=1)
+    return
+  load_before = os.getloadavg()[0]
+  peak = matmul_peak(jnp.float32 if args.dtype == 'float32' else jnp.bfloat16)
+  r = bert_step(args.batch, args.steps, args.dtype, args.fused_attention)
+  r.update({'dtype': args.dtype, 'matmul_peak_flops': peak,
+            'utilisation': r['achieved_flops'] / peak,
+            'device': f'{jax.device_count()}x{jax.devices()[0].device_kind}',
+            'jax': jax.__version__, 'loadavg_before': load_before,
+            'loadavg_after': os.getloadavg()[0],
+            'date': time.strftime('%Y-%m-%d')})
+  print(f"device {r['device']} jax {r['jax']} dtype {args.dtype} "
+        f"batch {args.batch} x 512")
+  print(f"matmul peak (4096^3): {peak / 1e9:.1f} GFLOP/s")
+  print(f"BERT-large train step: {r['step_s']:.3f} s -> "
+        f"{r['sequences_per_s']:.3f} seq/s; "
+        f"{r['flops_per_sequence'] / 1e9:.1f} GFLOP/seq (XLA cost analysis); "
+        f"{r['achieved_flops'] / 1e9:.1f} GFLOP/s = "
+        f"{100 * r['utilisation']:.1f} % of the matmul peak")
+  print(f"load average before/after: {load_before:.2f}/"
+        f"{r['loadavg_after']:.2f}; compile {r['compile_s']:.1f} s")
+  if args.json:
+    with open(args.json, 'w') as f:
+      json.dump(r, f, indent=1)
+
+
+if __name__ == '__main__':
+  main()
