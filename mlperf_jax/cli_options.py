@@ -18,6 +18,7 @@ from mlperf_jax import loop
 from mlperf_jax import sharding as shd
 from mlperf_jax import workloads
 from mlperf_jax.optim import registry
+from mlperf_jax import workload as workload_lib
 from mlperf_jax.workload import SCALES, Workload
 
 
@@ -37,6 +38,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                  help='mini (default: small model and data, minutes on a CPU, '
                  'not an MLPerf result) or reference (the MLPerf benchmark)')
   p.add_argument('--data-dir', help='dataset directory (reference scale)')
+  p.add_argument('--init-checkpoint', default=None, metavar='PATH',
+                 help='start from these weights instead of a random init '
+                 '(BERT: the MLPerf reference TF checkpoint prefix)')
   p.add_argument('--division', choices=('closed', 'open'), default='closed')
   p.add_argument('--seed', type=int, default=None,
                  help='run seed (default: drawn from os.urandom and logged)')
@@ -111,6 +115,15 @@ def parse(p: argparse.ArgumentParser, argv: list[str] | None) -> Parsed:
   workload = workloads.get(args.workload, args.scale, data_dir=args.data_dir,
                            synthetic=args.synthetic_data,
                            compute_dtype=args.compute_dtype)
+  if args.init_checkpoint:
+    if not (os.path.exists(args.init_checkpoint)
+            or os.path.exists(args.init_checkpoint + '.index')):
+      p.error(f'--init-checkpoint {args.init_checkpoint!r} does not exist '
+              '(for a TF checkpoint give the prefix before .index)')
+    if (type(workload).load_init_checkpoint
+        is workload_lib.Workload.load_init_checkpoint):
+      p.error(f'workload {workload.name!r} does not start from a checkpoint; '
+              'drop --init-checkpoint')
   overrides = _parse_sets(p, args.set)
   opt_name = overrides.get('opt_name', workload.default_opt_name())
   if opt_name not in workload.optimizer_names():
@@ -151,7 +164,8 @@ def parse(p: argparse.ArgumentParser, argv: list[str] | None) -> Parsed:
       submission_platform=args.submission_platform,
       submission_status=args.submission_status, progress=not args.quiet,
       checkpoint_dir=args.checkpoint_dir,
-      checkpoint_every_steps=args.checkpoint_every_steps, resume=args.resume)
+      checkpoint_every_steps=args.checkpoint_every_steps, resume=args.resume,
+      init_checkpoint=args.init_checkpoint)
   return Parsed(args=args, workload=workload, hp=hp, opts=opts,
                 resume_meta=resume_meta)
 

@@ -50,6 +50,9 @@ class RunOptions:
   checkpoint_every_steps: int | None = None  # None: after each evaluation
   resume: bool = False
   final_params_dir: str | None = None  # where the final parameters go
+  # Start from these weights (e.g. BERT's reference TF checkpoint) instead of
+  # a random init; loaded during the untimed init.
+  init_checkpoint: str | None = None
 
 
 @dataclasses.dataclass
@@ -197,6 +200,17 @@ def _run(workload, hp, opts, log, ckpt, identity, resume, on_eval,
     for name in workload.init_tensor_names(compiled.boxed_params):
       log.event(C.WEIGHTS_INITIALIZATION, metadata={'tensor': name})
     state = compiled.init(jax.random.PRNGKey(opts.seed))
+    if opts.init_checkpoint:
+      try:
+        params = workload.load_init_checkpoint(
+            opts.init_checkpoint, compiled.abstract_state.params, hp)
+      except ValueError as e:  # mapping/format problems: bad input, exit 2
+        raise ckpt_lib.CheckpointError(
+            f'--init-checkpoint {opts.init_checkpoint}: {e}') from e
+      state = state.replace(params=jax.device_put(
+          params, compiled.state_sharding.params))
+      log.event(NOTICE_KEY, 'initial weights loaded from '
+                f'{opts.init_checkpoint}')
     pos = ckpt_lib.Position()
   else:
     pos = ckpt_lib.Position(**resume['position'])

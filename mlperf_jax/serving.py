@@ -67,14 +67,33 @@ class SampleQSL:
 
 @dataclasses.dataclass
 class ServingStats:
-  """SUT-side latencies (issue to completion) and batch sizes, for plots."""
+  """SUT-side measurements, for plots and tests.
+
+  Attributes:
+    latencies_s: per sample, issue to completion (SUT clock).
+    batch_sizes: per executed batch, the number of real samples.
+    buckets: per executed batch, the compiled batch size it ran at.
+    batch_waits_s: per batch, dispatch time minus the issue time of its
+      oldest sample (Server: bounded by `max_wait_ms` plus scheduling).
+    padded: padding rows executed in total (never completed).
+  """
   latencies_s: list[float] = dataclasses.field(default_factory=list)
   batch_sizes: list[int] = dataclasses.field(default_factory=list)
   padded: int = 0
+  buckets: list[int] = dataclasses.field(default_factory=list)
+  batch_waits_s: list[float] = dataclasses.field(default_factory=list)
 
 
 class BatchingSUT:
   """Serves `predict(inputs[B, ...]) -> outputs[B]` under a LoadGen scenario.
+
+  Samples are queued by `issue_queries` (LoadGen's thread returns at once)
+  and served by one worker thread. If `predict` raises, the error is kept in
+  `error` (with the traceback printed), every affected and later sample is
+  completed with an empty response so that no LoadGen waits forever, and,
+  under the project's Python LoadGen, the next `issue_queries` raises so the
+  test stops with the traceback in its detail log. Callers must check
+  `error` after the test (`inference_run.run` raises it).
 
   Args:
     lg: the LoadGen module.
@@ -93,10 +112,15 @@ class BatchingSUT:
     self.qsl = qsl
     self.scenario = scenario
     self.buckets = sorted(set(int(b) for b in buckets))
+    if not self.buckets or self.buckets[0] < 1:
+      raise ValueError(f'buckets must be positive batch sizes, got {buckets}')
     self.max_wait_s = max_wait_ms / 1e3
     self.response_dtype = np.dtype(response_dtype)
     self.stats = ServingStats()
     self.error: BaseException | None = None
+    # Only our LoadGen turns an exception in issue_queries into a stopped
+    # test; the official binding would abort the process.
+    self._raise_in_issue = hasattr(lg, 'SUTError')
     sample = np.asarray(qsl.get_sample(0))
     self._sample = sample
     self._compiled = {
@@ -104,7 +128,7 @@ class BatchingSUT:
             (b, *sample.shape), sample.dtype)).compile()
         for b in self.buckets}
     self._queue: queue.Queue = queue.Queue()
-    self._issue_time: dict[int, float] = {}
+    self._in_flight = None
     self._worker = threading.Thread(target=self._serve, daemon=True)
     self._worker.start()
     self.handle = lg.ConstructSUT(self.issue_queries, self.flush_queries)
@@ -112,9 +136,10 @@ class BatchingSUT:
   # ---- LoadGen callbacks (run on LoadGen's issue thread: return fast) -----
 
   def issue_queries(self, samples) -> None:
+    if self.error is not None and self._raise_in_issue:
+      raise RuntimeError(f'predict failed: {self.error!r}') from self.error
     now = time.perf_counter()
-    items = [(int(s.id), int(s.index), now) for s in samples]
-    self._queue.put(items)
+    self._queue.put([(s.id, s.index, now) for s in samples])
 
   def flush_queries(self) -> None:
     pass
@@ -131,27 +156,39 @@ class BatchingSUT:
     i = bisect.bisect_left(self.buckets, n)
     return self.buckets[min(i, len(self.buckets) - 1)]
 
-  def _next_batch(self, pending: collections.deque) -> list:
-    """Takes up to the largest bucket of pending samples (Server: waits up to
-    `max_wait_s` from the oldest sample's issue for the batch to fill)."""
+  def _next_batch(self, pending: collections.deque) -> list | None:
+    """Takes up to the largest bucket of pending samples.
+
+    Offline/streams take what is queued now; Server waits up to
+    `max_wait_s` from the oldest sample's issue for the batch to fill. The
+    in-flight batch is completed before any wait, so finished results are
+    never held back while the next batch fills.
+    """
     largest = self.buckets[-1]
+    server = self.scenario == 'Server'
     if not pending:
-      got = self._queue.get()
+      try:
+        got = self._queue.get_nowait()
+      except queue.Empty:
+        self._finish()
+        got = self._queue.get()
       if got is None:
         return None
       pending.extend(got)
     while len(pending) < largest:
-      if self.scenario == 'Server':  # wait for the batch to fill, bounded
+      try:
+        got = self._queue.get_nowait()
+      except queue.Empty:
+        if not server:
+          break
+        self._finish()
         timeout = pending[0][2] + self.max_wait_s - time.perf_counter()
         if timeout <= 0:
           break
-      else:  # take what is there now
-        timeout = None
-      try:
-        got = (self._queue.get(timeout=timeout) if timeout is not None
-               else self._queue.get_nowait())
-      except queue.Empty:
-        break
+        try:
+          got = self._queue.get(timeout=timeout)
+        except queue.Empty:
+          break
       if got is None:  # stop: serve what we have, then stop next time
         self._queue.put(None)
         break
@@ -161,47 +198,81 @@ class BatchingSUT:
   def _dispatch(self, items):
     n = len(items)
     b = self._bucket(n)
-    x = np.stack([self.qsl.loaded[idx] for _, idx, _ in items])
+    loaded = self.qsl.loaded
+    x = np.empty((b, *self._sample.shape), self._sample.dtype)
+    for k, (_, idx, _) in enumerate(items):
+      x[k] = loaded[idx]
     if b > n:  # pad to the bucket; padded rows are never completed
-      x = np.concatenate([x, np.repeat(x[:1], b - n, axis=0)])
+      x[n:] = x[0]
       self.stats.padded += b - n
+    self.stats.batch_waits_s.append(time.perf_counter() - items[0][2])
+    self.stats.buckets.append(b)
+    self.stats.batch_sizes.append(n)
     return items, self._compiled[b](jax.device_put(x))
 
-  def _complete(self, items, out) -> None:
-    values = np.asarray(jax.device_get(out))[:len(items)].astype(
-        self.response_dtype)
+  def _complete(self, items, values) -> None:
+    """Completes `items` with the rows of `values` (one buffer, kept alive
+    until QuerySamplesComplete returns)."""
+    n = len(items)
     done = time.perf_counter()
-    buffers, responses = [], []
-    for (qid, _, t_issue), v in zip(items, values):
-      buf = np.ascontiguousarray(np.atleast_1d(v))
-      buffers.append(buf)  # must outlive QuerySamplesComplete
-      responses.append(self.lg.QuerySampleResponse(qid, buf.ctypes.data,
-                                                   buf.nbytes))
-      self.stats.latencies_s.append(done - t_issue)
-    self.stats.batch_sizes.append(len(items))
+    row = values.nbytes // n if n else 0
+    addr = values.ctypes.data
+    resp = self.lg.QuerySampleResponse
+    responses = [resp(qid, addr + k * row, row)
+                 for k, (qid, _, _) in enumerate(items)]
+    self.stats.latencies_s.extend(done - t for _, _, t in items)
     self.lg.QuerySamplesComplete(responses)
-    del buffers
+    del values
+
+  def _complete_empty(self, items) -> None:
+    resp = self.lg.QuerySampleResponse
+    self.lg.QuerySamplesComplete([resp(qid, 0, 0) for qid, _, _ in items])
+
+  def _fail(self, error: BaseException, items) -> None:
+    if self.error is None:
+      self.error = error
+      traceback.print_exception(error)
+    self._complete_empty(items)
+
+  def _finish(self) -> None:
+    """Fetches and completes the in-flight batch, if any."""
+    if self._in_flight is None:
+      return
+    items, out = self._in_flight
+    self._in_flight = None
+    try:
+      values = np.ascontiguousarray(np.asarray(jax.device_get(out))[
+          :len(items)], dtype=self.response_dtype)
+    except Exception as e:  # pylint: disable=broad-except
+      self._fail(e, items)
+      return
+    self._complete(items, values)
 
   def _serve(self) -> None:
     pending: collections.deque = collections.deque()
-    in_flight = None
-    try:
-      while True:
-        if in_flight is not None and not pending and self._queue.empty():
-          self._complete(*in_flight)  # nothing to overlap with: finish now
-          in_flight = None
+    while True:
+      try:
         items = self._next_batch(pending)
-        if items is None:  # stop() was called
-          if in_flight is not None:
-            self._complete(*in_flight)
+        if items is None:  # destroy() was called
+          self._finish()
           return
-        nxt = self._dispatch(items)   # transfer + launch the next batch ...
-        if in_flight is not None:
-          self._complete(*in_flight)  # ... while this one's results return
-        in_flight = nxt
-    except BaseException as e:  # pylint: disable=broad-except
-      self.error = e
-      traceback.print_exc()
+        if self.error is not None:  # drain: never leave LoadGen waiting
+          self._finish()
+          self._complete_empty(items)
+          continue
+        try:
+          nxt = self._dispatch(items)   # transfer + launch the next batch
+        except Exception as e:  # pylint: disable=broad-except
+          self._fail(e, items)
+          continue
+        self._finish()                  # ... while this one's results return
+        self._in_flight = nxt
+      except BaseException as e:  # pylint: disable=broad-except
+        # A failure outside predict (e.g. in QuerySamplesComplete): keep it
+        # and keep draining rather than dying with samples outstanding.
+        if self.error is None:
+          self.error = e
+          traceback.print_exc()
 
   def destroy(self) -> None:
     self._queue.put(None)

@@ -243,6 +243,16 @@ class Workload(abc.ABC):
     del hp, mesh_shape
     return None
 
+  def load_init_checkpoint(self, path: str, abstract_params: PyTree,
+                           hp: Mapping[str, Any]) -> PyTree:
+    """Parameters read from a reference checkpoint (`--init-checkpoint`).
+
+    Returns host arrays shaped like `abstract_params`; raises ValueError
+    naming every problem.
+    """
+    raise ValueError(f'workload {self.name!r} does not start from a '
+                     'checkpoint; drop --init-checkpoint')
+
   def init_tensor_names(self, params: PyTree) -> list[str]:
     """Names for `weights_initialization` events (1.1.0 rulesets)."""
     del params

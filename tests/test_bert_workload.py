@@ -5,6 +5,7 @@ corpus and masking, and whole runs checked by the official checker."""
 import collections
 import json
 import os
+import re
 import subprocess
 import sys
 
@@ -77,7 +78,7 @@ def corpus():
   return text_corpus.load(bert_wl.MINI_CORPUS)
 
 
-def test_held_out_documents_are_disjoint_and_deterministic(corpus):
+def test_held_out_split_is_by_document_and_deterministic(corpus):
   docs = text_corpus.documents()
   held = [n for n, _ in docs if text_corpus.is_held_out(n, 10)]
   assert 0.05 * len(docs) < len(held) < 0.2 * len(docs)
@@ -181,6 +182,24 @@ def test_mini_train_batches_deterministic_and_host_sharded():
       bert_wl.MINI_CORPUS).train['tokens'])
 
 
+def test_reference_reads_the_tfrecord_layout(tmp_path):
+  from mlperf_jax.input_pipelines import bert_synthetic  # pylint: disable=import-outside-toplevel
+  from mlperf_jax.input_pipelines import bert_tfrecord  # pylint: disable=import-outside-toplevel
+  arrays = bert_synthetic.synthetic_batch(6, 512, 76, 30522,
+                                          np.random.default_rng(0))
+  os.makedirs(tmp_path / 'train')
+  bert_tfrecord.write_bert_tfrecord(str(tmp_path / 'train' / 'part-00000'),
+                                    arrays)
+  wl = bert_wl.BertWorkload('reference', data_dir=str(tmp_path))
+  hp = mlperf_jax.resolve_hparams(wl, {'global_batch_size': '6'})
+  batch = next(wl.train_batches(hp, seed=0, host=HostShard()))
+  for k, spec in wl.batch_spec(hp, train=True).items():
+    assert batch[k].shape == spec.shape and batch[k].dtype == spec.dtype, k
+  # One epoch of 6 = the 6 written sequences, in some order.
+  assert sorted(map(tuple, batch['segment_ids'])) == sorted(
+      map(tuple, arrays['segment_ids']))
+
+
 def test_mini_target_is_well_above_the_unigram_baseline(corpus):
   target = bert_wl.SCALES['mini'].target.value
   assert corpus.unigram_accuracy < 0.06
@@ -196,11 +215,11 @@ def test_mini_ruleset_matches_workload_constants():
 # ---- whole runs, judged by the official checker -----------------------------------
 
 
-def _train(out, *args, timeout=900):
+def _train(out, *args, timeout=900, env=None):
   proc = subprocess.run(
       [sys.executable, '-m', 'mlperf_jax.train', '--workload', 'bert',
        '--output-dir', str(out), '--quiet', *args],
-      capture_output=True, text=True, timeout=timeout, check=False)
+      capture_output=True, text=True, timeout=timeout, check=False, env=env)
   logs = sorted(out.rglob('mllog.txt'))
   return proc, logs
 
@@ -242,9 +261,16 @@ def test_mini_log_passes_project_ruleset(mini_run):
 @pytest.fixture(scope='module')
 def reference_smoke(tmp_path_factory):
   out = tmp_path_factory.mktemp('ref_bert')
+  # One CPU device: BERT-large's LAMB state replicated over 8 fake devices
+  # would need > 20 GB.
+  flags = re.sub(r'--xla_force_host_platform_device_count=\d+', '',
+                 os.environ.get('XLA_FLAGS', '')).strip()
+  env = {k: v for k, v in os.environ.items() if k != 'XLA_FLAGS'}
+  if flags:  # XLA reads a blank XLA_FLAGS as a file name
+    env['XLA_FLAGS'] = flags
   proc, logs = _train(out, '--scale', 'reference', '--synthetic-data',
                       '--max-steps', '1', '--set', 'global_batch_size=2',
-                      '--seed', '5')
+                      '--seed', '5', env=env)
   return proc, logs[0]
 
 
@@ -272,3 +298,38 @@ def test_reference_smoke_log_passes_official_rules_except_target(
     assert ('eval_accuracy' in line or "v['value'] >= 0.720" in line
             or line.strip().endswith('FAILED')), r.output
   assert '0.720' in r.output
+
+
+def test_init_checkpoint_starts_from_the_tf_checkpoint(tmp_path):
+  """--init-checkpoint: weights come from a reference-layout TF checkpoint."""
+  import flax.linen as nn  # pylint: disable=import-outside-toplevel
+  import jax  # pylint: disable=import-outside-toplevel
+  import mlperf_jax  # pylint: disable=import-outside-toplevel
+  from mlperf_jax import bert_checkpoint, loop, tf_checkpoint  # pylint: disable=import-outside-toplevel
+  from mlperf_jax.mllog import RunLog  # pylint: disable=import-outside-toplevel
+  wl = bert_wl.BertWorkload('mini')
+  hp = mlperf_jax.resolve_hparams(wl)
+
+  def first_loss(**kw):
+    r = loop.run(wl, hp, loop.RunOptions(seed=0, max_steps=1, progress=False,
+                                         **kw), RunLog(None, enabled=False))
+    return r.losses[0]
+
+  def write(seed, name):
+    # What steps.make_init_fn draws for `seed`: the first half of the split.
+    rng = jax.random.split(jax.random.PRNGKey(seed))[0]
+    params = nn.meta.unbox(wl.init(rng, hp)[0])
+    prefix = str(tmp_path / name / 'model.ckpt')
+    tf_checkpoint.write_tf_checkpoint(
+        prefix, bert_checkpoint.export_params(params))
+    return prefix
+
+  baseline = first_loss()
+  assert first_loss(init_checkpoint=write(0, 'same')) == baseline
+  assert first_loss(init_checkpoint=write(7, 'other')) != baseline
+  # A checkpoint of another model is bad input, named as such.
+  bad = str(tmp_path / 'bad' / 'model.ckpt')
+  tf_checkpoint.write_tf_checkpoint(bad, {'bert/embeddings/word_embeddings':
+                                          np.zeros((3, 4), np.float32)})
+  with pytest.raises(ValueError, match='missing variable'):
+    first_loss(init_checkpoint=bad)

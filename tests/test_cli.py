@@ -36,6 +36,10 @@ def test_help_lists_workloads(tmp_path):
     (['--workload', 'resnet', '--mesh', 'data=3'], ['3', 'devices']),
     (['--workload', 'resnet', '--scale', 'reference'], ['--data-dir']),
     (['--workload', 'resnet', '--scale', 'galactic'], ['invalid choice']),
+    (['--workload', 'bert', '--init-checkpoint', '/nonexistent/model.ckpt'],
+     ['does not exist', '.index']),
+    (['--workload', 'resnet', '--init-checkpoint', '/'],
+     ['does not start from a checkpoint']),
 ])
 def test_bad_input_exits_2(tmp_path, args, words):
   proc, out = _train(tmp_path, *args)

@@ -13,6 +13,7 @@ exception in the SUT stops issuing; both make the result INVALID.
 
 import ctypes
 import gc
+import sys
 import threading
 import time
 import traceback
@@ -112,6 +113,30 @@ class _TimerSlack:
     if self.old is not None:
       self.prctl(self._SET, self.old, 0, 0, 0)
       self.old = None
+
+
+class _SwitchInterval:
+  """Shortens the GIL switch interval while Server queries are issued.
+
+  The official issue thread sleeps and keeps time in C++ and needs the GIL
+  only to call ``issue_queries``; ours needs it at every wake-up. A SUT
+  worker thread that is busy in Python and releases the GIL only briefly
+  (JAX dispatch, numpy) re-takes it before the woken issue thread runs, so
+  the issue thread waits for the forced switch: up to the interval (5 ms by
+  default) per query, all of it counted as latency from the scheduled time.
+  Restored afterwards; ``INTERVAL_S`` (seconds, or None) is the knob.
+  """
+
+  INTERVAL_S = 0.0002
+
+  def __enter__(self):
+    self.old = sys.getswitchinterval()
+    if self.INTERVAL_S is not None and self.INTERVAL_S < self.old:
+      sys.setswitchinterval(self.INTERVAL_S)
+    return self
+
+  def __exit__(self, *exc):
+    sys.setswitchinterval(self.old)
 
 
 class SUTError(RuntimeError):
@@ -287,7 +312,7 @@ class IssueRun:
           ran_out = False
           break
     else:
-      with _TimerSlack():
+      with _TimerSlack(), _SwitchInterval():
         issued = self._issue_server(issue, payload, perf)
     self.queries_issued = issued
     self.samples_issued = (self.n if sc == 'Offline' and issued else

@@ -15,8 +15,13 @@ Mini: a 2-layer, 128-wide BERT (same code, same heads and losses) on the
 English text that ships with Python (`input_pipelines/text_corpus.py`:
 pydoc topics + standard-library docstrings, a project-built 2,048-piece
 WordPiece vocabulary, sequence length 64, 10 predictions), evaluated on the
-held-out documents. Its target is this project's own; it is not an MLPerf
-result.
+held-out documents every 2,048 training samples. Target: held-out masked-LM
+accuracy 0.125, 2.8x the 0.044 of always predicting the most frequent
+training token; measured over seeds 1-10 (GBS 32, LAMB at 0.01, 30 warmup
+steps) every seed reached it after 256 or 320 steps (8,192 or 10,240
+samples; held-out accuracy at step 320: 0.130-0.145), in 32-130 s of
+time-to-train on the shared 2-core machine. The target is this project's
+own; a mini run is not an MLPerf result.
 """
 
 from __future__ import annotations
@@ -30,7 +35,6 @@ from typing import Any, Iterable, Iterator, Mapping
 import flax
 import jax
 import jax.numpy as jnp
-import numpy as np
 
 from mlperf_jax.input_pipelines import bert_synthetic
 from mlperf_jax.input_pipelines import text_corpus
@@ -71,7 +75,7 @@ SCALES = {
         # Logged `train_samples` is GBS x training steps, as the reference
         # (see `logged_train_samples`); this field is unused for BERT.
         train_samples=0, eval_samples=REFERENCE_EVAL_SAMPLES,
-        eval_batch_size=500, defaults={}, rulesets=('1.1.0', '5.0.0'),
+        eval_batch_size=448, defaults={}, rulesets=('1.1.0', '5.0.0'),
         num_runs=10),
     'mini': ScaleConfig(
         scale='mini', benchmark='mini_bert',
@@ -203,6 +207,15 @@ class BertWorkload(Workload):
   def logical_axis_rules(self):
     return bert_model.LOGICAL_AXIS_RULES
 
+  def load_init_checkpoint(self, path, abstract_params, hp):
+    # The MLPerf reference starts from a provided TF checkpoint; read it
+    # without TensorFlow and map its variable names onto our tree.
+    from mlperf_jax import bert_checkpoint  # pylint: disable=import-outside-toplevel
+    from mlperf_jax import tf_checkpoint  # pylint: disable=import-outside-toplevel
+    prefix = path[:-len('.index')] if path.endswith('.index') else path
+    return bert_checkpoint.import_params(
+        tf_checkpoint.read_tf_checkpoint(prefix), abstract_params)
+
   def init_tensor_names(self, params):
     if self.scale != 'reference':
       return []
@@ -211,7 +224,10 @@ class BertWorkload(Workload):
   # ---- data ----------------------------------------------------------------
 
   def _eval_batch_size(self, hp) -> int:
-    if self.synthetic:
+    # Reference (and synthetic): batches of the training batch size, which
+    # the mesh is known to divide; the last batch of the 10,000 is padded and
+    # masked. Mini: a fixed size.
+    if self.scale == 'reference' or self.synthetic:
       return int(hp['global_batch_size'])
     return self.config.eval_batch_size
 
@@ -261,7 +277,7 @@ class BertWorkload(Workload):
     reader = _tfrecord_reader()
     return reader.eval_batches(
         self.data_dir, global_batch_size=eb, host_index=host.index,
-        host_count=host.count)
+        host_count=host.count, num_examples=REFERENCE_EVAL_SAMPLES)
 
   # ---- schedule ------------------------------------------------------------
 

@@ -1,0 +1,222 @@
+# Copyright 2026 The mlperf_jax Authors. Licensed under the Apache License 2.0.
+"""`serving.BatchingSUT` with a fake model (no network) under a LoadGen.
+
+The fake `predict` runs on the host through `jax.pure_callback`, so each
+executed batch is seen with its real (padded) shape and time; it returns
+`3 * x[:, 0] + 1` as int32, so every response's bytes are known. Most cases
+use the project's Python LoadGen (fast); one goes through the official one.
+"""
+
+import threading
+import time
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from mlperf_jax import serving
+from mlperf_jax.loadgen import logs
+from mlperf_jax.loadgen import official
+
+
+class FakeModel:
+  """Host-side stand-in for a model: records, optionally sleeps or fails."""
+
+  def __init__(self, delay_s=0.0, fail_on_call=None):
+    self.delay_s = delay_s
+    self.fail_on_call = fail_on_call
+    self.calls = []  # (rows executed, host time) since `arm`
+    self.lock = threading.Lock()
+    self.armed = False
+
+  def arm(self):
+    """Starts counting calls (after the SUT's warm-up)."""
+    with self.lock:
+      self.calls.clear()
+      self.armed = True
+
+  def host(self, x):
+    with self.lock:
+      self.calls.append((x.shape[0], time.perf_counter()))
+      n = len(self.calls)
+    if self.armed and n == self.fail_on_call:
+      raise ValueError('fake model failure')
+    if self.delay_s:
+      time.sleep(self.delay_s)
+    return (3 * x[:, 0] + 1).astype(np.int32)
+
+  def predict(self, x):
+    return jax.pure_callback(
+        self.host, jax.ShapeDtypeStruct((x.shape[0],), jnp.int32), x)
+
+
+def _sample(i):
+  return np.arange(i, i + 4, dtype=np.int32)
+
+
+def _expected_hex(i):
+  return np.array([3 * i + 1], '<i4').tobytes().hex().upper()
+
+
+def _serve(tmp_path, scenario, mode='PerformanceOnly', loadgen='python',
+           count=64, buckets=(1, 8, 32), max_wait_ms=2.0, model=None,
+           **settings):
+  """Builds QSL + SUT, runs one test; returns (sut, model, detail, errors)."""
+  lg = official.get(loadgen)
+  model = model or FakeModel()
+  qsl = serving.SampleQSL(lg, count, count, _sample)
+  sut = serving.BatchingSUT(lg, model.predict, qsl, scenario=scenario,
+                            buckets=buckets, max_wait_ms=max_wait_ms)
+  sut.warmup()
+  model.arm()
+  s = lg.TestSettings()
+  s.scenario = getattr(lg.TestScenario, scenario)
+  s.mode = getattr(lg.TestMode, mode)
+  s.min_duration_ms = 100
+  s.min_query_count = 20
+  if loadgen == 'python':
+    s.completion_timeout_s = 10.0
+  for k, v in settings.items():
+    setattr(s, k, v)
+  ls = lg.LogSettings()
+  ls.log_output.outdir = str(tmp_path)
+  ls.enable_trace = False
+  try:
+    lg.StartTestWithLogSettings(sut.handle, qsl.handle, s, ls,
+                                'no-such-audit.config')
+  finally:
+    sut.destroy()
+    qsl.destroy()
+  detail, errors = logs.parse_detail(tmp_path / 'mlperf_log_detail.txt')
+  return sut, model, detail, errors
+
+
+def _check_accuracy_log(tmp_path, count):
+  entries = logs.read_accuracy(tmp_path / 'mlperf_log_accuracy.json')
+  assert len(entries) == count
+  assert len({e['seq_id'] for e in entries}) == count  # each once
+  assert sorted(e['qsl_idx'] for e in entries) == list(range(count))
+  for e in entries:
+    assert e['data'] == _expected_hex(e['qsl_idx']), e
+
+
+def test_bucket_is_the_smallest_that_fits():
+  lg = official.get('python')
+  qsl = serving.SampleQSL(lg, 4, 4, _sample)
+  sut = serving.BatchingSUT(lg, FakeModel().predict, qsl,
+                            scenario='Offline', buckets=(16, 1, 4))
+  try:
+    assert sut.buckets == [1, 4, 16]
+    assert [sut._bucket(n) for n in (1, 2, 4, 5, 16)] == [1, 4, 4, 16, 16]  # pylint: disable=protected-access
+  finally:
+    sut.destroy()
+    qsl.destroy()
+  with pytest.raises(ValueError, match='buckets'):
+    serving.BatchingSUT(lg, FakeModel().predict, qsl, scenario='Offline',
+                        buckets=(0, 4))
+
+
+@pytest.mark.parametrize('loadgen', ['python', 'official'])
+def test_offline_uses_largest_bucket_and_completes_each_sample_once(
+    tmp_path, loadgen):
+  # 300 samples in one Offline query: 9 full batches of 32, then 12 real
+  # rows padded to 32; the 20 padding rows are executed, never completed.
+  sut, model, _, errors = _serve(tmp_path, 'Offline', 'AccuracyOnly',
+                                 loadgen=loadgen, count=300)
+  assert errors == []
+  assert sut.error is None
+  assert [rows for rows, _ in model.calls] == [32] * 10
+  assert sut.stats.buckets == [32] * 10
+  assert sut.stats.batch_sizes == [32] * 9 + [12]
+  assert sut.stats.padded == 20
+  assert len(sut.stats.latencies_s) == 300
+  _check_accuracy_log(tmp_path, 300)
+
+
+def test_multistream_pads_each_query_to_the_next_bucket(tmp_path):
+  # Queries of 3 samples run at bucket 4; LoadGen sees exactly the issued
+  # samples completed (a padded row completed would be an unknown or
+  # duplicate id, logged as an error).
+  sut, model, detail, errors = _serve(
+      tmp_path, 'MultiStream', buckets=(1, 4, 16), count=40,
+      multi_stream_samples_per_query=3,
+      multi_stream_expected_latency_ns=50_000, min_query_count=30,
+      min_duration_ms=50)
+  assert errors == []
+  queries = int(detail['result_query_count'])
+  assert queries >= 30
+  assert set(rows for rows, _ in model.calls) == {4}
+  assert sut.stats.buckets == [4] * queries
+  assert sut.stats.batch_sizes == [3] * queries
+  assert sut.stats.padded == queries
+  assert len(sut.stats.latencies_s) == 3 * queries
+
+
+def test_server_trickle_waits_at_most_max_wait(tmp_path):
+  # 40 QPS (mean gap 25 ms) never fills a batch of 8: each batch must wait
+  # for more samples for max_wait_ms (no less), then go (not much more).
+  max_wait = 8.0
+  sut, _, _, errors = _serve(
+      tmp_path, 'Server', buckets=(1, 2, 4, 8), max_wait_ms=max_wait,
+      server_target_qps=40, min_duration_ms=800, min_query_count=20,
+      server_target_latency_ns=100_000_000)
+  assert errors == []
+  waits_ms = np.array(sut.stats.batch_waits_s) * 1e3
+  sizes = np.array(sut.stats.batch_sizes)
+  assert len(waits_ms) >= 15 and sizes.max() < 8
+  assert sizes.sum() == len(sut.stats.latencies_s)
+  assert waits_ms.min() >= max_wait - 0.5, waits_ms
+  # Upper bound with room for a loaded 2-core machine's scheduling.
+  assert np.median(waits_ms) <= max_wait + 4, waits_ms
+  assert np.percentile(waits_ms, 90) <= max_wait + 25, waits_ms
+
+
+def test_server_burst_fills_batches(tmp_path):
+  # 4000 QPS against a model taking 3 ms per batch: samples pile up while a
+  # batch runs, so batches fill to the largest bucket without waiting.
+  sut, _, _, errors = _serve(
+      tmp_path, 'Server', buckets=(1, 2, 4, 8, 16), max_wait_ms=20.0,
+      model=FakeModel(delay_s=0.003), server_target_qps=4000,
+      min_duration_ms=300, min_query_count=100,
+      server_target_latency_ns=1_000_000_000)
+  assert errors == []
+  sizes = np.array(sut.stats.batch_sizes)
+  assert sizes.sum() == len(sut.stats.latencies_s) >= 1000
+  assert sizes.max() == 16
+  assert sizes[sizes == 16].sum() >= 0.5 * sizes.sum(), np.bincount(sizes)
+
+
+def test_predict_exception_stops_the_test_under_our_loadgen(tmp_path):
+  lg = official.get('python')
+  t0 = time.perf_counter()
+  with pytest.raises(lg.SUTError) as info:
+    _serve(tmp_path, 'SingleStream', buckets=(1,),
+           model=FakeModel(fail_on_call=3),
+           single_stream_expected_latency_ns=1_000_000)
+  assert time.perf_counter() - t0 < 20
+  assert 'fake model failure' in str(info.value.__cause__)
+  detail, errors = logs.parse_detail(tmp_path / 'mlperf_log_detail.txt')
+  assert any('SUT issue_query raised' in e for e in errors)
+  assert detail['loadgen_version']  # the logs written so far are on disk
+
+
+@pytest.mark.parametrize('loadgen', ['python', 'official'])
+def test_predict_exception_in_offline_is_surfaced_not_a_hang(tmp_path,
+                                                             loadgen):
+  # The one Offline query was issued before the failure: the SUT completes
+  # the failed and remaining samples empty so that LoadGen returns, and
+  # keeps the error for the caller.
+  t0 = time.perf_counter()
+  sut, _, _, errors = _serve(tmp_path, 'Offline', 'AccuracyOnly',
+                             loadgen=loadgen, count=100,
+                             model=FakeModel(fail_on_call=2))
+  assert time.perf_counter() - t0 < 20
+  assert errors == []
+  assert 'fake model failure' in str(sut.error)
+  entries = logs.read_accuracy(tmp_path / 'mlperf_log_accuracy.json')
+  assert sorted(e['qsl_idx'] for e in entries) == list(range(100))
+  empty = [e for e in entries if e['data'] == '']
+  assert 32 <= len(empty) <= 100 - 32  # the failed batch; not the first
+  for e in entries:
+    assert e['data'] in ('', _expected_hex(e['qsl_idx']))
