@@ -14,10 +14,11 @@ exact run count, one integer seed per run and no seed twice, the official
 the normalization factor written to `scaling.json` as the package checker
 does, and the olympic mean of the times to train.
 
-Both print a table per benchmark (seed, time to train, epochs to converge,
-status per run; olympic score; RCP verdict and normalization) and write it,
-with PNG plots (quality vs epochs of every run with the RCP mean and band;
-the time-to-train distribution), to DIR/report/.
+Both print a table per benchmark (seed, time to train, epochs to converge
+-- training samples for BERT, as its `epoch_num` counts --, status per run;
+olympic score; RCP verdict and normalization) and write it, with PNG plots
+(quality vs epochs of every run with the RCP mean and band; the
+time-to-train distribution), to DIR/report/.
 
 Exit codes: 0 the package passed; 1 it did not; 2 bad input.
 """
@@ -71,6 +72,7 @@ class BenchmarkReport:
   normalization: float = 1.0
   olympic_minutes: float | None = None
   plots: list[str] = dataclasses.field(default_factory=list)
+  unit: str = 'epoch'   # what epoch_num counts: 'epoch' or 'samples' (BERT)
 
   @property
   def passed(self) -> bool:
@@ -105,6 +107,12 @@ def _workload_of(benchmark: str):
       if cfg.benchmark == benchmark:
         return name, scale, cfg
   return None, None, None
+
+
+def _progress_unit(benchmark: str) -> str:
+  """What `epoch_num` counts for `benchmark`: 'epoch' or 'samples'."""
+  name, _, _ = _workload_of(benchmark)
+  return workloads.get_class(name).progress_unit if name else 'epoch'
 
 
 def _rows(tree: st.Tree) -> list[RunRow]:
@@ -142,9 +150,22 @@ def _rcp_records(benchmark: str, path: str) -> dict[str, Any]:
   return {k: v for k, v in data.items() if v.get('Benchmark') == benchmark}
 
 
-def _rcp_stats(records: dict[str, Any], benchmark: str, bs: int | None,
-               ruleset: str, runs: int) -> dict[str, Any] | None:
-  """Mean, stdev and minimum acceptable mean of the RCP at `bs` (exact)."""
+def rcp_stats(records: dict[str, Any] | None, benchmark: str,
+              bs: int | None, ruleset: str, runs: int
+              ) -> dict[str, Any] | None:
+  """The RCP at batch size `bs` (exact match) as the official checker sees it.
+
+  Args:
+    records: `rcp_checker` records (None: the official RCPs of `ruleset`).
+    benchmark: the logged `submission_benchmark`.
+    bs: global batch size.
+    ruleset: official ruleset, e.g. '1.1.0'.
+    runs: runs a submission score needs (N), for names the checker lacks.
+
+  Returns:
+    {'bs', 'mean' (olympic), 'stdev', 'min' (fastest acceptable submission
+    mean)}, or None without an RCP for this benchmark and batch size.
+  """
   from mlperf_logging.rcp_checker import rcp_checker  # pylint: disable=import-outside-toplevel
   rcp_checker.submission_runs[USAGE].setdefault(benchmark, runs)
   try:
@@ -166,7 +187,7 @@ def check_mini(tree: st.Tree, cfg, *, rcp_path: str = RCPS_MINI,
   """The mini-scale package check of one benchmark folder."""
   rows = _rows(tree)
   rep = BenchmarkReport(tree.system, tree.benchmark, 'mini', rows,
-                        cfg.num_runs)
+                        cfg.num_runs, unit=_progress_unit(tree.benchmark))
   for row in rows:
     r = compliance.check(tree.result_path(int(row.file[7:-4])))
     row.compliant = r.passed
@@ -196,7 +217,7 @@ def check_mini(tree: st.Tree, cfg, *, rcp_path: str = RCPS_MINI,
     rep.normalization = float(norm) if passed else 1.0
     bs = result_log.parse(tree.result_path(tree.result_indices()[0])
                           ).global_batch_size if rows else None
-    rep.rcp = _rcp_stats(records, tree.benchmark, bs, ruleset, cfg.num_runs)
+    rep.rcp = rcp_stats(records, tree.benchmark, bs, ruleset, cfg.num_runs)
   if not rep.rcp_passed:
     rep.errors.append(f'RCP check failed: {rep.rcp_message}')
   _score(rep, tree)
@@ -251,10 +272,11 @@ def run_result_summarizer(root: str, ruleset: str) -> str:
 
 def check_reference(tree: st.Tree, cfg, ruleset: str) -> BenchmarkReport:
   rep = BenchmarkReport(tree.system, tree.benchmark, 'reference',
-                        _rows(tree), cfg.num_runs if cfg else 0)
+                        _rows(tree), cfg.num_runs if cfg else 0,
+                        unit=_progress_unit(tree.benchmark))
   bs = (result_log.parse(tree.result_path(tree.result_indices()[0])
                          ).global_batch_size if rep.runs else None)
-  rep.rcp = _rcp_stats(None, tree.benchmark, bs, ruleset, rep.runs_needed)
+  rep.rcp = rcp_stats(None, tree.benchmark, bs, ruleset, rep.runs_needed)
   _score(rep, tree)
   return rep
 
@@ -263,10 +285,11 @@ def check_reference(tree: st.Tree, cfg, ruleset: str) -> BenchmarkReport:
 
 
 def format_report(rep: BenchmarkReport) -> str:
+  unit = 'samples' if rep.unit == 'samples' else 'epochs'
   lines = [f'== {rep.system} / {rep.benchmark} ({rep.scale} scale, '
            f'{len(rep.runs)} of {rep.runs_needed} runs)',
            f'{"file":<14} {"seed":>11} {"status":<8} {"time to train":>14} '
-           f'{"epochs":>7} {"quality":>8} {"compliance":>10}']
+           f'{unit:>7} {"quality":>8} {"compliance":>10}']
   for r in rep.runs:
     ttt = f'{r.time_to_train_s:.1f} s' if math.isfinite(
         r.time_to_train_s) else 'inf'
@@ -287,7 +310,7 @@ def format_report(rep: BenchmarkReport) -> str:
                  f'{rep.normalization:.4f}')
   if rep.rcp:
     lines.append(f'RCP at batch {rep.rcp["bs"]}: mean {rep.rcp["mean"]:.3f} '
-                 f'epochs, stdev {rep.rcp["stdev"]:.3f}, fastest acceptable '
+                 f'{unit}, stdev {rep.rcp["stdev"]:.3f}, fastest acceptable '
                  f'submission mean {rep.rcp["min"]:.3f}')
   for e in rep.errors:
     lines.append(f'ERROR: {e}')
@@ -325,9 +348,10 @@ def plot(rep: BenchmarkReport, tree: st.Tree, out_dir: str) -> list[str]:
     ax.axvline(m, color='tab:green', lw=2, label=f'RCP mean {m:.2f}')
     ax.axvline(rep.rcp['min'], color='tab:red', ls=':', lw=1.5,
                label=f'fastest acceptable mean {rep.rcp["min"]:.2f}')
-  ax.set_xlabel('epoch')
+  unit = 'training samples' if rep.unit == 'samples' else 'epoch'
+  ax.set_xlabel(f'{unit} (epoch_num)')
   ax.set_ylabel('eval_accuracy')
-  ax.set_title(f'{rep.benchmark}: quality vs epochs, {len(rep.runs)} runs')
+  ax.set_title(f'{rep.benchmark}: quality vs {unit}, {len(rep.runs)} runs')
   ax.legend(fontsize=7)
   fig.tight_layout()
   quality_png = stem + '_quality.png'

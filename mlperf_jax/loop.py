@@ -18,7 +18,6 @@ import time
 from typing import Any, Callable, Mapping
 
 import jax
-import numpy as np
 import tqdm
 
 from mlperf_jax import checkpoint as ckpt_lib

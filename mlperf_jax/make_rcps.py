@@ -25,12 +25,15 @@ import sys
 import tempfile
 import time
 
+from mlperf_jax import check
 from mlperf_jax import result_log
 from mlperf_jax import submission_tree as st
 from mlperf_jax import workloads
 
 RULES_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'rules')
 DEFAULT_JSON = os.path.join(RULES_DIR, 'rcps_mini.json')
+# Logged before run_start but facts of the data, not hyperparameters.
+_NOT_HPARAMS = frozenset({'train_samples', 'eval_samples'})
 
 
 def record_from_logs(logs: list[result_log.ResultLog], *, name: str,
@@ -51,9 +54,8 @@ def record_from_logs(logs: list[result_log.ResultLog], *, name: str,
   if len(benches) != 1 or len(sizes) != 1:
     raise ValueError(f'runs disagree: benchmarks {benches}, batch sizes '
                      f'{sizes}')
-  keep = ('opt_', 'lars_', 'sgd_', 'global_batch_size', 'model_bn_span')
   hparams = {k: v for k, v in converged[0].hparams.items()
-             if k.startswith(keep)}
+             if k not in _NOT_HPARAMS}
   return {
       'Benchmark': benches.pop(),
       'Creator': 'mlperf_jax make_rcps',
@@ -66,15 +68,29 @@ def record_from_logs(logs: list[result_log.ResultLog], *, name: str,
 
 
 def _markdown(name: str, record: dict, command: list[str],
-              logs: list[result_log.ResultLog]) -> str:
+              logs: list[result_log.ResultLog], *, unit: str = 'epoch',
+              stats: dict | None = None) -> str:
+  """The .md section of one record: command, RCP statistics, every run."""
+  what = ('training samples' if unit == 'samples' else 'epochs') + (
+      ' to converge')
   lines = [
       f'## `{name}`', '',
       f'{len(record["Epochs to converge"])} converged runs of '
       f'`{record["Benchmark"]}` at global batch size {record["BS"]}, made on '
       f'{record["When"]} ({record["Platform"]}) with:', '',
-      '```bash', shlex.join(command), '```', '',
-      '| run | seed | status | epochs to converge | time to train (s) |',
-      '|---|---|---|---|---|']
+      '```bash', shlex.join(command), '```', '']
+  if unit == 'samples':
+    lines += ['The convergence unit is training samples (`epoch_num` of the '
+              'last `eval_accuracy`, as BERT logs it); the JSON keeps the '
+              'official key `Epochs to converge`.', '']
+  if stats:
+    lines += [f'As the official `rcp_checker` computes them: RCP mean '
+              f'(olympic) {stats["mean"]:.4g}, stdev {stats["stdev"]:.4g}, '
+              f'fastest acceptable submission mean {stats["min"]:.4g} '
+              f'({what}; max speedup '
+              f'{stats["mean"] / stats["min"]:.4f}).', '']
+  lines += [f'| run | seed | status | {what} | time to train (s) |',
+            '|---|---|---|---|---|']
   for i, l in enumerate(logs):
     ttt = f'{l.time_to_train_s:.1f}' if l.converged else '-'
     lines.append(f'| {i} | {l.seed} | {l.status} | '
@@ -102,7 +118,8 @@ def main(argv: list[str] | None = None) -> int:
   if '--scale' in train_args and 'reference' in train_args:
     p.error('official RCPs exist for the reference scale; make_rcps is for '
             'mini-scale benchmarks')
-  needed = workloads.get(args.workload, 'mini').config.num_runs
+  mini = workloads.get(args.workload, 'mini')
+  needed = mini.config.num_runs
   runs = args.runs or 2 * needed
   if runs < 2 * needed:
     p.error(f'--runs {runs}: an RCP needs at least 2N = {2 * needed} runs')
@@ -138,7 +155,10 @@ def main(argv: list[str] | None = None) -> int:
       text = f.read()
     for part in text.split('\n## ')[1:]:
       sections[part.split('`')[1]] = '## ' + part.rstrip('\n') + '\n'
-  sections[name] = _markdown(name, record, command, logs)
+  stats = check.rcp_stats({name: record}, record['Benchmark'], record['BS'],
+                          '1.1.0', needed)
+  sections[name] = _markdown(name, record, command, logs,
+                             unit=mini.progress_unit, stats=stats)
   header = ('# mlperf_jax mini-scale reference convergence points\n\n'
             'Made by this project from its own runs (`python -m '
             'mlperf_jax.make_rcps`), in the format of the official '

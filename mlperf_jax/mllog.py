@@ -14,7 +14,6 @@ import sys
 from typing import Any, Mapping
 
 import jax
-from mlperf_logging import mllog
 from mlperf_logging.mllog import mllog as mllog_impl
 from mlperf_logging.mllog import constants
 

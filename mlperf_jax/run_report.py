@@ -75,7 +75,7 @@ def _plot(paths: RunPaths, workload: Workload, result: loop.RunResult) -> None:
     matplotlib.use('Agg')
     import matplotlib.pyplot as plt  # pylint: disable=import-outside-toplevel
   except ImportError:
-    return  # optional extra: pip install 'mlperf_jax[plots]'
+    return  # plots are best-effort: a run never fails for lack of them
   fig, (a, b) = plt.subplots(1, 2, figsize=(10, 3.5))
   a.plot(range(1, len(result.losses) + 1), result.losses)
   a.set_xlabel('step')

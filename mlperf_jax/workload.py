@@ -149,6 +149,20 @@ class SumAccumulator:
     return out
 
 
+def host_slices(batches: Iterable[HostBatch], host: HostShard
+                ) -> Iterator[HostBatch]:
+  """This host's contiguous slice of each global batch.
+
+  For sources that produce whole global batches on every host (synthetic
+  data, small in-memory sets): each host keeps its share, so several
+  processes see exactly what one process would.
+  """
+  for b in batches:
+    n = len(next(iter(b.values())))
+    per = n // host.count
+    yield {k: v[host.index * per:(host.index + 1) * per] for k, v in b.items()}
+
+
 class Workload(abc.ABC):
   """One MLPerf training benchmark at one scale.
 

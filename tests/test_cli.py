@@ -2,7 +2,6 @@
 """Command-line errors: exit code 2, a message naming the problem, nothing
 compiled and nothing written."""
 
-import os
 import subprocess
 import sys
 

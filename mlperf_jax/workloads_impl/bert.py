@@ -42,7 +42,8 @@ from mlperf_jax.models import bert as bert_model
 from mlperf_jax.optim import bert as bert_optim
 from mlperf_jax.optim import registry
 from mlperf_jax.workload import (Block, HostBatch, HostShard, ScaleConfig,
-                                 SumAccumulator, Target, Workload)
+                                 SumAccumulator, Target, Workload,
+                                 host_slices)
 
 REFERENCE_EVAL_SAMPLES = 10_000
 REFERENCE_SEQ_LENGTH = 512
@@ -252,7 +253,7 @@ class BertWorkload(Workload):
                     start_step: int = 0) -> Iterator[HostBatch]:
     gbs = int(hp['global_batch_size'])
     if self.synthetic:
-      return _host_slices(bert_synthetic.train_batches(
+      return host_slices(bert_synthetic.train_batches(
           gbs, self.seq_length(), self.max_predictions(),
           self.model_config().vocab_size, seed=seed), host)
     if self.scale == 'mini':
@@ -267,7 +268,7 @@ class BertWorkload(Workload):
   def eval_batches(self, hp, *, host: HostShard) -> Iterable[HostBatch]:
     eb = self._eval_batch_size(hp)
     if self.synthetic:
-      return _host_slices(bert_synthetic.eval_batches(
+      return host_slices(bert_synthetic.eval_batches(
           eb, self.seq_length(), self.max_predictions(),
           self.model_config().vocab_size), host)
     if self.scale == 'mini':
@@ -326,12 +327,3 @@ def _tfrecord_reader():
         f'bert_tfrecord) is not available ({e}); use --synthetic-data or '
         '--scale mini') from e
   return bert_tfrecord
-
-
-def _host_slices(batches: Iterable[HostBatch], host: HostShard
-                 ) -> Iterator[HostBatch]:
-  """This host's contiguous slice of each global batch."""
-  for b in batches:
-    n = len(next(iter(b.values())))
-    per = n // host.count
-    yield {k: v[host.index * per:(host.index + 1) * per] for k, v in b.items()}

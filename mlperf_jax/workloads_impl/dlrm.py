@@ -29,7 +29,7 @@ from mlperf_jax.input_pipelines import synthetic_clicks
 from mlperf_jax.models import dlrm as dlrm_model
 from mlperf_jax.optim import dlrm as dlrm_optim
 from mlperf_jax.optim import registry
-from mlperf_jax.workload import (Block, HostBatch, HostShard, ScaleConfig,
+from mlperf_jax.workload import (Block, HostBatch, ScaleConfig,
                                  Target, Workload)
 
 CRITEO_TRAIN = 4_195_197_692

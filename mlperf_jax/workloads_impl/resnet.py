@@ -26,7 +26,7 @@ from mlperf_jax.optim import registry
 from mlperf_jax.optim import resnet as resnet_optim
 from mlperf_jax.workload import (HostBatch, HostShard, InferenceSet,
                                  ScaleConfig, SumAccumulator, Target,
-                                 Workload)
+                                 Workload, host_slices)
 
 IMAGENET_TRAIN = 1_281_167
 IMAGENET_EVAL = 50_000
@@ -189,13 +189,13 @@ class ResNetWorkload(Workload):
                     start_step: int = 0) -> Iterator[HostBatch]:
     gbs = int(hp['global_batch_size'])
     if self.synthetic:
-      return _host_slices(synthetic_data.synthetic_train_batches(
+      return host_slices(synthetic_data.synthetic_train_batches(
           self._synthetic_spec(hp, True), seed=seed), host)
     if self.scale == 'mini':
       # Each host builds the whole (64 KB) global batch and keeps its slice,
       # so the augmentation, and hence the run, does not depend on the number
       # of hosts (two processes train exactly like one).
-      return _host_slices(digits_data.digits_train_batches(
+      return host_slices(digits_data.digits_train_batches(
           global_batch_size=gbs, seed=seed, start_step=start_step), host)
     from mlperf_jax.input_pipelines import imagenet  # pylint: disable=import-outside-toplevel
     return imagenet.imagenet_train_batches(
@@ -205,7 +205,7 @@ class ResNetWorkload(Workload):
   def eval_batches(self, hp, *, host: HostShard) -> Iterable[HostBatch]:
     eb = self._eval_batch_size(hp)
     if self.synthetic:
-      return _host_slices(synthetic_data.synthetic_eval_batches(
+      return host_slices(synthetic_data.synthetic_eval_batches(
           self._synthetic_spec(hp, False), num_batches=2, seed=0), host)
     if self.scale == 'mini':
       return digits_data.digits_eval_batches(
@@ -228,12 +228,3 @@ class _LazyLabels:
 
   def __getitem__(self, i):
     return int(self._source[int(i)]['label'])
-
-
-def _host_slices(batches: Iterable[HostBatch], host: HostShard
-                 ) -> Iterator[HostBatch]:
-  """This host's contiguous slice of each global batch."""
-  for b in batches:
-    n = len(next(iter(b.values())))
-    per = n // host.count
-    yield {k: v[host.index * per:(host.index + 1) * per] for k, v in b.items()}
