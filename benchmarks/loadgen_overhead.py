@@ -101,14 +101,21 @@ def run(loadgen, scenario, settings, **kw):
   return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-def server_peak(loadgen, start_qps, dur_ms, max_runs=9, **kw):
-  """Highest VALID Server QPS: double/halve to bracket, then bisect."""
+def server_peak(loadgen, start_qps, dur_ms, max_runs=9, retries=1, **kw):
+  """Highest VALID Server QPS: double/halve to bracket, then bisect.
+
+  A QPS is VALID if one of ``1 + retries`` runs is (the machine is shared:
+  one burst of other jobs must not end a search).
+  """
   def valid(qps):
-    r = run(loadgen, 'Server', dict(server_target_qps=qps,
-                                    server_target_latency_ns=10_000_000,
-                                    min_duration_ms=dur_ms,
-                                    min_query_count=100), **kw)
-    return r['result_validity'] == 'VALID'
+    for _ in range(1 + retries):
+      r = run(loadgen, 'Server', dict(server_target_qps=qps,
+                                      server_target_latency_ns=10_000_000,
+                                      min_duration_ms=dur_ms,
+                                      min_query_count=100), **kw)
+      if r['result_validity'] == 'VALID':
+        return True
+    return False
   lo, hi, qps, runs = 0.0, None, start_qps, 0
   while runs < max_runs:
     runs += 1
@@ -122,6 +129,28 @@ def server_peak(loadgen, start_qps, dur_ms, max_runs=9, **kw):
     if hi is not None and lo and (hi - lo) / hi < 0.05:
       break
   return lo
+
+
+NOTES = """
+What pyloadgen changed for these numbers (the previous round measured
+Offline 836k samples/s, MultiStream 1 ms x 2 workers p99 33.6 ms, Server
+1 ms x 2 workers 516 QPS): (1) the official binding's `QuerySample` and
+`QuerySampleResponse` are not tracked by Python's GC, ours are; the SUT's
+own allocations triggered full collections that rescanned the millions of
+objects LoadGen pre-generates (about 0.1 s per 100k objects on this
+machine), which throttled Offline and stalled MultiStream worker runs.
+LoadGen now builds them with the GC paused and `gc.freeze()`s them while
+issuing (undone afterwards). (2) The Server issue loop busy-waited (with
+`sleep(0)`) the last 120 us before each query and 2 ms at the start,
+holding the GIL against the SUT's worker threads; it now sleeps until the
+scheduled time with the issue thread's Linux timer slack lowered to 1 us
+(sleep overshoot p50 73 -> 26 us). (3) While Server queries are issued the
+GIL switch interval is 0.2 ms instead of 5 ms (restored afterwards): a
+Python issue thread waking from its sleep otherwise waits up to 5 ms for a
+SUT thread that is busy in Python and only briefly releases the GIL (JAX
+dispatch); with the mini ResNet BatchingSUT ours was INVALID at 4.8k QPS
+(p99 92 ms) where the official was VALID at 20k, and is now on par.
+"""
 
 
 def replace_section(path, heading, text):
@@ -215,7 +244,7 @@ def main():
       f'official and ours interleaved; each value is the median of '
       f'{args.repeats} runs (Server: of {args.repeats} independent '
       'searches, double/halve then bisect to 5 %, p99 <= 10 ms plus early '
-      'stopping). Range = min-max over the runs.', '',
+      'stopping, a failed QPS retried once). Range = min-max over the runs.', '',
       '| Measurement | Official (range) | Ours (range) | Ours / official '
       '| load avg |', '|---|---|---|---|---|']
   for name, o, p, vals, load in rows:
@@ -223,6 +252,7 @@ def main():
               for k in ('official', 'python'))
     lines.append(f'| {name} | {o:,.4g} ({ro}) | {p:,.4g} ({rp}) | '
                  f'{p / o:.2f} | {load:.1f} |')
+  lines += ['', NOTES.strip()]
   text = '\n'.join(lines) + '\n'
   print(text)
   if args.write and not args.only:

@@ -10,7 +10,8 @@ LoadGen and ours run by run:
   ``offline_expected_qps`` = 1.5 x the calibrated rate (median kept).
 * Server: the highest VALID ``server_target_qps`` (p99 <= the ResNet-50
   bound, 15 ms, plus early stopping), by doubling/halving to a bracket and
-  bisecting to 5 % (``--repeats`` independent searches, median kept).
+  bisecting to 5 %, a failed QPS retried once (``--repeats`` independent
+  searches, median kept).
 
 Writes (or replaces) a section of benchmarks/RESULTS.md with ``--write``.
 
@@ -89,17 +90,21 @@ class Bench:
       qsl.destroy()
 
 
-def server_peak(bench, lgn, start_qps, dur_ms, max_runs=8):
-  """Highest VALID Server QPS: double/halve to bracket, then bisect."""
+def server_peak(bench, lgn, start_qps, dur_ms, max_runs=8, retries=1):
+  """Highest VALID Server QPS: double/halve to bracket, then bisect (a QPS
+  is VALID if one of ``1 + retries`` runs is: the machine is shared)."""
   lo, hi, qps, best = 0.0, None, start_qps, None
   for _ in range(max_runs):
-    r = bench.run(lgn, 'Server', server_target_qps=qps,
-                  server_target_latency_ns=LATENCY_NS,
-                  min_duration_ms=dur_ms, min_query_count=100)
-    ok = r['result_validity'] == 'VALID'
-    print(f'  {lgn} Server {qps:.0f} qps: {r["result_validity"]}, p99 '
-          f'{r["result_99.00_percentile_latency_ns"] / 1e6:.2f} ms, mean '
-          f'batch {r["mean_batch"]:.1f}', flush=True)
+    for _ in range(1 + retries):
+      r = bench.run(lgn, 'Server', server_target_qps=qps,
+                    server_target_latency_ns=LATENCY_NS,
+                    min_duration_ms=dur_ms, min_query_count=100)
+      ok = r['result_validity'] == 'VALID'
+      print(f'  {lgn} Server {qps:.0f} qps: {r["result_validity"]}, p99 '
+            f'{r["result_99.00_percentile_latency_ns"] / 1e6:.2f} ms, mean '
+            f'batch {r["mean_batch"]:.1f}', flush=True)
+      if ok:
+        break
     if ok:
       lo, best = qps, r
       qps = qps * 2 if hi is None else (lo + hi) / 2
@@ -153,7 +158,7 @@ def main():
         offline[lgn].append(r['result_samples_per_second'])
         valid[lgn].append(r['result_validity'] == 'VALID')
     loads.append(os.getloadavg()[0])
-    start = max(100.0, round(cal / 8, -1))
+    start = max(100.0, round(cal / 16, -1))
     peaks = {lgn: [] for lgn in LOADGENS}
     batches = {lgn: [] for lgn in LOADGENS}
     for rep in range(args.repeats):
@@ -191,7 +196,7 @@ def main():
       f'{dur} ms runs, official and ours interleaved. Offline: median of '
       f'{args.repeats} runs at 1.5 x the calibrated rate ({cal:,.0f}/s); '
       f'Server: median of {args.repeats} searches (double/halve, bisect to '
-      '5 %).', '',
+      '5 %, a failed QPS retried once).', '',
       '| Measurement | Official (range) | Ours (range) | Ours / official |',
       '|---|---|---|---|']
   for name, vals in rows:

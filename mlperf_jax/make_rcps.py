@@ -5,12 +5,17 @@ Produces this project's reference convergence points (RCPs) for a mini-scale
 benchmark the way the MLPerf rules describe them: at least 2N converged runs
 (N = the runs a score needs) at one batch size, each an isolated run with
 its own seed, and the convergence point of each run (the `epoch_num` of its
-last evaluation) recorded. The runs are made with `python -m
-mlperf_jax.submit` into a work directory; the record is merged into
+last evaluation, rounded to 3 decimals as the official `rcp_checker` reads
+it: epochs for ResNet, training samples for BERT, 1 + fraction of an epoch
+for DLRM) recorded. The runs are made with `python -m mlperf_jax.submit`
+into a work directory; the record is merged into
 `mlperf_jax/rules/rcps_mini.json` (the official `rcp_checker` format) and
-the exact command, seeds and per-run values are written next to it, in
-`rcps_mini.md`. Any `train` option can be passed through (e.g. `--set
-global_batch_size=64` for an RCP at another batch size).
+the exact command, seeds, per-run values and the statistics the official
+checker derives (olympic mean, stdev, fastest acceptable submission mean)
+are written next to it, in `rcps_mini.md`. Any `train` option can be passed
+through (e.g. `--set global_batch_size=64` for an RCP at another batch
+size). Rerunning the same command with the same `--work-dir` keeps the
+finished runs and only rebuilds the record.
 """
 
 from __future__ import annotations

@@ -7,6 +7,8 @@ executed batch is seen with its real (padded) shape and time; it returns
 use the project's Python LoadGen (fast); one goes through the official one.
 """
 
+import gc
+import sys
 import threading
 import time
 
@@ -157,6 +159,7 @@ def test_server_trickle_waits_at_most_max_wait(tmp_path):
   # 40 QPS (mean gap 25 ms) never fills a batch of 8: each batch must wait
   # for more samples for max_wait_ms (no less), then go (not much more).
   max_wait = 8.0
+  switch, frozen = sys.getswitchinterval(), gc.get_freeze_count()
   sut, _, _, errors = _serve(
       tmp_path, 'Server', buckets=(1, 2, 4, 8), max_wait_ms=max_wait,
       server_target_qps=40, min_duration_ms=800, min_query_count=20,
@@ -167,9 +170,15 @@ def test_server_trickle_waits_at_most_max_wait(tmp_path):
   assert len(waits_ms) >= 15 and sizes.max() < 8
   assert sizes.sum() == len(sut.stats.latencies_s)
   assert waits_ms.min() >= max_wait - 0.5, waits_ms
-  # Upper bound with room for a loaded 2-core machine's scheduling.
-  assert np.median(waits_ms) <= max_wait + 4, waits_ms
-  assert np.percentile(waits_ms, 90) <= max_wait + 25, waits_ms
+  # Upper bounds with room for a loaded 2-core machine's scheduling (the
+  # woken worker may wait for a CPU for a few 4 ms ticks); waiting for a
+  # full batch would take ~175 ms here.
+  assert np.median(waits_ms) <= max_wait + 10, waits_ms
+  assert np.percentile(waits_ms, 90) <= max_wait + 60, waits_ms
+  # Our LoadGen tunes the GIL switch interval and freezes its objects out
+  # of the GC while issuing; the SUT's process gets both back afterwards.
+  assert sys.getswitchinterval() == switch
+  assert gc.get_freeze_count() == frozen
 
 
 def test_server_burst_fills_batches(tmp_path):
