@@ -21,26 +21,12 @@ import time
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 
 import mlperf_jax
 from mlperf_jax import sharding as shd
 from mlperf_jax import steps as steps_lib
-from mlperf_jax.workload import HostShard
 
-
-def matmul_peak(dtype, n=4096, reps=3) -> float:
-  """Best-of-`reps` FLOP/s of an n^3 matmul (f32 accumulation)."""
-  a = jnp.ones((n, n), dtype)
-  b = jnp.ones((n, n), dtype)
-  f = jax.jit(lambda x, y: jnp.dot(x, y, preferred_element_type=jnp.float32))
-  f(a, b).block_until_ready()
-  best = float('inf')
-  for _ in range(reps):
-    t = time.perf_counter()
-    f(a, b).block_until_ready()
-    best = min(best, time.perf_counter() - t)
-  return 2 * n**3 / best
+import step_timing  # benchmarks/step_timing.py (this folder)
 
 
 def resnet_step(batch: int, n_steps: int, dtype: str) -> dict:
@@ -51,21 +37,8 @@ def resnet_step(batch: int, n_steps: int, dtype: str) -> dict:
   t = time.perf_counter()
   c = steps_lib.build(wl, tx, hp, shd.make_mesh(), compile_eval=False)
   compile_s = time.perf_counter() - t
-  cost = c.train_step.cost_analysis()
-  cost = cost[0] if isinstance(cost, (list, tuple)) else cost
-  flops = float(cost['flops']) * jax.device_count()
-  state = c.init(jax.random.PRNGKey(0))
-  it = wl.train_batches(hp, seed=0, host=HostShard.current())
-  batches = [shd.host_to_global(next(it), c.batch_sharding) for _ in range(2)]
-  state, m = c.train_step(state, batches[0])  # warm-up
-  jax.block_until_ready(m)
-  times = []
-  for i in range(n_steps):
-    t = time.perf_counter()
-    state, m = c.train_step(state, batches[i % 2])
-    jax.block_until_ready(m)
-    times.append(time.perf_counter() - t)
-  step_s = float(np.median(times))
+  flops = step_timing.step_flops(c)
+  step_s, m = step_timing.time_train_step(c, wl, hp, n_steps)
   return {'batch': batch, 'compile_s': compile_s, 'step_s': step_s,
           'images_per_s': batch / step_s, 'flops_per_step': flops,
           'flops_per_image': flops / batch, 'achieved_flops': flops / step_s}
@@ -80,7 +53,7 @@ def main():
   p.add_argument('--json', default=None)
   args = p.parse_args()
   load_before = os.getloadavg()[0]
-  peak = matmul_peak(jnp.float32 if args.dtype == 'float32' else jnp.bfloat16)
+  peak = step_timing.matmul_peak(jnp.float32 if args.dtype == 'float32' else jnp.bfloat16)
   r = resnet_step(args.batch, args.steps, args.dtype)
   r.update({'dtype': args.dtype, 'matmul_peak_flops': peak,
             'utilisation': r['achieved_flops'] / peak,

@@ -1,0 +1,57 @@
+# Copyright 2026 The mlperf_jax Authors. Licensed under the Apache License 2.0.
+"""Shared measurements of the benchmark scripts: the machine's matmul peak
+and the median time of a compiled train step, measured the same way for
+every workload so that their utilisation figures compare."""
+
+from __future__ import annotations
+
+import time
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from mlperf_jax import sharding as shd
+from mlperf_jax.workload import HostShard
+
+
+def matmul_peak(dtype, n: int = 4096, reps: int = 3) -> float:
+  """Best-of-`reps` FLOP/s of an n^3 matmul (f32 accumulation)."""
+  a = jnp.ones((n, n), dtype)
+  b = jnp.ones((n, n), dtype)
+  f = jax.jit(lambda x, y: jnp.dot(x, y, preferred_element_type=jnp.float32))
+  f(a, b).block_until_ready()
+  best = float('inf')
+  for _ in range(reps):
+    t = time.perf_counter()
+    f(a, b).block_until_ready()
+    best = min(best, time.perf_counter() - t)
+  return 2 * n**3 / best
+
+
+def step_flops(compiled) -> float:
+  """Global FLOPs of one train step from XLA's cost analysis."""
+  cost = compiled.train_step.cost_analysis()
+  cost = cost[0] if isinstance(cost, (list, tuple)) else cost
+  return float(cost['flops']) * jax.device_count()
+
+
+def time_train_step(compiled, workload, hp, n_steps: int
+                    ) -> tuple[float, dict]:
+  """(median seconds per step after one warm-up step, last step's metrics).
+
+  Cycles two pre-assembled batches so that data loading is not measured.
+  """
+  state = compiled.init(jax.random.PRNGKey(0))
+  it = workload.train_batches(hp, seed=0, host=HostShard.current())
+  batches = [shd.host_to_global(next(it), compiled.batch_sharding)
+             for _ in range(2)]
+  state, m = compiled.train_step(state, batches[0])  # warm-up
+  jax.block_until_ready(m)
+  times = []
+  for i in range(n_steps):
+    t = time.perf_counter()
+    state, m = compiled.train_step(state, batches[i % 2])
+    jax.block_until_ready(m)
+    times.append(time.perf_counter() - t)
+  return float(np.median(times)), jax.device_get(m)
