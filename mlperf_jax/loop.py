@@ -282,7 +282,7 @@ def _run(workload, hp, opts, log, ckpt, identity, resume, on_eval,
       while done < n:
         state, block_losses, action = _train_block(
             compiled, state, train_iter, n - done, done, block, progress,
-            step, hook)
+            step, hook, unit=workload.progress_unit)
         step += len(block_losses)
         done += len(block_losses)
         losses.extend(block_losses)
@@ -366,9 +366,19 @@ def _final_metadata(workload, hp, opts, status, quality, step):
           'hparams': dict(hp)}
 
 
+def _block_label(block: Block, unit: str) -> str:
+  """'train epochs 5-8' for whole epochs; otherwise the progress range
+  ('train epochs 1.05 to 1.1' for DLRM, 'train samples 0 to 2048' for BERT)."""
+  first, count = block.first_epoch_num, block.epoch_count
+  if unit == 'epoch' and all(float(x).is_integer() for x in (first, count)):
+    return f'train epochs {int(first)}-{int(first + count - 1)}'
+  unit = unit if unit.endswith('s') else unit + 's'
+  return f'train {unit} {first:g} to {first + count:g}'
+
+
 def _train_block(compiled: steps_lib.Compiled, state, train_iter, n: int,
                  done: int, block: Block, progress: bool, first_step: int,
-                 hook: Callable[[int, bool], str | None]):
+                 hook: Callable[[int, bool], str | None], unit: str = 'epoch'):
   """Runs up to `n` steps of a block that has `done` behind it.
 
   Returns (state, losses, action): action is 'diverged' on a non-finite
@@ -379,8 +389,7 @@ def _train_block(compiled: steps_lib.Compiled, state, train_iter, n: int,
   pending = None  # loss of the previous step: fetched one step late so the
   # host never waits for the device except to check for divergence.
   bar = tqdm.tqdm(total=done + n, initial=done,
-                  desc=f'train epochs {block.first_epoch_num}-'
-                  f'{block.first_epoch_num + block.epoch_count - 1}',
+                  desc=_block_label(block, unit),
                   leave=False, disable=not progress, mininterval=1.0)
   action = None
   with bar:

@@ -98,3 +98,12 @@ def test_nan_loss_aborts_clearly(tmp_path):
   assert r.steps <= 2  # detected at once, not at the end of the budget
   text = (tmp_path / 'log.txt').read_text()
   assert '"status": "aborted"' in text and '"key": "eval_accuracy"' not in text
+
+
+def test_progress_bar_labels_follow_the_progress_unit():
+  from mlperf_jax.workload import Block  # pylint: disable=import-outside-toplevel
+  assert loop._block_label(Block(5, 4, 10, 8), 'epoch') == 'train epochs 5-8'
+  assert loop._block_label(Block(1.0, 0.05, 10, 1.05), 'epoch') == (
+      'train epochs 1 to 1.05')
+  assert loop._block_label(Block(2048, 2048, 64, 4096), 'samples') == (
+      'train samples 2048 to 4096')
