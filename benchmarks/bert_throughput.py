@@ -151,11 +151,7 @@ def main():
         f"{r['flops_per_sequence'] / 1e9:.1f} GFLOP/seq (XLA cost analysis); "
         f"{r['achieved_flops'] / 1e9:.1f} GFLOP/s = "
         f"{100 * r['utilisation']:.1f} % of the matmul peak")
-  print(f"load average before/after: {load_before:.2f}/"
-        f"{r['loadavg_after']:.2f}; compile {r['compile_s']:.1f} s")
-  if args.json:
-    with open(args.json, 'w') as f:
-      json.dump(r, f, indent=1)
+  step_timing.finish(r, load_before, args.json)
 
 
 if __name__ == '__main__':

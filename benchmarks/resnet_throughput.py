@@ -15,7 +15,6 @@ utilisation = achieved FLOP/s / measured matmul peak.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import time
 
@@ -68,11 +67,7 @@ def main():
         f"{r['images_per_s']:.2f} img/s; {r['flops_per_image'] / 1e9:.2f} "
         f"GFLOP/img (XLA cost analysis); {r['achieved_flops'] / 1e9:.1f} "
         f"GFLOP/s = {100 * r['utilisation']:.1f} % of the matmul peak")
-  print(f"load average before/after: {load_before:.2f}/"
-        f"{r['loadavg_after']:.2f}; compile {r['compile_s']:.1f} s")
-  if args.json:
-    with open(args.json, 'w') as f:
-      json.dump(r, f, indent=1)
+  step_timing.finish(r, load_before, args.json)
 
 
 if __name__ == '__main__':

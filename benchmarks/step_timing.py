@@ -5,6 +5,7 @@ every workload so that their utilisation figures compare."""
 
 from __future__ import annotations
 
+import json
 import time
 
 import jax
@@ -55,3 +56,13 @@ def time_train_step(compiled, workload, hp, n_steps: int
     jax.block_until_ready(m)
     times.append(time.perf_counter() - t)
   return float(np.median(times)), jax.device_get(m)
+
+
+def finish(result: dict, load_before: float, json_path: str | None) -> None:
+  """Prints the load and compile lines every step benchmark ends with and
+  writes `result` as JSON when asked."""
+  print(f"load average before/after: {load_before:.2f}/"
+        f"{result['loadavg_after']:.2f}; compile {result['compile_s']:.1f} s")
+  if json_path:
+    with open(json_path, 'w') as f:
+      json.dump(result, f, indent=1)

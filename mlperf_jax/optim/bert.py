@@ -54,8 +54,7 @@ _BETA = registry.rule(lambda v, hp: 0.0 <= v < 1.0, 'must lie in [0, 1)')
 COMMON_HPARAMS: tuple[HParam, ...] = (
     HParam('global_batch_size', 448, registry.positive_int(), int,
            doc='sequences per optimizer step, over all devices'),
-    HParam('gradient_accumulation_steps', 1, registry.fixed(1), int,
-           doc='gradient accumulation is not implemented, so always 1'),
+    registry.GRADIENT_ACCUMULATION,
     HParam('opt_name', 'lamb', registry.one_of('lamb'), str,
            doc='optimizer; the reference uses LAMB'),
 )
@@ -124,11 +123,7 @@ def lr_schedule(base_lr: float, training_steps: int, warmup_steps: int = 0,
 
 
 def _build_lamb(hp: Mapping[str, Any], ctx: registry.OptimizerContext):
-  if hp.get('opt_name', 'lamb') != 'lamb':
-    raise ValueError(f'building optimizer lamb but opt_name is '
-                     f'{hp["opt_name"]!r}')
-  if hp.get('gradient_accumulation_steps', 1) != 1:
-    raise NotImplementedError('gradient accumulation is not implemented')
+  registry.check_build(hp, 'lamb')
   schedule = lr_schedule(
       hp['opt_base_learning_rate'], hp['opt_learning_rate_training_steps'],
       hp['num_warmup_steps'], hp['start_warmup_step'],

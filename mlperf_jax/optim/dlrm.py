@@ -37,8 +37,7 @@ def _decay_after_warmup(v: int, hp: Mapping[str, Any]) -> bool:
 COMMON_HPARAMS: tuple[HParam, ...] = (
     HParam('global_batch_size', 32768, registry.positive_int(), int,
            doc='samples per optimizer step, over all devices'),
-    HParam('gradient_accumulation_steps', 1, registry.fixed(1), int,
-           doc='gradient accumulation is not implemented, so always 1'),
+    registry.GRADIENT_ACCUMULATION,
     HParam('opt_name', 'sgd', registry.one_of('sgd'), str,
            doc='optimizer (the reference allows torch.optim.SGD only)'),
     HParam('max_ind_range', 40_000_000, registry.fixed(40_000_000), int,
@@ -121,11 +120,7 @@ def reference_schedule(base_lr: float, warmup_steps: int, decay_start: int,
 
 def _build_sgd(hp: Mapping[str, Any], ctx: registry.OptimizerContext):
   del ctx  # the schedule is in steps, not epochs
-  if hp.get('opt_name', 'sgd') != 'sgd':
-    raise ValueError(f'building optimizer sgd but opt_name is '
-                     f'{hp["opt_name"]!r}')
-  if hp.get('gradient_accumulation_steps', 1) != 1:
-    raise NotImplementedError('gradient accumulation is not implemented')
+  registry.check_build(hp, 'sgd')
   schedule = reference_schedule(
       hp['opt_base_learning_rate'], hp['opt_learning_rate_warmup_steps'],
       hp['lr_decay_start_steps'], hp['sgd_opt_learning_rate_decay_steps'],

@@ -67,8 +67,7 @@ def _candidates_ok(v: Any, hp: Mapping[str, Any]) -> bool:
 HPARAMS: tuple[HParam, ...] = (
     HParam('global_batch_size', 16, registry.positive_int(), int,
            doc='images per optimizer step, over all devices'),
-    HParam('gradient_accumulation_steps', 1, registry.fixed(1), int,
-           doc='gradient accumulation is not implemented, so always 1'),
+    registry.GRADIENT_ACCUMULATION,
     HParam('opt_name', 'sgd_with_momentum',
            registry.fixed('sgd_with_momentum'), str,
            doc='the reference logs "sgd_with_momentum"'),

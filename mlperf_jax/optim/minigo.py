@@ -46,8 +46,7 @@ def _increasing(v: Any, hp: Mapping[str, Any]) -> bool:
 HPARAMS: tuple[HParam, ...] = (
     HParam('train_batch_size', 4096, registry.positive_int(), int,
            doc='positions per optimizer step (the global batch)'),
-    HParam('gradient_accumulation_steps', 1, registry.fixed(1), int,
-           doc='gradient accumulation is not implemented, so always 1'),
+    registry.GRADIENT_ACCUMULATION,
     HParam('opt_name', 'sgd', registry.fixed('sgd'), str,
            doc='SGD with momentum 0.9 (tf.train.MomentumOptimizer)'),
     HParam('lr_boundaries', [128, 10000, 20000],

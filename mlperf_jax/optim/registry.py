@@ -150,6 +150,23 @@ class OptimizerEntry:
   doc: str = ''
 
 
+# Every benchmark logs this key; we do not implement accumulation, so the
+# only legal value is 1 (one shared entry rather than eight copies).
+GRADIENT_ACCUMULATION = HParam(
+    'gradient_accumulation_steps', 1, fixed(1), int,
+    doc='gradient accumulation is not implemented, so always 1')
+
+
+def check_build(hp: Mapping[str, Any], name: str) -> None:
+  """Guards an entry's `build` against a mismatched `opt_name` (when it gets
+  the full resolved set) and against features we lack."""
+  if hp.get('opt_name', name) != name:
+    raise ValueError(f'building optimizer {name!r} but opt_name is '
+                     f'{hp["opt_name"]!r}')
+  if hp.get('gradient_accumulation_steps', 1) != 1:
+    raise NotImplementedError('gradient accumulation is not implemented')
+
+
 _OPTIMIZERS: dict[tuple[str, str], OptimizerEntry] = {}
 
 

@@ -48,8 +48,7 @@ def _lars_momentum_ok(v: float, hp: Mapping[str, Any]) -> bool:
 COMMON_HPARAMS: tuple[HParam, ...] = (
     HParam('global_batch_size', 3264, registry.positive_int(), int,
            doc='images per optimizer step, over all devices'),
-    HParam('gradient_accumulation_steps', 1, registry.fixed(1), int,
-           doc='gradient accumulation is not implemented, so always 1'),
+    registry.GRADIENT_ACCUMULATION,
     HParam('opt_name', 'lars', registry.one_of('lars', 'sgd'), str,
            doc='optimizer; selects the closed_resnet_<opt_name>.yaml checks'),
     HParam('model_bn_span', 3264, registry.positive_int(), int,
@@ -106,13 +105,7 @@ SGD_HPARAMS: tuple[HParam, ...] = (
 
 def _check_context(hp: Mapping[str, Any], name: str,
                    ctx: registry.OptimizerContext) -> None:
-  # `build` may receive the full resolved set; catch a run whose opt_name
-  # says one optimizer while another is built, and features we lack.
-  if hp.get('opt_name', name) != name:
-    raise ValueError(f'building optimizer {name!r} but opt_name is '
-                     f'{hp["opt_name"]!r}')
-  if hp.get('gradient_accumulation_steps', 1) != 1:
-    raise NotImplementedError('gradient accumulation is not implemented')
+  registry.check_build(hp, name)
   if ctx.steps_per_epoch <= 0:
     raise ValueError(f'steps_per_epoch must be > 0, got {ctx.steps_per_epoch}')
 

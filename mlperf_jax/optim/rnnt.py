@@ -41,8 +41,7 @@ F = registry.fixed
 HPARAMS: tuple[HParam, ...] = (
     HParam('global_batch_size', 1024, registry.positive_int(), int,
            doc='utterances per optimizer step, over all devices'),
-    HParam('gradient_accumulation_steps', 1, F(1), int,
-           doc='gradient accumulation is not implemented, so always 1'),
+    registry.GRADIENT_ACCUMULATION,
     HParam('opt_name', 'lamb', F('lamb'), str, doc='LAMB (apex FusedLAMB)'),
     HParam('opt_base_learning_rate', 0.004, kind=float,
            doc='LR after the warmup, during the hold (free)'),

@@ -51,8 +51,7 @@ def _boundaries_ok(v: Any, hp: Mapping[str, Any]) -> bool:
 HPARAMS: tuple[HParam, ...] = (
     HParam('global_batch_size', 1024, registry.positive_int(), int,
            doc='images per optimizer step, over all devices'),
-    HParam('gradient_accumulation_steps', 1, registry.fixed(1), int,
-           doc='gradient accumulation is not implemented, so always 1'),
+    registry.GRADIENT_ACCUMULATION,
     HParam('opt_name', 'sgd', registry.fixed('sgd'), str,
            doc='SGD with momentum 0.9 (torch.optim.SGD)'),
     HParam('model_bn_span', 1024, registry.positive_int(), int,

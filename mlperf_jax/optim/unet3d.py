@@ -35,8 +35,7 @@ WORKLOAD = 'unet3d'
 HPARAMS: tuple[HParam, ...] = (
     HParam('global_batch_size', 2, registry.positive_int(), int,
            doc='volumes per optimizer step, over all devices'),
-    HParam('gradient_accumulation_steps', 1, registry.fixed(1), int,
-           doc='gradient accumulation is not implemented, so always 1'),
+    registry.GRADIENT_ACCUMULATION,
     HParam('opt_name', 'sgd', registry.fixed('sgd'), str,
            doc='SGD with Nesterov momentum (torch.optim.SGD)'),
     HParam('opt_base_learning_rate', 0.8, kind=float,
