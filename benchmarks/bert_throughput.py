@@ -34,12 +34,12 @@ import jax
 import jax.numpy as jnp
 
 import mlperf_jax
-from mlperf_jax import sharding as shd
-from mlperf_jax import steps as steps_lib
+from mlperf_jax.runtime import sharding as shd
+from mlperf_jax.runtime import steps as steps_lib
 from mlperf_jax.models import bert as bert_model
 
 import step_timing  # benchmarks/step_timing.py (this folder)
-from mlperf_jax.workloads_impl.bert import BertWorkload
+from mlperf_jax.apis.bert import BertWorkload
 
 _COLLECTIVES = ('all-reduce', 'all-gather', 'reduce-scatter',
                 'collective-permute', 'all-to-all')

@@ -30,9 +30,9 @@ import time
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
                                 '..'))
 
-from mlperf_jax import compilation_cache  # pylint: disable=wrong-import-position
-from mlperf_jax import inference_run  # pylint: disable=wrong-import-position
-from mlperf_jax import serving  # pylint: disable=wrong-import-position
+from mlperf_jax.runtime import compilation_cache  # pylint: disable=wrong-import-position
+from mlperf_jax.inference import run as inference_run  # pylint: disable=wrong-import-position
+from mlperf_jax.inference import serving  # pylint: disable=wrong-import-position
 from mlperf_jax import workloads  # pylint: disable=wrong-import-position
 from mlperf_jax.loadgen import logs  # pylint: disable=wrong-import-position
 from mlperf_jax.loadgen import official  # pylint: disable=wrong-import-position

@@ -22,14 +22,14 @@ import jax
 import jax.numpy as jnp
 
 import mlperf_jax
-from mlperf_jax import sharding as shd
-from mlperf_jax import steps as steps_lib
+from mlperf_jax.runtime import sharding as shd
+from mlperf_jax.runtime import steps as steps_lib
 
 import step_timing  # benchmarks/step_timing.py (this folder)
 
 
 def resnet_step(batch: int, n_steps: int, dtype: str) -> dict:
-  wl = mlperf_jax.workloads.get('resnet', 'reference', synthetic=True,
+  wl = mlperf_jax.apis.get('resnet', 'reference', synthetic=True,
                                 compute_dtype=dtype)
   hp = mlperf_jax.resolve_hparams(wl, {'global_batch_size': batch})
   tx, _ = wl.optimizer(hp).build(hp, mlperf_jax.optimizer_context(wl, hp))

@@ -12,8 +12,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from mlperf_jax import sharding as shd
-from mlperf_jax.workload import HostShard
+from mlperf_jax.runtime import sharding as shd
+from mlperf_jax.api import HostShard
 
 
 def matmul_peak(dtype, n: int = 4096, reps: int = 3) -> float:

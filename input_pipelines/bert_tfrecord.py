@@ -43,7 +43,7 @@ import threading
 
 import numpy as np
 
-from mlperf_jax import protowire as pw
+from mlperf_jax.formats import protowire as pw
 from mlperf_jax.input_pipelines import batching
 from mlperf_jax.input_pipelines.tfrecord import DataError
 from mlperf_jax.input_pipelines.tfrecord import check_payload

@@ -24,7 +24,7 @@ import functools
 
 import numpy as np
 
-from mlperf_jax import metrics_auc
+from mlperf_jax.metrics import auc as metrics_auc
 
 NUM_DENSE = 13
 NUM_SPARSE = 26

@@ -19,8 +19,8 @@ import struct
 
 import numpy as np
 
-from mlperf_jax import crc32c
-from mlperf_jax import protowire as pw
+from mlperf_jax.formats import crc32c
+from mlperf_jax.formats import protowire as pw
 
 
 class DataError(ValueError):

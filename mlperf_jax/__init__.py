@@ -4,24 +4,24 @@
 Python use, without the CLI::
 
   import jax, mlperf_jax
-  wl = mlperf_jax.workloads.get('resnet', scale='reference', synthetic=True)
+  wl = mlperf_jax.apis.get('resnet', scale='reference', synthetic=True)
   hp = mlperf_jax.resolve_hparams(wl, {'global_batch_size': '256'})
-  mesh = mlperf_jax.sharding.make_mesh('data=-1')
+  mesh = mlperf_jax.runtime.sharding.make_mesh('data=-1')
   model = wl.model()                       # a Flax Linen module
   tx, lr = wl.optimizer(hp).build(hp, mlperf_jax.optimizer_context(wl, hp))
-  step = mlperf_jax.steps.make_train_step(wl, tx, hp)   # pure; jit it
-  compiled = mlperf_jax.steps.build(wl, tx, hp, mesh)   # sharded, AOT
+  step = mlperf_jax.runtime.steps.make_train_step(wl, tx, hp)   # pure; jit it
+  compiled = mlperf_jax.runtime.steps.build(wl, tx, hp, mesh)   # sharded, AOT
 """
 
 from __future__ import annotations
 
 from typing import Any, Mapping
 
-from mlperf_jax import sharding
-from mlperf_jax import steps
+from mlperf_jax.runtime import sharding
+from mlperf_jax.runtime import steps
 from mlperf_jax import workloads
-from mlperf_jax.optim import registry
-from mlperf_jax.workload import Workload
+from mlperf_jax.hparams import registry
+from mlperf_jax.api import Workload
 
 __version__ = '0.1.0'
 

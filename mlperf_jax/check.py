@@ -38,8 +38,8 @@ import tempfile
 from typing import Any
 
 from mlperf_jax import compliance
-from mlperf_jax import result_log
-from mlperf_jax import submission_tree as st
+from mlperf_jax.submission import result_log
+from mlperf_jax.submission import tree as st
 from mlperf_jax import workloads
 
 RCPS_MINI = os.path.join(compliance.RULES_DIR, 'rcps_mini.json')

@@ -18,7 +18,7 @@ import subprocess
 import sys
 import tempfile
 
-RULES_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'rules')
+RULES_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'submission', 'rules')
 
 
 @dataclasses.dataclass(frozen=True)

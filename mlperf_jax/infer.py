@@ -55,7 +55,7 @@ def _loadgen(kind: str):
 def main(argv: list[str] | None = None) -> int:
   p = _parser()
   args = p.parse_args(argv)
-  from mlperf_jax import compilation_cache  # pylint: disable=import-outside-toplevel
+  from mlperf_jax.runtime import compilation_cache  # pylint: disable=import-outside-toplevel
   from mlperf_jax import workloads  # pylint: disable=import-outside-toplevel
   if args.workload not in workloads.names():
     p.error(f'unknown workload {args.workload!r}; valid workloads: '
@@ -72,7 +72,7 @@ def main(argv: list[str] | None = None) -> int:
   except ImportError as e:
     p.error(f'--loadgen {args.loadgen} is not available: {e}')
   compilation_cache.enable()
-  from mlperf_jax import inference_run  # pylint: disable=import-outside-toplevel
+  from mlperf_jax.inference import run as inference_run  # pylint: disable=import-outside-toplevel
   workload = workloads.get(args.workload, args.scale, data_dir=args.data_dir)
   try:
     result = inference_run.run(workload, lg, args, _MINI_SETTINGS)

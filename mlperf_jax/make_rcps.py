@@ -31,11 +31,11 @@ import tempfile
 import time
 
 from mlperf_jax import check
-from mlperf_jax import result_log
-from mlperf_jax import submission_tree as st
+from mlperf_jax.submission import result_log
+from mlperf_jax.submission import tree as st
 from mlperf_jax import workloads
 
-RULES_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'rules')
+RULES_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'submission', 'rules')
 DEFAULT_JSON = os.path.join(RULES_DIR, 'rcps_mini.json')
 # Logged before run_start but facts of the data, not hyperparameters.
 _NOT_HPARAMS = frozenset({'train_samples', 'eval_samples'})

@@ -28,10 +28,10 @@ import subprocess
 import sys
 import time
 
-from mlperf_jax import cli_options
-from mlperf_jax import result_log
-from mlperf_jax import submission_tree as st
-from mlperf_jax import system_desc
+from mlperf_jax.cli import options as cli_options
+from mlperf_jax.submission import result_log
+from mlperf_jax.submission import tree as st
+from mlperf_jax.submission import system_desc
 
 # Options of submit itself: (flag, takes a value). The rest goes to train.
 _SUBMIT_OPTIONS = {'--runs': True, '--system': True, '--seeds': True,

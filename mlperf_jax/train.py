@@ -14,9 +14,9 @@ import dataclasses
 import os
 import sys
 
-from mlperf_jax import cli_options
-from mlperf_jax import compilation_cache
-from mlperf_jax import distributed
+from mlperf_jax.cli import options as cli_options
+from mlperf_jax.runtime import compilation_cache
+from mlperf_jax.runtime import distributed
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -28,9 +28,9 @@ def main(argv: list[str] | None = None) -> int:
   distributed.setup(parser, argv)  # before anything touches a JAX backend
   parsed = cli_options.parse(parser, argv)
   # Imported after validation so that bad input fails fast.
-  from mlperf_jax import checkpoint, dry_run, loop, run_report  # pylint: disable=import-outside-toplevel
-  from mlperf_jax import sharding as shd  # pylint: disable=import-outside-toplevel
-  from mlperf_jax.mllog import RunLog  # pylint: disable=import-outside-toplevel
+  from mlperf_jax.runtime import checkpoint, dry_run, loop, run_report  # pylint: disable=import-outside-toplevel
+  from mlperf_jax.runtime import sharding as shd  # pylint: disable=import-outside-toplevel
+  from mlperf_jax.runtime.mllog import RunLog  # pylint: disable=import-outside-toplevel
   leader = distributed.is_leader()  # only process 0 writes and prints
   if parsed.args.dry_run:
     report = dry_run.report(parsed.workload, parsed.hp, parsed.opts)

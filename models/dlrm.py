@@ -16,7 +16,7 @@ Initialisation as `create_mlp` / `create_emb`: dense weights
 table `t` rows `U(-sqrt(1 / n_t), sqrt(1 / n_t))` with `n_t` its row count.
 
 The tables are stored in the two fused arrays of an
-`mlperf_jax.embedding_plan.EmbeddingPlan` (`embedding_row` and
+`mlperf_jax.models.dlrm_embedding.EmbeddingPlan` (`embedding_row` and
 `embedding_table`), whose rows are sharded over every device of the mesh
 (logical axis `emb_rows`). Inside a mesh context the lookup is a
 `jax.shard_map`: all-to-alls for the table-wise group, an id all-gather plus
@@ -37,7 +37,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax.sharding import PartitionSpec as P
 
-from mlperf_jax import embedding_plan as ep
+from mlperf_jax.models import dlrm_embedding as ep
 
 # Rows of the 26 Criteo-1TB tables as the reference computes them (the
 # `day_fea_count.npz` of its preprocessing, `--max-ind-range=40000000`).

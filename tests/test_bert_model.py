@@ -12,13 +12,13 @@ import numpy as np
 import pytest
 
 import mlperf_jax
-from mlperf_jax import bert_checkpoint
-from mlperf_jax import sharding as shd
-from mlperf_jax import steps
-from mlperf_jax import tf_checkpoint
+from mlperf_jax.models import bert_tf as bert_checkpoint
+from mlperf_jax.runtime import sharding as shd
+from mlperf_jax.runtime import steps
+from mlperf_jax.formats import tf_checkpoint
 from mlperf_jax.models import bert
-from mlperf_jax.workload import HostShard
-from mlperf_jax.workloads_impl.bert import BertWorkload
+from mlperf_jax.api import HostShard
+from mlperf_jax.apis.bert import BertWorkload
 
 
 def _inputs(b, t, p, vocab=128, seed=0):

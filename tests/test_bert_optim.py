@@ -8,9 +8,9 @@ import numpy as np
 import optax
 import pytest
 
-from mlperf_jax.optim import bert as bert_optim
+from mlperf_jax.hparams import bert as bert_optim
 from mlperf_jax.optim import lamb
-from mlperf_jax.optim import registry
+from mlperf_jax.hparams import registry
 
 
 def _ref_schedule(t, base, total, warm, start, power=1.0):

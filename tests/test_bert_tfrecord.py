@@ -8,8 +8,8 @@ import struct
 import numpy as np
 import pytest
 
-from mlperf_jax import crc32c
-from mlperf_jax import protowire as pw
+from mlperf_jax.formats import crc32c
+from mlperf_jax.formats import protowire as pw
 from mlperf_jax.input_pipelines import batching
 from mlperf_jax.input_pipelines import bert_tfrecord as bt
 from mlperf_jax.input_pipelines import tfrecord

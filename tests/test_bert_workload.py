@@ -16,8 +16,8 @@ import mlperf_jax
 from mlperf_jax import compliance
 from mlperf_jax.input_pipelines import text_corpus
 from mlperf_jax.models import bert as bert_model
-from mlperf_jax.workload import HostShard
-from mlperf_jax.workloads_impl import bert as bert_wl
+from mlperf_jax.api import HostShard
+from mlperf_jax.apis import bert as bert_wl
 
 
 def test_reference_eval_interval_formula():
@@ -305,8 +305,10 @@ def test_init_checkpoint_starts_from_the_tf_checkpoint(tmp_path):
   import flax.linen as nn  # pylint: disable=import-outside-toplevel
   import jax  # pylint: disable=import-outside-toplevel
   import mlperf_jax  # pylint: disable=import-outside-toplevel
-  from mlperf_jax import bert_checkpoint, loop, tf_checkpoint  # pylint: disable=import-outside-toplevel
-  from mlperf_jax.mllog import RunLog  # pylint: disable=import-outside-toplevel
+  from mlperf_jax.models import bert_tf as bert_checkpoint  # pylint: disable=import-outside-toplevel
+  from mlperf_jax.runtime import loop
+  from mlperf_jax.formats import tf_checkpoint
+  from mlperf_jax.runtime.mllog import RunLog  # pylint: disable=import-outside-toplevel
   wl = bert_wl.BertWorkload('mini')
   hp = mlperf_jax.resolve_hparams(wl)
 

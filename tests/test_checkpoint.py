@@ -14,10 +14,10 @@ import numpy as np
 import pytest
 
 import mlperf_jax
-from mlperf_jax import checkpoint
-from mlperf_jax import loop
+from mlperf_jax.runtime import checkpoint
+from mlperf_jax.runtime import loop
 from mlperf_jax import workloads
-from mlperf_jax.mllog import RunLog
+from mlperf_jax.runtime.mllog import RunLog
 
 SEED = 3
 STEPS = 30  # 2.5 epochs of 12 steps: evaluations at steps 12, 24 and 30

@@ -9,8 +9,8 @@ import pytest
 
 from mlperf_jax.input_pipelines import criteo
 from mlperf_jax.input_pipelines import synthetic_clicks
-from mlperf_jax.workload import HostShard
-from mlperf_jax.workloads_impl import dlrm as dlrm_wl
+from mlperf_jax.api import HostShard
+from mlperf_jax.apis import dlrm as dlrm_wl
 
 
 def _write_raw(d, days=3, n=37, seed=0):

@@ -10,8 +10,8 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from mlperf_jax import embedding_plan as ep
-from mlperf_jax import sharding as shd
+from mlperf_jax.models import dlrm_embedding as ep
+from mlperf_jax.runtime import sharding as shd
 from mlperf_jax.models import dlrm
 
 # facebookresearch/dlrm (mlperf) ln_emb for --max-ind-range=40000000.

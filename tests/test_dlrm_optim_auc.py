@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 from sklearn.metrics import roc_auc_score
 
-from mlperf_jax import metrics_auc
-from mlperf_jax.optim import dlrm as dlrm_optim
-from mlperf_jax.optim import registry
+from mlperf_jax.metrics import auc as metrics_auc
+from mlperf_jax.hparams import dlrm as dlrm_optim
+from mlperf_jax.hparams import registry
 
 
 class _RefPolicy:

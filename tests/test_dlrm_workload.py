@@ -10,9 +10,9 @@ import sys
 import pytest
 
 from mlperf_jax import compliance
-from mlperf_jax import embedding_plan as ep
+from mlperf_jax.models import dlrm_embedding as ep
 from mlperf_jax import workloads
-from mlperf_jax.optim import registry
+from mlperf_jax.hparams import registry
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 

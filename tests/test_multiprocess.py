@@ -14,14 +14,14 @@ import numpy as np
 import pytest
 
 import mlperf_jax
-from mlperf_jax import checkpoint
+from mlperf_jax.runtime import checkpoint
 from mlperf_jax import launch_local
-from mlperf_jax import loop
-from mlperf_jax import sharding as shd
-from mlperf_jax import steps
+from mlperf_jax.runtime import loop
+from mlperf_jax.runtime import sharding as shd
+from mlperf_jax.runtime import steps
 from mlperf_jax import workloads
-from mlperf_jax.mllog import RunLog
-from mlperf_jax.workload import HostShard
+from mlperf_jax.runtime.mllog import RunLog
+from mlperf_jax.api import HostShard
 
 SEED = 5
 # A gentle learning rate keeps 12 steps far from chaotic: the float
@@ -154,7 +154,7 @@ def test_bad_multiprocess_options_exit_2(tmp_path, args, words):
 
 
 def test_detects_slurm_and_explicit_clusters():
-  from mlperf_jax import distributed  # pylint: disable=import-outside-toplevel
+  from mlperf_jax.runtime import distributed  # pylint: disable=import-outside-toplevel
   import argparse  # pylint: disable=import-outside-toplevel
   p = argparse.ArgumentParser()
   distributed.add_arguments(p)

@@ -19,8 +19,8 @@ import pytest
 import yaml
 
 from mlperf_jax.optim import lars
-from mlperf_jax.optim import registry
-from mlperf_jax.optim import resnet
+from mlperf_jax.hparams import registry
+from mlperf_jax.hparams import resnet
 from mlperf_jax.optim import schedules
 from mlperf_jax.optim import sgd
 

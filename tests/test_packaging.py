@@ -25,8 +25,8 @@ def test_rules_ship_with_the_package():
   import mlperf_jax.compliance as c  # pylint: disable=import-outside-toplevel
   assert pathlib.Path(c.RULES_DIR, 'mini_common.yaml').is_file()
   text = (ROOT / 'pyproject.toml').read_text()
-  assert '"mlperf_jax.rules" = ["*.yaml"' in text or \
-      "'mlperf_jax.rules'" in text or '"mlperf_jax.rules" =' in text
+  assert '"mlperf_jax.submission.rules" = ["*.yaml"' in text or \
+      "'mlperf_jax.submission.rules'" in text or '"mlperf_jax.submission.rules" =' in text
 
 
 def test_every_subpackage_is_listed_in_pyproject():

@@ -22,7 +22,7 @@ from mlperf_logging.rcp_checker import rcp_checker
 
 from mlperf_jax import check
 from mlperf_jax import make_rcps
-from mlperf_jax import result_log
+from mlperf_jax.submission import result_log
 from mlperf_jax import workloads
 
 WORKLOADS = ('resnet', 'bert', 'dlrm')

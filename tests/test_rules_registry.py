@@ -23,7 +23,7 @@ import pytest
 import yaml
 
 from mlperf_jax.optim import adam
-from mlperf_jax.optim import registry
+from mlperf_jax.hparams import registry
 
 EIGHT = ('resnet', 'bert', 'dlrm', 'ssd', 'maskrcnn', 'unet3d', 'rnnt',
          'minigo')

@@ -17,7 +17,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from mlperf_jax import serving
+from mlperf_jax.inference import serving
 from mlperf_jax.loadgen import logs
 from mlperf_jax.loadgen import official
 

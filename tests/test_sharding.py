@@ -5,7 +5,7 @@ import jax
 import numpy as np
 import pytest
 
-from mlperf_jax import sharding as shd
+from mlperf_jax.runtime import sharding as shd
 
 
 def test_parse_mesh_spec_defaults_and_fill():

@@ -22,8 +22,8 @@ import time
 import pytest
 
 from mlperf_jax import check
-from mlperf_jax import result_log
-from mlperf_jax import submission_tree as st
+from mlperf_jax.submission import result_log
+from mlperf_jax.submission import tree as st
 from mlperf_jax import submit
 
 MINI_SEEDS = '11,12,13,14,15'
@@ -122,7 +122,7 @@ def test_package_tree_and_system_description(mini_package):
   out, tree, *_ = mini_package
   with open(tree.system_json) as f:
     desc = json.load(f)
-  from mlperf_jax import system_desc  # pylint: disable=import-outside-toplevel
+  from mlperf_jax.submission import system_desc  # pylint: disable=import-outside-toplevel
   assert set(system_desc.REQUIRED_FIELDS) <= set(desc)
   assert all(isinstance(v, str) for v in desc.values())
   for k in system_desc.INTEGER_FIELDS:

@@ -10,10 +10,10 @@ import ml_dtypes
 import numpy as np
 import pytest
 
-from mlperf_jax import crc32c
-from mlperf_jax import protowire as pw
-from mlperf_jax import snappy
-from mlperf_jax import tf_checkpoint as tfc
+from mlperf_jax.formats import crc32c
+from mlperf_jax.formats import protowire as pw
+from mlperf_jax.formats import snappy
+from mlperf_jax.formats import tf_checkpoint as tfc
 
 
 # ----------------------------------------------------------------- crc32c

@@ -8,13 +8,13 @@ import numpy as np
 import pytest
 
 import mlperf_jax
-from mlperf_jax import loop
-from mlperf_jax import sharding as shd
-from mlperf_jax import steps
+from mlperf_jax.runtime import loop
+from mlperf_jax.runtime import sharding as shd
+from mlperf_jax.runtime import steps
 from mlperf_jax import workloads
-from mlperf_jax.mllog import RunLog
-from mlperf_jax.workload import HostShard
-from mlperf_jax.workloads_impl.resnet import ResNetWorkload
+from mlperf_jax.runtime.mllog import RunLog
+from mlperf_jax.api import HostShard
+from mlperf_jax.apis.resnet import ResNetWorkload
 
 
 def _mini(gbs=64):
@@ -101,7 +101,7 @@ def test_nan_loss_aborts_clearly(tmp_path):
 
 
 def test_progress_bar_labels_follow_the_progress_unit():
-  from mlperf_jax.workload import Block  # pylint: disable=import-outside-toplevel
+  from mlperf_jax.api import Block  # pylint: disable=import-outside-toplevel
   assert loop._block_label(Block(5, 4, 10, 8), 'epoch') == 'train epochs 5-8'
   assert loop._block_label(Block(1.0, 0.05, 10, 1.05), 'epoch') == (
       'train epochs 1 to 1.05')

@@ -22,9 +22,9 @@ import optax
 from mlperf_jax.input_pipelines import digits as digits_data
 from mlperf_jax.input_pipelines import synthetic as synthetic_data
 from mlperf_jax.models import resnet as resnet_model
-from mlperf_jax.optim import registry
-from mlperf_jax.optim import resnet as resnet_optim
-from mlperf_jax.workload import (HostBatch, HostShard, InferenceSet,
+from mlperf_jax.hparams import registry
+from mlperf_jax.hparams import resnet as resnet_optim
+from mlperf_jax.api import (HostBatch, HostShard, InferenceSet,
                                  ScaleConfig, SumAccumulator, Target,
                                  Workload, host_slices)
 

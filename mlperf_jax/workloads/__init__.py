@@ -5,14 +5,14 @@ from __future__ import annotations
 
 import importlib
 
-from mlperf_jax.workload import Workload
+from mlperf_jax.api import Workload
 
 # name -> 'module:Class'. Workloads import heavy dependencies (models, data
 # pipelines), so they are only imported when asked for.
 _WORKLOADS: dict[str, str] = {
-    'resnet': 'mlperf_jax.workloads_impl.resnet:ResNetWorkload',
-    'bert': 'mlperf_jax.workloads_impl.bert:BertWorkload',
-    'dlrm': 'mlperf_jax.workloads_impl.dlrm:DlrmWorkload',
+    'resnet': 'mlperf_jax.workloads.resnet:ResNetWorkload',
+    'bert': 'mlperf_jax.workloads.bert:BertWorkload',
+    'dlrm': 'mlperf_jax.workloads.dlrm:DlrmWorkload',
 }
 
 

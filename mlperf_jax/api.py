@@ -27,7 +27,7 @@ from typing import Any, Iterable, Iterator, Literal, Mapping, Protocol, Sequence
 import jax
 import numpy as np
 
-from mlperf_jax.optim import registry
+from mlperf_jax.hparams import registry
 
 PyTree = Any
 Batch = Mapping[str, jax.Array]
@@ -251,7 +251,7 @@ class Workload(abc.ABC):
     """Per-device memory estimate from abstract shapes, before allocation.
 
     Workloads whose state may not fit (DLRM's tables) return a text for
-    `--dry-run` and raise `mlperf_jax.embedding_plan.MemoryBudgetError` (a
+    `--dry-run` and raise `mlperf_jax.models.dlrm_embedding.MemoryBudgetError` (a
     ValueError) with the estimate when it cannot fit; None: no check.
     """
     del hp, mesh_shape

@@ -25,9 +25,9 @@ from typing import Any, Mapping
 import jax.numpy as jnp
 import optax
 
-from mlperf_jax.optim import registry
+from mlperf_jax.hparams import registry
 from mlperf_jax.optim import sgd
-from mlperf_jax.optim.registry import HParam
+from mlperf_jax.hparams.registry import HParam
 
 WORKLOAD = 'minigo'
 MOMENTUM = 0.9

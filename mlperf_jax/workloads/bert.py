@@ -39,9 +39,9 @@ import jax.numpy as jnp
 from mlperf_jax.input_pipelines import bert_synthetic
 from mlperf_jax.input_pipelines import text_corpus
 from mlperf_jax.models import bert as bert_model
-from mlperf_jax.optim import bert as bert_optim
-from mlperf_jax.optim import registry
-from mlperf_jax.workload import (Block, HostBatch, HostShard, ScaleConfig,
+from mlperf_jax.hparams import bert as bert_optim
+from mlperf_jax.hparams import registry
+from mlperf_jax.api import (Block, HostBatch, HostShard, ScaleConfig,
                                  SumAccumulator, Target, Workload,
                                  host_slices)
 
@@ -211,8 +211,8 @@ class BertWorkload(Workload):
   def load_init_checkpoint(self, path, abstract_params, hp):
     # The MLPerf reference starts from a provided TF checkpoint; read it
     # without TensorFlow and map its variable names onto our tree.
-    from mlperf_jax import bert_checkpoint  # pylint: disable=import-outside-toplevel
-    from mlperf_jax import tf_checkpoint  # pylint: disable=import-outside-toplevel
+    from mlperf_jax.models import bert_tf as bert_checkpoint  # pylint: disable=import-outside-toplevel
+    from mlperf_jax.formats import tf_checkpoint  # pylint: disable=import-outside-toplevel
     prefix = path[:-len('.index')] if path.endswith('.index') else path
     return bert_checkpoint.import_params(
         tf_checkpoint.read_tf_checkpoint(prefix), abstract_params)

@@ -13,8 +13,8 @@ import jax.numpy as jnp
 import optax
 from jax.sharding import Mesh, NamedSharding
 
-from mlperf_jax import sharding as shd
-from mlperf_jax.workload import Workload
+from mlperf_jax.runtime import sharding as shd
+from mlperf_jax.api import Workload
 
 PyTree = Any
 

@@ -9,8 +9,8 @@ import os
 import time
 from typing import Any, Mapping
 
-from mlperf_jax import loop
-from mlperf_jax.workload import ScaleConfig, Workload
+from mlperf_jax.runtime import loop
+from mlperf_jax.api import ScaleConfig, Workload
 
 
 @dataclasses.dataclass(frozen=True)

@@ -5,7 +5,7 @@ Reference: MLPerf Training v1.x recommendation, ROC AUC 0.8025 on the first
 half of day 23 (89,137,319 samples), 4,195,197,692 training samples (days
 0-22), 20 evaluations per epoch logged at `epoch_num` 1.05, 1.10, ...,
 plain SGD with the reference warmup/poly-2 schedule. Tables are sharded over
-the mesh by `mlperf_jax.embedding_plan`; the MLPs are data parallel.
+the mesh by `mlperf_jax.models.dlrm_embedding`; the MLPs are data parallel.
 
 Mini: a scaled-down DLRM (tables capped at 1,000 rows, dimension 16) on
 `input_pipelines.synthetic_clicks`, whose Bayes-optimal eval AUC is known;
@@ -22,14 +22,14 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from mlperf_jax import embedding_plan as ep
-from mlperf_jax import metrics_auc
+from mlperf_jax.models import dlrm_embedding as ep
+from mlperf_jax.metrics import auc as metrics_auc
 from mlperf_jax.input_pipelines import batching
 from mlperf_jax.input_pipelines import synthetic_clicks
 from mlperf_jax.models import dlrm as dlrm_model
-from mlperf_jax.optim import dlrm as dlrm_optim
-from mlperf_jax.optim import registry
-from mlperf_jax.workload import (Block, HostBatch, ScaleConfig,
+from mlperf_jax.hparams import dlrm as dlrm_optim
+from mlperf_jax.hparams import registry
+from mlperf_jax.api import (Block, HostBatch, ScaleConfig,
                                  Target, Workload)
 
 CRITEO_TRAIN = 4_195_197_692

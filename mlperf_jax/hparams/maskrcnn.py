@@ -28,9 +28,9 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from mlperf_jax.optim import registry
+from mlperf_jax.hparams import registry
 from mlperf_jax.optim import sgd
-from mlperf_jax.optim.registry import HParam
+from mlperf_jax.hparams.registry import HParam
 
 WORKLOAD = 'maskrcnn'
 MOMENTUM = 0.9

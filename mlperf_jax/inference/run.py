@@ -12,8 +12,8 @@ from typing import Any, Mapping
 import jax
 
 from mlperf_jax import accuracy
-from mlperf_jax import serving
-from mlperf_jax.workload import Workload
+from mlperf_jax.inference import serving
+from mlperf_jax.api import Workload
 
 # Offline feeds the largest buckets; streams use their own query sizes.
 BUCKETS = {'SingleStream': (1,), 'MultiStream': (8,),
@@ -37,7 +37,7 @@ def trained_params(workload: Workload, checkpoint: str | None):
   """(params, model_state) from a checkpoint, or a mini model trained now."""
   if checkpoint:
     try:
-      from mlperf_jax import checkpoint as ckpt  # pylint: disable=import-outside-toplevel
+      from mlperf_jax.runtime import checkpoint as ckpt  # pylint: disable=import-outside-toplevel
       return ckpt.load_final_params(checkpoint, workload)
     except (ImportError, AttributeError, ValueError, OSError) as e:
       # checkpoint.CheckpointError (a ValueError) names the problem.
@@ -45,8 +45,8 @@ def trained_params(workload: Workload, checkpoint: str | None):
           f'cannot load checkpoint {checkpoint}: {e}') from e
   if workload.scale != 'mini':
     raise InferenceInputError('a reference-scale model needs --checkpoint')
-  from mlperf_jax import loop  # pylint: disable=import-outside-toplevel
-  from mlperf_jax.mllog import RunLog  # pylint: disable=import-outside-toplevel
+  from mlperf_jax.runtime import loop  # pylint: disable=import-outside-toplevel
+  from mlperf_jax.runtime.mllog import RunLog  # pylint: disable=import-outside-toplevel
   import mlperf_jax  # pylint: disable=import-outside-toplevel
   print('no --checkpoint: training the mini model first (seconds)...',
         flush=True)

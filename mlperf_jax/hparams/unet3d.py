@@ -26,9 +26,9 @@ from typing import Any, Mapping
 import jax.numpy as jnp
 import optax
 
-from mlperf_jax.optim import registry
+from mlperf_jax.hparams import registry
 from mlperf_jax.optim import sgd
-from mlperf_jax.optim.registry import HParam
+from mlperf_jax.hparams.registry import HParam
 
 WORKLOAD = 'unet3d'
 

@@ -37,8 +37,8 @@ import jax.numpy as jnp
 import optax
 
 from mlperf_jax.optim import lamb
-from mlperf_jax.optim import registry
-from mlperf_jax.optim.registry import HParam
+from mlperf_jax.hparams import registry
+from mlperf_jax.hparams.registry import HParam
 
 WORKLOAD = 'bert'
 

@@ -29,10 +29,10 @@ import dataclasses
 from typing import Any, Mapping
 
 from mlperf_jax.optim import lars
-from mlperf_jax.optim import registry
+from mlperf_jax.hparams import registry
 from mlperf_jax.optim import schedules
 from mlperf_jax.optim import sgd
-from mlperf_jax.optim.registry import HParam
+from mlperf_jax.hparams.registry import HParam
 
 WORKLOAD = 'resnet'
 

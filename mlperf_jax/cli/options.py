@@ -13,13 +13,13 @@ import dataclasses
 import os
 from typing import Any
 
-from mlperf_jax import distributed
-from mlperf_jax import loop
-from mlperf_jax import sharding as shd
+from mlperf_jax.runtime import distributed
+from mlperf_jax.runtime import loop
+from mlperf_jax.runtime import sharding as shd
 from mlperf_jax import workloads
-from mlperf_jax.optim import registry
-from mlperf_jax import workload as workload_lib
-from mlperf_jax.workload import SCALES, Workload
+from mlperf_jax.hparams import registry
+from mlperf_jax import api as workload_lib
+from mlperf_jax.api import SCALES, Workload
 
 
 @dataclasses.dataclass
@@ -178,7 +178,7 @@ def _check_checkpoint_dir(p: argparse.ArgumentParser, args, workload, hp):
   """(seed, metadata of the checkpoint to resume or None); exit 2 if the
   directory cannot be used."""
   import jax  # pylint: disable=import-outside-toplevel
-  from mlperf_jax import checkpoint  # pylint: disable=import-outside-toplevel
+  from mlperf_jax.runtime import checkpoint  # pylint: disable=import-outside-toplevel
   if not args.checkpoint_dir:
     p.error('--resume and --checkpoint-every-steps need --checkpoint-dir '
             '(where the checkpoints are)')

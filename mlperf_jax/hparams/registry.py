@@ -182,14 +182,14 @@ def register(entry: OptimizerEntry) -> OptimizerEntry:
 def _ensure_builtin_entries() -> None:
   # Importing the entry modules registers them; kept lazy so that importing
   # the registry stays cheap and cycle-free.
-  from mlperf_jax.optim import resnet  # pylint: disable=unused-import,import-outside-toplevel
-  from mlperf_jax.optim import dlrm  # pylint: disable=unused-import,import-outside-toplevel
-  from mlperf_jax.optim import bert  # pylint: disable=unused-import,import-outside-toplevel
-  from mlperf_jax.optim import ssd  # pylint: disable=unused-import,import-outside-toplevel
-  from mlperf_jax.optim import maskrcnn  # pylint: disable=unused-import,import-outside-toplevel
-  from mlperf_jax.optim import unet3d  # pylint: disable=unused-import,import-outside-toplevel
-  from mlperf_jax.optim import rnnt  # pylint: disable=unused-import,import-outside-toplevel
-  from mlperf_jax.optim import minigo  # pylint: disable=unused-import,import-outside-toplevel
+  from mlperf_jax.hparams import resnet  # pylint: disable=unused-import,import-outside-toplevel
+  from mlperf_jax.hparams import dlrm  # pylint: disable=unused-import,import-outside-toplevel
+  from mlperf_jax.hparams import bert  # pylint: disable=unused-import,import-outside-toplevel
+  from mlperf_jax.hparams import ssd  # pylint: disable=unused-import,import-outside-toplevel
+  from mlperf_jax.hparams import maskrcnn  # pylint: disable=unused-import,import-outside-toplevel
+  from mlperf_jax.hparams import unet3d  # pylint: disable=unused-import,import-outside-toplevel
+  from mlperf_jax.hparams import rnnt  # pylint: disable=unused-import,import-outside-toplevel
+  from mlperf_jax.hparams import minigo  # pylint: disable=unused-import,import-outside-toplevel
 
 
 def names(workload: str) -> list[str]:

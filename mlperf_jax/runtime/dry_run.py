@@ -16,11 +16,11 @@ from typing import Any, Mapping
 import jax
 import numpy as np
 
-from mlperf_jax import loop
-from mlperf_jax import sharding as shd
-from mlperf_jax import steps as steps_lib
-from mlperf_jax.optim import registry
-from mlperf_jax.workload import Workload
+from mlperf_jax.runtime import loop
+from mlperf_jax.runtime import sharding as shd
+from mlperf_jax.runtime import steps as steps_lib
+from mlperf_jax.hparams import registry
+from mlperf_jax.api import Workload
 
 
 @dataclasses.dataclass(frozen=True)

@@ -29,9 +29,9 @@ import struct
 import ml_dtypes
 import numpy as np
 
-from mlperf_jax import crc32c
-from mlperf_jax import protowire as pw
-from mlperf_jax import snappy
+from mlperf_jax.formats import crc32c
+from mlperf_jax.formats import protowire as pw
+from mlperf_jax.formats import snappy
 
 TABLE_MAGIC = 0xDB4775248B80FB57
 FOOTER_SIZE = 48  # two handles padded to 2 * 20 bytes, then the magic

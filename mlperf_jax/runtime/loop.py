@@ -20,13 +20,13 @@ from typing import Any, Callable, Mapping
 import jax
 import tqdm
 
-from mlperf_jax import checkpoint as ckpt_lib
-from mlperf_jax import distributed
-from mlperf_jax import sharding as shd
-from mlperf_jax import steps as steps_lib
-from mlperf_jax.mllog import C, RunLog
-from mlperf_jax.optim import registry
-from mlperf_jax.workload import Block, HostShard, Workload
+from mlperf_jax.runtime import checkpoint as ckpt_lib
+from mlperf_jax.runtime import distributed
+from mlperf_jax.runtime import sharding as shd
+from mlperf_jax.runtime import steps as steps_lib
+from mlperf_jax.runtime.mllog import C, RunLog
+from mlperf_jax.hparams import registry
+from mlperf_jax.api import Block, HostShard, Workload
 
 # Marks logs that are not MLPerf results (mini scale, synthetic data).
 NOTICE_KEY = 'mlperf_jax_notice'

@@ -34,7 +34,7 @@ class RunLog:
                enabled: bool | None = None):
     self.path = path
     self.enabled = (jax.process_index() == 0) if enabled is None else enabled
-    self._logger = logging.getLogger(f'mlperf_jax.mllog.{id(self)}')
+    self._logger = logging.getLogger(f'mlperf_jax.runtime.mllog.{id(self)}')
     self._logger.propagate = False
     self._logger.setLevel(logging.INFO)
     self._handlers: list[logging.Handler] = []

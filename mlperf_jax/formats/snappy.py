@@ -8,7 +8,7 @@ elements whose tag byte's low two bits select a literal (0) or a copy with a
 1-, 2- or 4-byte offset (1, 2, 3) into the output produced so far.
 """
 
-from mlperf_jax import protowire as pw
+from mlperf_jax.formats import protowire as pw
 
 
 def decompress(data: bytes) -> bytes:

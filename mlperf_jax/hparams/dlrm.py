@@ -23,8 +23,8 @@ from typing import Any, Mapping
 import jax.numpy as jnp
 import optax
 
-from mlperf_jax.optim import registry
-from mlperf_jax.optim.registry import HParam
+from mlperf_jax.hparams import registry
+from mlperf_jax.hparams.registry import HParam
 
 WORKLOAD = 'dlrm'
 MIN_LR = 1e-7  # the reference's floor during the decay
