@@ -62,7 +62,7 @@ def lookup_bandwidth(batch: int, rows=2_000_000, dim=128) -> float:
 
 
 def train_throughput(batch: int, steps: int, max_ind_range: int) -> dict:
-  wl = mlperf_jax.apis.get('dlrm', 'reference', synthetic=True)
+  wl = mlperf_jax.workloads.get('dlrm', 'reference', synthetic=True)
   hp = mlperf_jax.resolve_hparams(wl, {
       'global_batch_size': str(batch), 'max_ind_range': str(max_ind_range)})
   tx, _ = wl.optimizer(hp).build(hp, mlperf_jax.optimizer_context(wl, hp))

@@ -29,7 +29,7 @@ import step_timing  # benchmarks/step_timing.py (this folder)
 
 
 def resnet_step(batch: int, n_steps: int, dtype: str) -> dict:
-  wl = mlperf_jax.apis.get('resnet', 'reference', synthetic=True,
+  wl = mlperf_jax.workloads.get('resnet', 'reference', synthetic=True,
                                 compute_dtype=dtype)
   hp = mlperf_jax.resolve_hparams(wl, {'global_batch_size': batch})
   tx, _ = wl.optimizer(hp).build(hp, mlperf_jax.optimizer_context(wl, hp))

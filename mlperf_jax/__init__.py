@@ -4,7 +4,7 @@
 Python use, without the CLI::
 
   import jax, mlperf_jax
-  wl = mlperf_jax.apis.get('resnet', scale='reference', synthetic=True)
+  wl = mlperf_jax.workloads.get('resnet', scale='reference', synthetic=True)
   hp = mlperf_jax.resolve_hparams(wl, {'global_batch_size': '256'})
   mesh = mlperf_jax.runtime.sharding.make_mesh('data=-1')
   model = wl.model()                       # a Flax Linen module

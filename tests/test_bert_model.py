@@ -18,7 +18,7 @@ from mlperf_jax.runtime import steps
 from mlperf_jax.formats import tf_checkpoint
 from mlperf_jax.models import bert
 from mlperf_jax.api import HostShard
-from mlperf_jax.apis.bert import BertWorkload
+from mlperf_jax.workloads.bert import BertWorkload
 
 
 def _inputs(b, t, p, vocab=128, seed=0):

@@ -17,7 +17,7 @@ from mlperf_jax import compliance
 from mlperf_jax.input_pipelines import text_corpus
 from mlperf_jax.models import bert as bert_model
 from mlperf_jax.api import HostShard
-from mlperf_jax.apis import bert as bert_wl
+from mlperf_jax.workloads import bert as bert_wl
 
 
 def test_reference_eval_interval_formula():

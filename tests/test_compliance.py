@@ -8,7 +8,7 @@ import sys
 import pytest
 
 from mlperf_jax import compliance
-from mlperf_jax.apis import resnet as resnet_wl
+from mlperf_jax.workloads import resnet as resnet_wl
 
 
 def _train(out, *args, timeout=900):

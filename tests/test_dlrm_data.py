@@ -10,7 +10,7 @@ import pytest
 from mlperf_jax.input_pipelines import criteo
 from mlperf_jax.input_pipelines import synthetic_clicks
 from mlperf_jax.api import HostShard
-from mlperf_jax.apis import dlrm as dlrm_wl
+from mlperf_jax.workloads import dlrm as dlrm_wl
 
 
 def _write_raw(d, days=3, n=37, seed=0):

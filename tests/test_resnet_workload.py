@@ -9,7 +9,7 @@ import tensorflow_datasets as tfds
 import mlperf_jax
 from mlperf_jax.runtime import loop
 from mlperf_jax.runtime.mllog import RunLog
-from mlperf_jax.apis.resnet import ResNetWorkload
+from mlperf_jax.workloads.resnet import ResNetWorkload
 
 
 def test_reference_run_on_mock_imagenet_reads_the_whole_eval_set(tmp_path):

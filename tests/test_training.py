@@ -14,7 +14,7 @@ from mlperf_jax.runtime import steps
 from mlperf_jax import workloads
 from mlperf_jax.runtime.mllog import RunLog
 from mlperf_jax.api import HostShard
-from mlperf_jax.apis.resnet import ResNetWorkload
+from mlperf_jax.workloads.resnet import ResNetWorkload
 
 
 def _mini(gbs=64):
