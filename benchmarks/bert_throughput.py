@@ -39,15 +39,15 @@ from mlperf_jax.runtime import steps as steps_lib
 from mlperf_jax.models import bert as bert_model
 
 import step_timing  # benchmarks/step_timing.py (this folder)
-from mlperf_jax.apis.bert import BertWorkload
+from mlperf_jax.workloads.bert import BertWorkload
 
 _COLLECTIVES = ('all-reduce', 'all-gather', 'reduce-scatter',
                 'collective-permute', 'all-to-all')
 
 
 def _build(wl, batch, mesh):
-  hp = mlperf_jax.resolve_hparams(wl, {'global_batch_size': batch})
-  tx, _ = wl.optimizer(hp).build(hp, mlperf_jax.optimizer_context(wl, hp))
+  hp = wl.resolve_hparams({'global_batch_size': batch})
+  tx, _ = wl.optimizer(hp).build(hp, loop.optimizer_context(wl, hp))
   return hp, steps_lib.build(wl, tx, hp, mesh, compile_eval=False)
 
 

@@ -63,9 +63,9 @@ def lookup_bandwidth(batch: int, rows=2_000_000, dim=128) -> float:
 
 def train_throughput(batch: int, steps: int, max_ind_range: int) -> dict:
   wl = mlperf_jax.workloads.get('dlrm', 'reference', synthetic=True)
-  hp = mlperf_jax.resolve_hparams(wl, {
+  hp = wl.resolve_hparams({
       'global_batch_size': str(batch), 'max_ind_range': str(max_ind_range)})
-  tx, _ = wl.optimizer(hp).build(hp, mlperf_jax.optimizer_context(wl, hp))
+  tx, _ = wl.optimizer(hp).build(hp, loop.optimizer_context(wl, hp))
   mesh = shd.make_mesh('data=-1')
   c = steps_lib.build(wl, tx, hp, mesh, compile_eval=False)
   state = c.init(jax.random.PRNGKey(0))

@@ -31,8 +31,8 @@ import step_timing  # benchmarks/step_timing.py (this folder)
 def resnet_step(batch: int, n_steps: int, dtype: str) -> dict:
   wl = mlperf_jax.workloads.get('resnet', 'reference', synthetic=True,
                                 compute_dtype=dtype)
-  hp = mlperf_jax.resolve_hparams(wl, {'global_batch_size': batch})
-  tx, _ = wl.optimizer(hp).build(hp, mlperf_jax.optimizer_context(wl, hp))
+  hp = wl.resolve_hparams({'global_batch_size': batch})
+  tx, _ = wl.optimizer(hp).build(hp, loop.optimizer_context(wl, hp))
   t = time.perf_counter()
   c = steps_lib.build(wl, tx, hp, shd.make_mesh(), compile_eval=False)
   compile_s = time.perf_counter() - t

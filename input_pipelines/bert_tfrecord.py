@@ -43,9 +43,9 @@ import threading
 
 import numpy as np
 
-from mlperf_jax.formats import protowire as pw
 from mlperf_jax.input_pipelines import batching
 from mlperf_jax.input_pipelines.tfrecord import DataError
+from mlperf_jax.input_pipelines.tfrecord import ExampleError
 from mlperf_jax.input_pipelines.tfrecord import check_payload
 from mlperf_jax.input_pipelines.tfrecord import decode_example
 from mlperf_jax.input_pipelines.tfrecord import encode_example
@@ -187,10 +187,11 @@ class RecordSource:
     """Example `index` as int64/float32 arrays (the stored values)."""
     where = (f'{self.files[int(self.file_ids[index])]}: record at byte '
              f'{int(self.offsets[index]) - 12}')
+    record = self.record(index)
     try:
-      decoded = decode_example(self.record(index))
-    except pw.WireError as e:
-      raise DataError(f'{where}: not a tf.train.Example ({e})') from None
+      decoded = decode_example(record)
+    except ExampleError as e:
+      raise DataError(f'{where}: {e}') from None
     return _bert_features(decoded, self.lengths, where)
 
   def load(self, indices: np.ndarray, rng=None) -> dict[str, np.ndarray]:

@@ -46,7 +46,9 @@ def _random_array(rng: np.random.Generator, name: str, shape: Sequence[int],
   if dtype == np.bool_:
     return rng.random(shape) < 0.5
   if np.issubdtype(dtype, np.integer):
-    return rng.integers(0, int(maxval), size=shape, dtype=dtype)
+    # A per-feature-column bound (e.g. one table size per column) broadcasts.
+    high = np.asarray(maxval, np.int64)
+    return rng.integers(0, high, size=shape).astype(dtype)
   if maxval is None:
     return rng.standard_normal(shape, dtype=np.float32).astype(dtype)
   return (rng.random(shape, dtype=np.float32) * maxval).astype(dtype)
@@ -125,3 +127,48 @@ def synthetic_eval_batches(spec: Spec, *, num_batches: int,
       yield batch
 
   return generate()
+
+
+def _spec_from_batch_spec(batch_spec: Mapping, bounds: Mapping[str, float]
+                          ) -> Spec:
+  """A workload's batch spec (`ShapeDtypeStruct`s) as a synthetic `Spec`;
+  integer features without a bound draw from {0, 1}."""
+  spec = {}
+  for name, s in batch_spec.items():
+    if name == MASK_KEY:
+      continue
+    dtype = np.dtype(s.dtype)
+    bound = bounds.get(name)
+    if bound is None and np.issubdtype(dtype, np.integer):
+      bound = 2
+    spec[name] = (tuple(s.shape), dtype, bound)
+  return spec
+
+
+def host_slices(batches: Iterator[Mapping[str, np.ndarray]], host
+                ) -> Iterator[dict[str, np.ndarray]]:
+  """This host's contiguous slice of each global batch (`host`: a
+  `HostShard`), so several processes see exactly what one process would."""
+  for b in batches:
+    n = len(next(iter(b.values())))
+    per = n // host.count
+    yield {k: v[host.index * per:(host.index + 1) * per] for k, v in b.items()}
+
+
+def train_batches_from_spec(batch_spec: Mapping, bounds: Mapping[str, float],
+                            *, seed: int, host, start_step: int = 0
+                            ) -> Iterator[dict[str, np.ndarray]]:
+  """Synthetic training batches for any workload, from its global batch
+  spec; every host generates the global batch and keeps its slice."""
+  del start_step  # the pool is cyclic: every position looks alike
+  return host_slices(synthetic_train_batches(
+      _spec_from_batch_spec(batch_spec, bounds), seed=seed), host)
+
+
+def eval_batches_from_spec(batch_spec: Mapping, bounds: Mapping[str, float],
+                           *, host, num_batches: int = 2
+                           ) -> Iterator[dict[str, np.ndarray]]:
+  """Two synthetic eval batches (the last half padding) for any workload."""
+  return host_slices(synthetic_eval_batches(
+      _spec_from_batch_spec(batch_spec, bounds), num_batches=num_batches,
+      seed=0), host)

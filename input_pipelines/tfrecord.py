@@ -5,26 +5,30 @@
   masked CRC-32C of those 8 bytes, the payload, and the masked CRC-32C of the
   payload; both checksums are verified on read. `index_tfrecord` reads only
   the headers, giving payload offsets for random access.
-* `tf.train.Example` on the protobuf wire format:
-  `Example{features: Features{feature: map<string, Feature>}}`, a `Feature`
-  being one of `bytes_list` (1), `float_list` (2), `int64_list` (3), each a
-  `repeated` field 1 (packed for numbers). `encode_example` is byte-identical
-  to protobuf's deterministic serialisation (map keys sorted);
-  `decode_example` accepts packed and unpacked encodings.
+* `tf.train.Example`: parsed and serialised by the protobuf runtime with the
+  `Example` classes tensorflow-datasets ships (generated from TensorFlow's
+  `example.proto` / `feature.proto`, importable without TensorFlow).
+  `encode_example` is protobuf's deterministic serialisation;
+  `decode_example` turns each feature into a numpy array or a list of bytes.
 """
 
 from collections.abc import Iterable, Iterator, Mapping
 import os
 import struct
 
+from google.protobuf import message as pb_message
 import numpy as np
+from tensorflow_datasets.proto import tf_example_pb2
 
 from mlperf_jax.formats import crc32c
-from mlperf_jax.formats import protowire as pw
 
 
 class DataError(ValueError):
   """A data file is missing, corrupt, or does not hold the expected features."""
+
+
+class ExampleError(DataError):
+  """A record's bytes are not a serialised `tf.train.Example`."""
 
 
 def _frame(record: bytes) -> bytes:
@@ -101,91 +105,67 @@ def read_tfrecord(path: str) -> Iterator[bytes]:
 
 
 def encode_example(features: Mapping[str, object]) -> bytes:
-  """Serialises a `tf.train.Example`, keys sorted (deterministic protobuf).
+  """Serialises a `tf.train.Example` deterministically.
 
   Args:
-    features: name -> values; integer arrays become `int64_list`, floating
-      ones `float_list` (float32), bytes/str (or lists of them) `bytes_list`.
+    features: name -> values; integer (and bool) arrays become `int64_list`,
+      floating ones `float_list` (float32), bytes/str (or lists of them)
+      `bytes_list`.
 
   Returns:
-    The serialised message, byte-identical to protobuf's
-    `SerializeToString(deterministic=True)`.
+    The message's `SerializeToString(deterministic=True)`: the same bytes for
+    the same features, map entries in the protobuf runtime's key order
+    (sorted, for keys none of which is a prefix of another, as BERT's).
   """
-  entries = []
-  for name in sorted(features, key=lambda k: k.encode('utf-8')):
-    value = features[name]
+  example = tf_example_pb2.Example()
+  feature_map = example.features.feature
+  for name, value in features.items():
     if isinstance(value, (bytes, str)):
       value = [value]
     array = np.asarray(value)
+    feature = feature_map[name]
     if array.dtype.kind in 'SUO':
-      items = [v.encode('utf-8') if isinstance(v, str) else bytes(v)
-               for v in array.reshape(-1).tolist()]
-      body = b''.join(pw.bytes_field(1, v) for v in items)
-      feature = pw.bytes_field(1, body)
+      kind = feature.bytes_list
+      values = [v.encode('utf-8') if isinstance(v, str) else bytes(v)
+                for v in array.reshape(-1).tolist()]
     elif array.dtype.kind in 'iub':
-      packed = pw.encode_packed_varints(array.astype(np.int64))
-      feature = pw.bytes_field(3, pw.bytes_field(1, packed) if packed else b'')
+      kind = feature.int64_list
+      values = array.astype(np.int64).reshape(-1).tolist()
     elif array.dtype.kind == 'f':
-      packed = array.astype('<f4').tobytes()
-      feature = pw.bytes_field(2, pw.bytes_field(1, packed) if packed else b'')
+      kind = feature.float_list
+      values = array.astype(np.float32).reshape(-1).tolist()
     else:
       raise ValueError(f'feature {name!r}: cannot store dtype {array.dtype}')
-    entries.append(pw.bytes_field(
-        1, pw.bytes_field(1, name.encode('utf-8')) + pw.bytes_field(2,
-                                                                   feature)))
-  return pw.bytes_field(1, b''.join(entries))
-
-
-def _decode_list(kind: int, buf) -> object:
-  """Values of an Int64List (3), FloatList (2) or BytesList (1) message."""
-  if kind == 1:
-    return [bytes(v) for f, w, v in pw.iter_fields(buf)
-            if f == 1 and w == pw.LEN]
-  dtype = np.int64 if kind == 3 else np.float32
-  chunks, singles = [], []
-  for field, wire_type, value in pw.iter_fields(buf):
-    if field != 1:
-      continue
-    if wire_type == pw.LEN:  # packed
-      if singles:
-        chunks.append(np.array(singles, dtype))
-        singles = []
-      chunks.append(pw.decode_packed_varints(value) if kind == 3 else
-                    np.frombuffer(value, '<f4').astype(np.float32))
-    elif kind == 3 and wire_type == pw.VARINT:
-      singles.append(pw.to_int64(value))
-    elif kind == 2 and wire_type == pw.FIXED32:
-      singles.append(struct.unpack('<f', struct.pack('<I', value))[0])
-  if singles:
-    chunks.append(np.array(singles, dtype))
-  return np.concatenate(chunks) if chunks else np.zeros(0, dtype)
+    kind.SetInParent()  # an empty list is still a list of that kind
+    kind.value.extend(values)
+  example.features.SetInParent()
+  return example.SerializeToString(deterministic=True)
 
 
 def decode_example(buf) -> dict[str, object]:
   """Parses a serialised `tf.train.Example`.
 
   Returns:
-    name -> int64 array, float32 array, or list of bytes. Packed and unpacked
-    repeated encodings are both accepted; for a repeated key the last wins,
-    as in protobuf.
+    name -> int64 array, float32 array, or list of bytes (`[]` for a feature
+    with no list set). Packed and unpacked repeated encodings are both
+    accepted; for a repeated key the last wins, as in protobuf.
 
   Raises:
-    pw.WireError: malformed bytes.
+    ExampleError: the bytes are not a valid `tf.train.Example`.
   """
+  try:
+    example = tf_example_pb2.Example.FromString(bytes(buf))
+  except pb_message.DecodeError as e:
+    raise ExampleError(f'not a tf.train.Example ({e})') from None
   out = {}
-  for field, _, features in pw.iter_fields(buf):
-    if field != 1:
-      continue
-    for f, _, entry in pw.iter_fields(features):
-      if f != 1:
-        continue
-      name, value = '', None
-      for ef, _, ev in pw.iter_fields(entry):
-        if ef == 1:
-          name = bytes(ev).decode('utf-8')
-        elif ef == 2:
-          for kind, _, lst in pw.iter_fields(ev):
-            if kind in (1, 2, 3):
-              value = _decode_list(kind, lst)
-      out[name] = value if value is not None else []
+  for name, feature in example.features.feature.items():
+    kind = feature.WhichOneof('kind')
+    if kind == 'int64_list':
+      out[name] = np.array(feature.int64_list.value, np.int64)
+    elif kind == 'float_list':
+      out[name] = np.array(feature.float_list.value, np.float32)
+    elif kind == 'bytes_list':
+      out[name] = list(feature.bytes_list.value)
+    else:
+      out[name] = []
   return out

@@ -1,44 +1,73 @@
 # Copyright 2026 The mlperf_jax Authors. Licensed under the Apache License 2.0.
-"""The workload interface every benchmark implements.
+"""The interfaces every workload implements and the runtime relies on.
 
-A workload bundles what the MLPerf rules fix for one benchmark: the model, the
-loss, the evaluation and its quality target, the data, the hyperparameters
-(by MLLOG key) and the evaluation cadence. The training loop (`loop.py`) only
-talks to this interface, so detection (variable numbers of boxes), sliding
-window segmentation, transducer losses and MiniGo's self-play fit without
-changing it:
+A workload is one MLPerf benchmark; a `Variant` is one scale of it (mini or
+reference) and holds, as data, everything the two scales differ in: target,
+dataset sizes, run count, hyperparameter defaults, rulesets, model config,
+data sources, evaluation cadence. The `Workload` class is scale-agnostic:
+it reads `self.variant` and never branches on the scale's name.
 
-* eval is split into a jitted `eval_step` that returns per-batch device
-  outputs and a host-side `EvalAccumulator` that turns all of them into the
-  metric (sums for accuracy, collected boxes for mAP, stitched windows for
-  DICE, decoded transcripts for WER);
-* the run is split into `Block`s (train steps followed by an optional eval),
-  produced by the workload, so a benchmark whose "epoch" is a self-play
-  generation overrides `blocks` / `run_block` instead of the loop.
+The runtime (`mlperf_jax.runtime`) only talks to these interfaces, so
+detection (variable numbers of boxes), sliding-window segmentation,
+transducer losses and MiniGo's self-play fit without changing it:
+
+* eval is a jitted `eval_step` returning per-batch device outputs plus a
+  host-side `EvalAccumulator` turning all of them into the metric;
+* the run is a sequence of `Block`s (train steps, then an optional eval)
+  produced by the workload; `run_block` is the hook a benchmark whose
+  "epoch" is a self-play generation overrides;
+* `buckets` lists several compiled shapes for train and eval steps (RNN-T
+  lengths, U-Net volumes); the runtime compiles one executable per bucket;
+* `param_labels` says what each parameter is ('kernel', 'bias', 'norm',
+  'embedding'); optimizers derive their masks and groups from the labels;
+* `inference` returns an `InferenceSpec`: pytree samples, buckets per
+  scenario, the serving function, response encoding and accuracy scoring.
+
+This module imports no JAX, so that the CLI validates its input fast.
 """
 
 from __future__ import annotations
 
 import abc
 import dataclasses
+import importlib
 import math
-from typing import Any, Iterable, Iterator, Literal, Mapping, Protocol, Sequence
+import types
+from typing import (Any, Callable, ClassVar, Iterable, Iterator, Literal,
+                    Mapping, Protocol, Sequence)
 
-import jax
 import numpy as np
 
 from mlperf_jax.hparams import registry
 
 PyTree = Any
-Batch = Mapping[str, jax.Array]
-HostBatch = dict[str, np.ndarray]
+Batch = Mapping[str, Any]          # global device arrays, by feature name
+HostBatch = dict[str, np.ndarray]  # this host's share of a batch
 Scale = Literal['mini', 'reference']
 SCALES: tuple[str, ...] = ('mini', 'reference')
+ParamLabel = str                   # one of registry.PARAM_LABELS
+
+
+class LazyModule(types.ModuleType):
+  """A module imported on first attribute access.
+
+  Workload modules name their model and input-pipeline modules (which import
+  JAX and Flax) through this, so that reading a workload's variants and
+  hyperparameters, which the CLI validates, imports no JAX.
+  """
+
+  def __init__(self, name: str):
+    super().__init__(name)
+    self.__dict__['_lazy_name'] = name
+
+  def __getattr__(self, attr: str) -> Any:
+    module = importlib.import_module(self.__dict__['_lazy_name'])
+    return getattr(module, attr)
 
 
 @dataclasses.dataclass(frozen=True)
 class Target:
-  """The quality target: `metric` of `finalize` compared with `value`."""
+  """The quality target: `metric` of the eval result compared with `value`."""
   metric: str
   value: float
   higher_is_better: bool = True
@@ -74,49 +103,71 @@ class HostShard:
 
   @classmethod
   def current(cls) -> 'HostShard':
+    import jax  # pylint: disable=import-outside-toplevel
     return cls(jax.process_index(), jax.process_count())
 
 
+# A data source: (workload, data_dir, hp, *, seed, host, start_step) -> an
+# infinite iterator of this host's training batches; eval sources take
+# (workload, data_dir, hp, *, global_batch_size, host) and yield padded,
+# masked batches covering the eval set exactly once.
+TrainData = Callable[..., Iterator[HostBatch]]
+EvalData = Callable[..., Iterable[HostBatch]]
+
+
 @dataclasses.dataclass(frozen=True)
-class ScaleConfig:
-  """What changes between the reference and the mini scale of a workload.
+class Variant:
+  """One scale of a workload: what mini and reference differ in, as data.
 
   Attributes:
-    scale: 'reference' or 'mini'.
+    scale: 'mini' or 'reference'.
     benchmark: MLLOG `submission_benchmark` value ('resnet', 'mini_resnet').
     target: quality target.
     train_samples: training-set size (logged as `train_samples`).
     eval_samples: evaluation-set size (logged as `eval_samples`).
-    eval_batch_size: global evaluation batch size.
-    defaults: hyperparameter defaults by MLLOG key for this scale.
-    rulesets: compliance rulesets a log of this scale must pass.
     num_runs: runs a result needs (olympic scoring).
+    olympic_drop: runs dropped at each end by the olympic mean.
+    rulesets: compliance rulesets a log of this scale must pass (`compliance`
+      and `check` use them).
+    defaults: hyperparameter defaults by MLLOG key for this scale.
+    model: the model config (a workload-specific dataclass; the compute
+      dtype is filled in by the workload).
+    train_data / eval_data: the data sources (see `TrainData`, `EvalData`).
+    needs_data_dir: the sources read a prepared dataset from `--data-dir`.
+    eval_batch_size: global eval batch; None: the training batch size.
+    eval_every_epochs / first_eval_epochs: evaluation cadence in epochs
+      (workloads with their own `blocks` ignore them).
+    max_epochs: the epoch budget when the user gives none.
+    log_init_tensors: log `weights_initialization` per tensor (1.1.0).
+    mlperf_conf_model: the model name in LoadGen's mlperf.conf, or None.
+    extra: workload-specific constants of the variant (sequence length,
+      image shape, ...).
   """
   scale: Scale
   benchmark: str
   target: Target
   train_samples: int
   eval_samples: int
-  eval_batch_size: int
-  defaults: Mapping[str, Any]
-  rulesets: tuple[str, ...]
   num_runs: int
+  model: Any
+  train_data: TrainData
+  eval_data: EvalData
+  olympic_drop: int = 1
+  rulesets: tuple[str, ...] = ()
+  defaults: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+  needs_data_dir: bool = False
+  eval_batch_size: int | None = None
+  eval_every_epochs: int = 1
+  first_eval_epochs: int | None = None
+  max_epochs: int = 100
+  log_init_tensors: bool = False
+  mlperf_conf_model: str | None = None
+  extra: Mapping[str, Any] = dataclasses.field(default_factory=dict)
 
-
-@dataclasses.dataclass(frozen=True)
-class InferenceSet:
-  """The data MLPerf Inference serves for a workload.
-
-  Attributes:
-    count: samples in the accuracy set.
-    performance_count: samples loaded for performance runs.
-    get_sample: index -> one preprocessed input (host array).
-    labels: index -> ground truth, for the accuracy script.
-  """
-  count: int
-  performance_count: int
-  get_sample: Any
-  labels: Any
+  @property
+  def is_result(self) -> bool:
+    """Only the reference scale can be an MLPerf result."""
+    return self.scale == 'reference'
 
 
 class EvalAccumulator(Protocol):
@@ -129,65 +180,77 @@ class EvalAccumulator(Protocol):
     ...
 
 
-class SumAccumulator:
-  """Adds up masked sums; `result` divides by the count key once."""
+@dataclasses.dataclass(frozen=True)
+class InferenceSpec:
+  """What MLPerf Inference needs of a workload.
 
-  def __init__(self, count_key: str, ratios: Mapping[str, str]):
-    self._count_key = count_key
-    self._ratios = dict(ratios)  # metric name -> summed key
-    self._sums: dict[str, float] = {}
-
-  def add(self, outputs: Mapping[str, np.ndarray]) -> None:
-    for k, v in outputs.items():
-      self._sums[k] = self._sums.get(k, 0.0) + float(np.sum(v))
-
-  def result(self) -> dict[str, float]:
-    n = self._sums.get(self._count_key, 0.0)
-    out = {self._count_key: n}
-    for name, key in self._ratios.items():
-      out[name] = self._sums.get(key, 0.0) / n if n else float('nan')
-    return out
-
-
-def host_slices(batches: Iterable[HostBatch], host: HostShard
-                ) -> Iterator[HostBatch]:
-  """This host's contiguous slice of each global batch.
-
-  For sources that produce whole global batches on every host (synthetic
-  data, small in-memory sets): each host keeps its share, so several
-  processes see exactly what one process would.
+  Attributes:
+    count: samples in the accuracy set (the QSL's total count).
+    performance_count: samples loaded for performance runs.
+    load_sample: index -> one sample, a pytree (dict) of host arrays
+      (untimed; the QSL calls it when LoadGen loads samples).
+    buckets: scenario name -> batch sizes compiled for it (ascending).
+    predict: (params, model_state, batch pytree) -> output pytree with a
+      leading batch axis; jitted by the serving layer.
+    encode: (host outputs pytree, row) -> response bytes for that sample.
+    accuracy: ({sample index: response bytes}) -> metrics dict, with the
+      target metric under `metric` (what the accuracy script prints).
+    metric: the name of the accuracy metric.
+    collate: list of sample pytrees (and a padded size) -> one batch pytree;
+      default: stack each leaf and pad by repeating the last sample.
   """
-  for b in batches:
-    n = len(next(iter(b.values())))
-    per = n // host.count
-    yield {k: v[host.index * per:(host.index + 1) * per] for k, v in b.items()}
+  count: int
+  performance_count: int
+  load_sample: Callable[[int], Mapping[str, np.ndarray]]
+  buckets: Callable[[str], Sequence[int]]
+  predict: Callable[..., Any]
+  encode: Callable[[Any, int], bytes]
+  accuracy: Callable[[Mapping[int, bytes]], dict[str, float]]
+  metric: str
+  collate: Callable[[Sequence[Mapping[str, np.ndarray]], int],
+                    dict[str, np.ndarray]] | None = None
+
+
+def stack_samples(samples: Sequence[Mapping[str, np.ndarray]], size: int
+                  ) -> dict[str, np.ndarray]:
+  """Stacks sample pytrees into a batch of `size` rows (pads by repeating
+  the last sample; the padded rows' outputs are discarded)."""
+  if not samples:
+    raise ValueError('cannot collate an empty list of samples')
+  rows = list(samples) + [samples[-1]] * (size - len(samples))
+  return {k: np.stack([np.asarray(s[k]) for s in rows]) for k in samples[0]}
 
 
 class Workload(abc.ABC):
-  """One MLPerf training benchmark at one scale.
+  """One MLPerf training benchmark; `self.variant` holds the scale's data.
 
-  Subclasses set `name` and `scales` and implement the abstract methods. All
-  model-side methods are pure functions of their arguments (they are traced
+  Subclasses set `name` and `variants` and implement the abstract methods.
+  Model-side methods are pure functions of their arguments (they are traced
   by `jax.jit`); hyperparameters arrive resolved, keyed by MLLOG name.
   """
 
-  name: str = ''
-  scales: Mapping[str, ScaleConfig] = {}
-  progress_unit: Literal['epoch', 'samples'] = 'epoch'
+  name: ClassVar[str] = ''
+  variants: ClassVar[Mapping[str, Variant]] = {}
+  # What `Block.first_epoch_num` / `epoch_count` count: 'epoch' or a sample
+  # unit (BERT counts training samples). Used for labels only.
+  progress_unit: ClassVar[str] = 'epoch'
 
   def __init__(self, scale: Scale = 'mini', *, data_dir: str | None = None,
                synthetic: bool = False, compute_dtype: str = 'float32'):
-    if scale not in self.scales:
+    if scale not in self.variants:
       raise ValueError(f'workload {self.name!r} has no scale {scale!r}; valid: '
-                       f'{sorted(self.scales)}')
-    self.scale = scale
-    self.config = self.scales[scale]
-    self.data_dir = data_dir
-    self.synthetic = synthetic
+                       f'{sorted(self.variants)}')
     if compute_dtype not in ('float32', 'bfloat16'):
       raise ValueError(f'compute dtype {compute_dtype!r} is not supported; '
                        "valid: 'float32', 'bfloat16'")
+    self.scale = scale
+    self.data_dir = data_dir
+    self.synthetic = synthetic
     self.compute_dtype = compute_dtype
+
+  @property
+  def variant(self) -> Variant:
+    return self.variants[self.scale]
 
   # ---- hyperparameters -----------------------------------------------------
 
@@ -199,10 +262,20 @@ class Workload(abc.ABC):
     return registry.names(self.name)
 
   def default_opt_name(self) -> str:
-    return self.config.defaults['opt_name']
+    return self.variant.defaults.get(
+        'opt_name', next(h.default for h in self.hparams(
+            self.optimizer_names()[0]) if h.key == 'opt_name'))
 
   def optimizer(self, hp: Mapping[str, Any]) -> registry.OptimizerEntry:
     return registry.get(self.name, hp['opt_name'])
+
+  def resolve_hparams(self, overrides: Mapping[str, Any] = (),
+                      division: str = 'closed') -> dict[str, Any]:
+    """Defaults of the variant + overrides, validated by the rules."""
+    overrides = dict(overrides)
+    opt_name = overrides.get('opt_name', self.default_opt_name())
+    return registry.resolve(self.hparams(opt_name), self.variant.defaults,
+                            overrides, division=division)
 
   def global_batch_size(self, hp: Mapping[str, Any]) -> int:
     return int(hp['global_batch_size'])
@@ -210,7 +283,7 @@ class Workload(abc.ABC):
   def logged_train_samples(self, hp: Mapping[str, Any]) -> int:
     """The MLLOG `train_samples` value (default: the training-set size)."""
     del hp
-    return self.config.train_samples
+    return self.variant.train_samples
 
   def extra_mllog_items(self, hp: Mapping[str, Any]) -> list[tuple[str, Any]]:
     """Workload keys logged besides the hyperparameters (e.g. fixed sizes)."""
@@ -220,18 +293,17 @@ class Workload(abc.ABC):
   # ---- model ---------------------------------------------------------------
 
   @abc.abstractmethod
-  def init(self, rng: jax.Array, hp: Mapping[str, Any]) -> tuple[PyTree, PyTree]:
+  def init(self, rng, hp: Mapping[str, Any]) -> tuple[PyTree, PyTree]:
     """(params, model_state); params may carry logical partitioning boxes."""
 
   @abc.abstractmethod
-  def loss(self, params: PyTree, model_state: PyTree, batch: Batch,
-           rng: jax.Array, hp: Mapping[str, Any]
-           ) -> tuple[jax.Array, jax.Array, tuple[PyTree, dict[str, jax.Array]]]:
+  def loss(self, params: PyTree, model_state: PyTree, batch: Batch, rng,
+           hp: Mapping[str, Any]) -> tuple[Any, Any, tuple[PyTree, dict]]:
     """(summed loss, number of valid examples, (new model_state, metrics))."""
 
   @abc.abstractmethod
   def eval_step(self, params: PyTree, model_state: PyTree, batch: Batch,
-                hp: Mapping[str, Any]) -> dict[str, jax.Array]:
+                hp: Mapping[str, Any]) -> dict[str, Any]:
     """Device-side eval of one padded batch (uses `batch['mask']`)."""
 
   @abc.abstractmethod
@@ -239,8 +311,9 @@ class Workload(abc.ABC):
     """A fresh host-side accumulator for one evaluation pass."""
 
   @abc.abstractmethod
-  def decay_mask(self, params: PyTree) -> PyTree:
-    """Bool pytree: True where weight decay applies (not BN/bias)."""
+  def param_labels(self, params: PyTree) -> PyTree:
+    """Pytree of labels ('kernel' | 'bias' | 'norm' | 'embedding') shaped
+    like `params`; optimizers derive weight-decay masks and groups from it."""
 
   def logical_axis_rules(self) -> Sequence[tuple[str, Any]]:
     """Logical parameter axis name -> mesh axis (None: replicated)."""
@@ -251,8 +324,8 @@ class Workload(abc.ABC):
     """Per-device memory estimate from abstract shapes, before allocation.
 
     Workloads whose state may not fit (DLRM's tables) return a text for
-    `--dry-run` and raise `mlperf_jax.models.dlrm_embedding.MemoryBudgetError` (a
-    ValueError) with the estimate when it cannot fit; None: no check.
+    `--dry-run` and raise a ValueError with the estimate when it cannot
+    fit; None: no check.
     """
     del hp, mesh_shape
     return None
@@ -267,70 +340,129 @@ class Workload(abc.ABC):
     raise ValueError(f'workload {self.name!r} does not start from a '
                      'checkpoint; drop --init-checkpoint')
 
+  @classmethod
+  def starts_from_checkpoint(cls) -> bool:
+    return cls.load_init_checkpoint is not Workload.load_init_checkpoint
+
   def init_tensor_names(self, params: PyTree) -> list[str]:
-    """Names for `weights_initialization` events (1.1.0 rulesets)."""
+    """Names for `weights_initialization` events (1.1.0 rulesets); only
+    logged when the variant says so."""
     del params
     return []
-
-  # ---- inference -----------------------------------------------------------
-
-  def predict(self, params: PyTree, model_state: PyTree, inputs: jax.Array
-              ) -> jax.Array:
-    """Serving function: a batch of inputs -> per-sample responses."""
-    raise NotImplementedError(f'workload {self.name!r} has no serving '
-                              'function yet')
-
-  def inference_set(self) -> InferenceSet:
-    raise NotImplementedError(f'workload {self.name!r} has no inference set '
-                              'yet')
 
   # ---- data ----------------------------------------------------------------
 
   @abc.abstractmethod
-  def batch_spec(self, hp: Mapping[str, Any], *, train: bool
-                 ) -> dict[str, jax.ShapeDtypeStruct]:
-    """Global shapes/dtypes of one train or eval batch (eval has 'mask')."""
+  def batch_spec(self, hp: Mapping[str, Any], *, train: bool,
+                 bucket: Any = None) -> dict[str, Any]:
+    """Global `jax.ShapeDtypeStruct`s of one train or eval batch of `bucket`
+    (eval batches carry a float 'mask')."""
 
-  @abc.abstractmethod
+  def buckets(self, hp: Mapping[str, Any], *, train: bool) -> tuple[Any, ...]:
+    """The compiled shapes: one train/eval executable per bucket."""
+    del hp, train
+    return (None,)
+
+  def synthetic_bounds(self, hp: Mapping[str, Any]) -> Mapping[str, int]:
+    """Exclusive upper bound of each integer feature of synthetic batches
+    (class counts, vocabulary and table sizes); default 2."""
+    del hp
+    return {}
+
+  def eval_batch_size(self, hp: Mapping[str, Any]) -> int:
+    """Global eval batch: the variant's, or the training batch size
+    (synthetic data always uses the training batch size)."""
+    if self.synthetic or self.variant.eval_batch_size is None:
+      return self.global_batch_size(hp)
+    return self.variant.eval_batch_size
+
   def train_batches(self, hp: Mapping[str, Any], *, seed: int,
                     host: HostShard, start_step: int = 0
                     ) -> Iterator[HostBatch]:
     """Infinite per-host stream of training batches."""
+    if self.synthetic:
+      from mlperf_jax.input_pipelines import synthetic  # pylint: disable=import-outside-toplevel
+      return synthetic.train_batches_from_spec(
+          self.batch_spec(hp, train=True), self.synthetic_bounds(hp),
+          seed=seed, host=host, start_step=start_step)
+    return self.variant.train_data(self, self.data_dir, hp, seed=seed,
+                                   host=host, start_step=start_step)
 
-  @abc.abstractmethod
   def eval_batches(self, hp: Mapping[str, Any], *, host: HostShard
                    ) -> Iterable[HostBatch]:
     """Per-host padded eval batches covering the whole eval set once."""
+    if self.synthetic:
+      from mlperf_jax.input_pipelines import synthetic  # pylint: disable=import-outside-toplevel
+      return synthetic.eval_batches_from_spec(
+          self.batch_spec(hp, train=False), self.synthetic_bounds(hp),
+          host=host)
+    return self.variant.eval_data(
+        self, self.data_dir, hp, global_batch_size=self.eval_batch_size(hp),
+        host=host)
 
   # ---- schedule ------------------------------------------------------------
 
   def steps_per_epoch(self, hp: Mapping[str, Any]) -> int:
-    samples = self.config.train_samples
+    samples = self.variant.train_samples
     return max(1, math.ceil(samples / self.global_batch_size(hp)))
 
-  def eval_every_epochs(self, hp: Mapping[str, Any]) -> int:
-    """Epochs between evaluations at this scale."""
+  def default_max_epochs(self, hp: Mapping[str, Any]) -> int:
     del hp
-    return 1
-
-  def first_eval_epochs(self, hp: Mapping[str, Any]) -> int:
-    """Epochs before the first evaluation."""
-    return self.eval_every_epochs(hp)
+    return self.variant.max_epochs
 
   def blocks(self, hp: Mapping[str, Any], max_epochs: int
              ) -> Iterator[Block]:
     """Blocks of the run, up to `max_epochs` epochs, each followed by eval."""
     spe = self.steps_per_epoch(hp)
+    every = self.variant.eval_every_epochs
     done = 0
-    size = self.first_eval_epochs(hp)
+    size = self.variant.first_eval_epochs or every
     while done < max_epochs:
       size = min(size, max_epochs - done)
       yield Block(first_epoch_num=done + 1, epoch_count=size, steps=size * spe,
                   eval_epoch_num=done + size)
       done += size
-      size = self.eval_every_epochs(hp)
+      size = every
 
-  def default_max_epochs(self, hp: Mapping[str, Any]) -> int:
-    """Budget used when the user gives none."""
+  def run_block(self, ctx: 'BlockContext', block: Block) -> str | None:
+    """Runs one block's training; returns the runtime's action (None,
+    'stop' or 'diverged'). MiniGo: self-play a generation, then train."""
+    del block
+    return ctx.train()
+
+  def epoch_num_after(self, block: Block, steps_done: int,
+                      hp: Mapping[str, Any]) -> float:
+    """`epoch_num` of an evaluation after `steps_done` of the block's steps
+    (less than `block.steps` when a budget cut the block short)."""
     del hp
-    return 100
+    if steps_done >= block.steps:
+      return block.eval_epoch_num
+    # The share of the block that ran (epochs may be fractional).
+    return round(block.eval_epoch_num - block.epoch_count *
+                 (1 - steps_done / block.steps), 3)
+
+  def block_label(self, block: Block) -> str:
+    """'train epochs 5-8' for whole epochs, else the fractional range."""
+    first, count = block.first_epoch_num, block.epoch_count
+    if all(float(x).is_integer() for x in (first, count)):
+      return f'train epochs {int(first)}-{int(first + count - 1)}'
+    return f'train epochs {first:g} to {first + count:g}'
+
+  # ---- inference -----------------------------------------------------------
+
+  def inference(self) -> InferenceSpec:
+    raise NotImplementedError(
+        f'workload {self.name!r} has no inference model yet')
+
+
+class BlockContext(Protocol):
+  """What `Workload.run_block` gets from the runtime."""
+
+  def train(self, steps: int | None = None) -> str | None:
+    """Trains the rest of the block (or `steps` of it); returns the action."""
+    ...
+
+  @property
+  def state(self) -> Any:
+    """The current train state (read-only between `train` calls)."""
+    ...

@@ -93,26 +93,24 @@ def olympic_mean(scores: list[float], drop: int = 1) -> float | None:
 
 
 def _drop_count(benchmark: str) -> int:
-  return 4 if benchmark.endswith('unet3d') else 1
+  """Runs the olympic mean drops at each end (the variant says)."""
+  found = workloads.by_benchmark(benchmark)
+  return found[1].olympic_drop if found else 1
 
 
 def _workload_of(benchmark: str):
-  """(workload name, scale) of a logged benchmark name, or (None, None)."""
-  for name in workloads.names():
-    try:
-      cls = workloads.get_class(name)
-    except Exception:  # pylint: disable=broad-except
-      continue  # a workload whose module does not import: not this one
-    for scale, cfg in cls.scales.items():
-      if cfg.benchmark == benchmark:
-        return name, scale, cfg
-  return None, None, None
+  """(workload name, scale, variant) of a logged benchmark name, or Nones."""
+  found = workloads.by_benchmark(benchmark)
+  if found is None:
+    return None, None, None
+  cls, variant = found
+  return cls.name, variant.scale, variant
 
 
 def _progress_unit(benchmark: str) -> str:
   """What `epoch_num` counts for `benchmark`: 'epoch' or 'samples'."""
-  name, _, _ = _workload_of(benchmark)
-  return workloads.get_class(name).progress_unit if name else 'epoch'
+  found = workloads.by_benchmark(benchmark)
+  return found[0].progress_unit if found else 'epoch'
 
 
 def _rows(tree: st.Tree) -> list[RunRow]:

@@ -71,18 +71,30 @@ def check(log_path: str, ruleset: str = '1.1.0') -> CheckResult:
   return CheckResult(passed=passed, ruleset=f'{name} {ruleset}', output=out)
 
 
+def default_rulesets(log_path: str) -> list[str]:
+  """The rulesets the logged benchmark's variant must pass (mini logs: the
+  project's rules, read with the 1.1.0 parser)."""
+  from mlperf_jax import workloads  # pylint: disable=import-outside-toplevel
+  found = workloads.by_benchmark(benchmark_of(log_path) or '')
+  if found is None:
+    return ['1.1.0']
+  rulesets = [r for r in found[1].rulesets if r != 'mini']
+  return rulesets or ['1.1.0']
+
+
 def main(argv: list[str] | None = None) -> int:
   p = argparse.ArgumentParser(prog='python -m mlperf_jax.compliance',
                               description=__doc__,
                               formatter_class=argparse.RawDescriptionHelpFormatter)
   p.add_argument('log')
   p.add_argument('--ruleset', action='append',
-                 help='official ruleset(s), e.g. 1.1.0 (repeatable)')
+                 help='official ruleset(s), e.g. 1.1.0 (repeatable; default: '
+                 "the rulesets of the logged benchmark's variant)")
   args = p.parse_args(argv)
   if not os.path.isfile(args.log):
     p.error(f'no such log file: {args.log}')
   ok = True
-  for ruleset in args.ruleset or ['1.1.0']:
+  for ruleset in args.ruleset or default_rulesets(args.log):
     r = check(args.log, ruleset)
     print(f'[{r.ruleset}] {"PASSED" if r.passed else "FAILED"}')
     if not r.passed:

@@ -124,7 +124,7 @@ def main(argv: list[str] | None = None) -> int:
     p.error('official RCPs exist for the reference scale; make_rcps is for '
             'mini-scale benchmarks')
   mini = workloads.get(args.workload, 'mini')
-  needed = mini.config.num_runs
+  needed = mini.variant.num_runs
   runs = args.runs or 2 * needed
   if runs < 2 * needed:
     p.error(f'--runs {runs}: an RCP needs at least 2N = {2 * needed} runs')

@@ -130,7 +130,7 @@ def main(argv: list[str] | None = None) -> int:
             '(use --seeds S0,S1,... to reproduce a package)')
   if args.dry_run:
     p.error('--dry-run is a train option; run python -m mlperf_jax.train')
-  n = args.runs if args.runs is not None else workload.config.num_runs
+  n = args.runs if args.runs is not None else workload.variant.num_runs
   if n < 1:
     p.error('--runs must be >= 1')
   seeds = None
@@ -143,7 +143,7 @@ def main(argv: list[str] | None = None) -> int:
       p.error(f'--seeds needs {n} distinct integers (one per run), got '
               f'{args.seeds!r}')
 
-  tree = st.Tree(args.output_dir, args.system, workload.config.benchmark)
+  tree = st.Tree(args.output_dir, args.system, workload.variant.benchmark)
   train_args = train_arguments(argv, args.system)
   manifest = st.read_manifest(tree)
   if manifest and (manifest['train_args'] != train_args or

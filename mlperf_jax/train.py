@@ -24,16 +24,19 @@ def main(argv: list[str] | None = None) -> int:
       prog='python -m mlperf_jax.train', description=__doc__,
       formatter_class=argparse.RawDescriptionHelpFormatter)
   cli_options.add_arguments(parser)
-  compilation_cache.enable()
-  distributed.setup(parser, argv)  # before anything touches a JAX backend
+  # Validation imports no JAX: bad input fails in well under a second.
   parsed = cli_options.parse(parser, argv)
-  # Imported after validation so that bad input fails fast.
+  cli_options.plan_devices(parsed)  # --dry-run: abstract devices
+  distributed.setup(parser, argv)  # before anything touches a JAX backend
+  compilation_cache.enable()
+  cli_options.check_devices(parser, parsed)
   from mlperf_jax.runtime import checkpoint, dry_run, loop, run_report  # pylint: disable=import-outside-toplevel
   from mlperf_jax.runtime import sharding as shd  # pylint: disable=import-outside-toplevel
   from mlperf_jax.runtime.mllog import RunLog  # pylint: disable=import-outside-toplevel
   leader = distributed.is_leader()  # only process 0 writes and prints
   if parsed.args.dry_run:
-    report = dry_run.report(parsed.workload, parsed.hp, parsed.opts)
+    report = dry_run.report(parsed.workload, parsed.hp, parsed.opts,
+                            abstract_devices=parsed.abstract_devices)
     topo = distributed.topology_report(shd.make_mesh(parsed.opts.mesh),
                                        parsed.workload.global_batch_size(
                                            parsed.hp))
@@ -43,7 +46,7 @@ def main(argv: list[str] | None = None) -> int:
   paths = _paths(parsed, run_report, leader)
   opts = dataclasses.replace(parsed.opts, final_params_dir=os.path.join(
       paths.dir, 'final_params'))
-  cfg = parsed.workload.config
+  cfg = parsed.workload.variant
   if leader:
     print(run_report.banner(parsed.workload, parsed.hp, opts, paths),
           flush=True)

@@ -19,7 +19,7 @@ reference restores only the model variables and starts its optimizer from
 zero), and reports any model variable it lacks.
 
   params = import_params(read_tf_checkpoint(prefix), abstract_params)
-  write_tf_checkpoint(prefix, export_params(params))
+  tensors = export_params(params)  # e.g. for the tests' checkpoint writer
 """
 
 from __future__ import annotations
@@ -86,7 +86,7 @@ def import_params(tensors: Mapping[str, np.ndarray], abstract_params: Any,
 
 
 def export_params(params: Any) -> dict[str, np.ndarray]:
-  """`{TF name: array}` in the reference layout (for `write_tf_checkpoint`)."""
+  """`{TF name: array}` in the reference layout (inverse of `import_params`)."""
   flat = traverse_util.flatten_dict(nn.unbox(params))
   return {name: np.asarray(flat[p]).reshape(shape)
           for p, (name, shape) in name_map(params).items()}

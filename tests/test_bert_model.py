@@ -19,6 +19,7 @@ from mlperf_jax.formats import tf_checkpoint
 from mlperf_jax.models import bert
 from mlperf_jax.api import HostShard
 from mlperf_jax.workloads.bert import BertWorkload
+from support import tf_checkpoint_writer
 
 
 def _inputs(b, t, p, vocab=128, seed=0):
@@ -181,7 +182,7 @@ def test_checkpoint_import_maps_names_and_shapes(tmp_path):
   ref['global_step'] = np.array(28252, np.int64)  # ignored on import
   ref['bert/pooler/dense/kernel/adam_m'] = np.zeros((h, h), np.float32)
   prefix = str(tmp_path / 'model.ckpt-28252')
-  tf_checkpoint.write_tf_checkpoint(prefix, ref)
+  tf_checkpoint_writer.write_tf_checkpoint(prefix, ref)
   params = bert_checkpoint.import_params(
       tf_checkpoint.read_tf_checkpoint(prefix), abstract)
   q = params['bert']['encoder']['layer_1']['attention']['self']['query']
@@ -246,9 +247,9 @@ class _TinyBert(BertWorkload):
 
 def _tiny_losses(mesh, n=4):
   wl = _TinyBert('mini', synthetic=True)
-  hp = mlperf_jax.resolve_hparams(wl, {'global_batch_size': '8',
+  hp = wl.resolve_hparams({'global_batch_size': '8',
                                        'opt_base_learning_rate': '0.01'})
-  tx, _ = wl.optimizer(hp).build(hp, mlperf_jax.optimizer_context(wl, hp))
+  tx, _ = wl.optimizer(hp).build(hp, loop.optimizer_context(wl, hp))
   c = steps.build(wl, tx, hp, mesh, compile_eval=False)
   state = c.init(jax.random.PRNGKey(0))
   it = wl.train_batches(hp, seed=0, host=HostShard())

@@ -175,8 +175,8 @@ def test_build_uses_resolved_values():
       'num_warmup_steps': '10', 'opt_base_learning_rate': '0.5'},
       division='closed')
   ctx = registry.OptimizerContext(steps_per_epoch=1,
-                                  decay_mask=lambda p: jax.tree.map(
-                                      lambda _: True, p))
+                                  param_labels=lambda p: jax.tree.map(
+                                      lambda _: registry.KERNEL, p))
   tx, sched = bert_optim.LAMB.build(hp, ctx)
   assert float(sched(5)) == pytest.approx(0.25)
   assert float(sched(10)) == pytest.approx(0.5 * (1 - 10 / 8103))

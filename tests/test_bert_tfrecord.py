@@ -8,11 +8,14 @@ import struct
 import numpy as np
 import pytest
 
+from tensorflow_datasets.proto import tf_example_pb2
+
 from mlperf_jax.formats import crc32c
-from mlperf_jax.formats import protowire as pw
 from mlperf_jax.input_pipelines import batching
 from mlperf_jax.input_pipelines import bert_tfrecord as bt
 from mlperf_jax.input_pipelines import tfrecord
+from support import tf_fixture_values as fixtures
+from support import wire
 
 SEQ, PRED = 16, 4  # small lengths for most tests; shapes are parameters
 
@@ -122,9 +125,7 @@ def test_tfrecord_corruption_detected(tmp_path):
 
 
 def test_example_bytes_match_protobuf():
-  """Our encoding equals protobuf's, using TF's example.proto as tfds ships."""
-  example_pb2 = pytest.importorskip(
-      'tensorflow_datasets.proto.tf_example_generated_pb2')
+  """Features map to the lists TF's example.proto (as tfds ships it) has."""
   arrays = _arrays(1, 5, seq=512, pred=76)
   features = {k: v[0] for k, v in arrays.items()}
   features['text'] = [b'a', b'', 'caf\u00e9']
@@ -132,7 +133,7 @@ def test_example_bytes_match_protobuf():
   features['negative'] = np.array([-1, -(2**63), 2**63 - 1])
   ours = tfrecord.encode_example(features)
 
-  msg = example_pb2.Example()
+  msg = tf_example_pb2.Example()
   for k, v in features.items():
     feature = msg.features.feature[k]
     if k == 'text':
@@ -155,17 +156,81 @@ def test_example_bytes_match_protobuf():
 
 def test_decode_unpacked_lists():
   """Writers that do not pack repeated scalars are read as well."""
-  ints = pw.varint_field(1, 5) + pw.varint_field(1, (1 << 64) - 3)
-  floats = pw.fixed32_field(1, 0x3FC00000) + pw.bytes_field(
+  ints = wire.varint_field(1, 5) + wire.varint_field(1, (1 << 64) - 3)
+  floats = wire.fixed32_field(1, 0x3FC00000) + wire.bytes_field(
       1, np.float32([2.5]).tobytes())
-  feature = lambda kind, body: pw.bytes_field(kind, body)
-  entry = lambda name, f: pw.bytes_field(1, pw.bytes_field(1, name) +
-                                         pw.bytes_field(2, f))
-  buf = pw.bytes_field(1, entry(b'i', feature(3, ints)) +
-                       entry(b'f', feature(2, floats)))
+  feature = wire.bytes_field
+  entry = lambda name, f: wire.bytes_field(1, wire.bytes_field(1, name) +
+                                           wire.bytes_field(2, f))
+  buf = wire.bytes_field(1, entry(b'i', feature(3, ints)) +
+                         entry(b'f', feature(2, floats)))
   out = tfrecord.decode_example(buf)
   np.testing.assert_array_equal(out['i'], [5, -3])
   np.testing.assert_array_equal(out['f'], [1.5, 2.5])
+  assert out['i'].dtype == np.int64 and out['f'].dtype == np.float32
+
+
+def test_decode_rejects_non_examples(tmp_path):
+  for bad in (b'\x0a\x05ab', b'\xff', b'\x0a\x03\x0a\x01\xff'):
+    with pytest.raises(tfrecord.ExampleError, match='not a tf.train.Example'):
+      tfrecord.decode_example(bad)
+  path = str(tmp_path / 'r')
+  tfrecord.write_tfrecord(path, [b'\x0a\x05ab'])
+  with pytest.raises(bt.DataError,
+                     match=f'{path}: record at byte 0: not a tf.train.Example'):
+    bt.RecordSource(path).load(np.array([0]))
+
+
+# ------------------------------------------ written by real TensorFlow
+
+
+def _assert_example(decoded, expected):
+  assert sorted(decoded) == sorted(expected)
+  for name, value in expected.items():
+    if value is None or isinstance(value, list):  # bytes, or no list set
+      assert decoded[name] == (value or []), name
+    else:
+      assert decoded[name].dtype == value.dtype, name
+      assert decoded[name].tobytes() == value.tobytes(), name  # bit for bit
+
+
+@pytest.mark.parametrize('path,examples', [
+    (fixtures.BERT_TFRECORD, fixtures.bert_examples()),
+    (fixtures.MISC_TFRECORD, fixtures.misc_examples())])
+def test_reads_tensorflow_tfrecords(path, examples):
+  """tf.io.TFRecordWriter files of tf.train.Examples (tests/fixtures/)."""
+  records = list(tfrecord.read_tfrecord(path))
+  assert len(records) == len(examples)
+  for record, expected in zip(records, examples):
+    _assert_example(tfrecord.decode_example(record), expected)
+    if all(isinstance(v, np.ndarray) and v.size for v in expected.values()):
+      # TensorFlow's deterministic serialisation is ours.
+      assert tfrecord.encode_example(expected) == record
+  offsets, lengths = tfrecord.index_tfrecord(path)
+  assert lengths.tolist() == [len(r) for r in records]
+  assert offsets[0] == 12
+
+
+def test_tfrecord_framing_matches_tensorflow(tmp_path):
+  """Our framing (lengths, masked CRCs) is TensorFlow's, byte for byte."""
+  for path in (fixtures.BERT_TFRECORD, fixtures.MISC_TFRECORD):
+    copy = str(tmp_path / os.path.basename(path))
+    tfrecord.write_tfrecord(copy, tfrecord.read_tfrecord(path))
+    assert _read(copy) == _read(path)
+
+
+def test_record_source_reads_tensorflow_tfrecord():
+  source = bt.RecordSource(fixtures.BERT_TFRECORD,
+                           seq_length=fixtures.BERT_SEQ,
+                           max_predictions=fixtures.BERT_PRED)
+  assert len(source) == fixtures.BERT_COUNT
+  expected = fixtures.bert_examples()
+  batch = source.load(np.array([3, 0, 2]))
+  for k, v in batch.items():
+    want = np.stack([expected[i][k] for i in (3, 0, 2)])
+    np.testing.assert_array_equal(v, want, err_msg=k)
+  assert batch['input_ids'].dtype == np.int32
+  assert batch['masked_lm_weights'].dtype == np.float32
 
 
 # ---------------------------------------------------------------- sources

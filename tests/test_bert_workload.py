@@ -30,7 +30,7 @@ def test_reference_eval_interval_formula():
 
 def test_reference_blocks_count_samples_and_round_up_to_steps():
   wl = bert_wl.BertWorkload('reference', synthetic=True)
-  hp = mlperf_jax.resolve_hparams(wl)  # GBS 448, 8103 steps
+  hp = wl.resolve_hparams()  # GBS 448, 8103 steps
   blocks = list(wl.blocks(hp, wl.default_max_epochs(hp)))
   b0, b1 = blocks[0], blocks[1]
   assert b0.first_epoch_num == 0 and b0.steps == 335  # ceil(150000 / 448)
@@ -48,7 +48,7 @@ def test_reference_blocks_count_samples_and_round_up_to_steps():
 def test_decay_mask_and_tensor_names():
   wl = bert_wl.BertWorkload('reference', synthetic=True)
   import jax  # pylint: disable=import-outside-toplevel
-  hp = mlperf_jax.resolve_hparams(wl)
+  hp = wl.resolve_hparams()
   boxed, _ = jax.eval_shape(lambda r: wl.init(r, hp),
                             jax.ShapeDtypeStruct((2,), np.uint32))
   names = wl.init_tensor_names(boxed)
@@ -163,7 +163,7 @@ def test_masking_follows_the_reference_rates(corpus):
 
 def test_mini_train_batches_deterministic_and_host_sharded():
   wl = bert_wl.BertWorkload('mini')
-  hp = mlperf_jax.resolve_hparams(wl, {'global_batch_size': '8'})
+  hp = wl.resolve_hparams({'global_batch_size': '8'})
   a = next(wl.train_batches(hp, seed=3, host=HostShard()))
   b = next(wl.train_batches(hp, seed=3, host=HostShard()))
   for k in a:
@@ -177,8 +177,8 @@ def test_mini_train_batches_deterministic_and_host_sharded():
   for k in ('segment_ids', 'input_mask', 'next_sentence_labels'):
     np.testing.assert_array_equal(np.concatenate([h0[k], h1[k]]), a[k])
   ev = list(wl.eval_batches(hp, host=HostShard()))
-  assert sum(float(e['mask'].sum()) for e in ev) == wl.config.eval_samples
-  assert wl.config.train_samples == len(text_corpus.load(
+  assert sum(float(e['mask'].sum()) for e in ev) == wl.variant.eval_samples
+  assert wl.variant.train_samples == len(text_corpus.load(
       bert_wl.MINI_CORPUS).train['tokens'])
 
 
@@ -191,7 +191,7 @@ def test_reference_reads_the_tfrecord_layout(tmp_path):
   bert_tfrecord.write_bert_tfrecord(str(tmp_path / 'train' / 'part-00000'),
                                     arrays)
   wl = bert_wl.BertWorkload('reference', data_dir=str(tmp_path))
-  hp = mlperf_jax.resolve_hparams(wl, {'global_batch_size': '6'})
+  hp = wl.resolve_hparams({'global_batch_size': '6'})
   batch = next(wl.train_batches(hp, seed=0, host=HostShard()))
   for k, spec in wl.batch_spec(hp, train=True).items():
     assert batch[k].shape == spec.shape and batch[k].dtype == spec.dtype, k
@@ -307,10 +307,10 @@ def test_init_checkpoint_starts_from_the_tf_checkpoint(tmp_path):
   import mlperf_jax  # pylint: disable=import-outside-toplevel
   from mlperf_jax.models import bert_tf as bert_checkpoint  # pylint: disable=import-outside-toplevel
   from mlperf_jax.runtime import loop
-  from mlperf_jax.formats import tf_checkpoint
+  from support import tf_checkpoint_writer  # pylint: disable=import-outside-toplevel
   from mlperf_jax.runtime.mllog import RunLog  # pylint: disable=import-outside-toplevel
   wl = bert_wl.BertWorkload('mini')
-  hp = mlperf_jax.resolve_hparams(wl)
+  hp = wl.resolve_hparams()
 
   def first_loss(**kw):
     r = loop.run(wl, hp, loop.RunOptions(seed=0, max_steps=1, progress=False,
@@ -322,7 +322,7 @@ def test_init_checkpoint_starts_from_the_tf_checkpoint(tmp_path):
     rng = jax.random.split(jax.random.PRNGKey(seed))[0]
     params = nn.meta.unbox(wl.init(rng, hp)[0])
     prefix = str(tmp_path / name / 'model.ckpt')
-    tf_checkpoint.write_tf_checkpoint(
+    tf_checkpoint_writer.write_tf_checkpoint(
         prefix, bert_checkpoint.export_params(params))
     return prefix
 
@@ -331,7 +331,7 @@ def test_init_checkpoint_starts_from_the_tf_checkpoint(tmp_path):
   assert first_loss(init_checkpoint=write(7, 'other')) != baseline
   # A checkpoint of another model is bad input, named as such.
   bad = str(tmp_path / 'bad' / 'model.ckpt')
-  tf_checkpoint.write_tf_checkpoint(bad, {'bert/embeddings/word_embeddings':
-                                          np.zeros((3, 4), np.float32)})
+  tf_checkpoint_writer.write_tf_checkpoint(
+      bad, {'bert/embeddings/word_embeddings': np.zeros((3, 4), np.float32)})
   with pytest.raises(ValueError, match='missing variable'):
     first_loss(init_checkpoint=bad)

@@ -18,7 +18,7 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def _hp(wl, **over):
-  return registry.resolve(wl.hparams('sgd'), wl.config.defaults, over,
+  return registry.resolve(wl.hparams('sgd'), wl.variant.defaults, over,
                           division='closed')
 
 

@@ -7,7 +7,6 @@ import json
 import subprocess
 import sys
 import threading
-import time
 
 import jax
 import numpy as np
@@ -68,7 +67,7 @@ def test_two_processes_train_like_one_with_8_devices(two_process_run):
   multi = json.loads((log.parent / 'metrics.json').read_text())
 
   wl = workloads.get('resnet', 'mini')
-  hp = mlperf_jax.resolve_hparams(wl, SETS)
+  hp = wl.resolve_hparams(SETS)
   assert jax.device_count() == 8 and jax.process_count() == 1
   one = loop.run(wl, hp, loop.RunOptions(seed=SEED, max_steps=12,
                                          progress=False),
@@ -84,7 +83,7 @@ def test_two_processes_train_like_one_with_8_devices(two_process_run):
   # by one process, give exactly the quality the two processes reported.
   params, model_state = checkpoint.load_final_params(
       str(log.parent / 'final_params'), wl)
-  tx, _ = wl.optimizer(hp).build(hp, mlperf_jax.optimizer_context(wl, hp))
+  tx, _ = wl.optimizer(hp).build(hp, loop.optimizer_context(wl, hp))
   c = steps.build(wl, tx, hp, shd.make_mesh('data=8'))
   state = one.state.replace(
       params=jax.device_put(params, c.state_sharding.params),
@@ -100,21 +99,29 @@ def test_killing_one_process_stops_the_other(tmp_path):
   procs = launch_local.spawn(2, 4, args + ['--output-dir', str(out)],
                              heartbeat_timeout_s=5)
   try:
-    t0 = time.time()
     for line in procs[0].stdout:  # wait until training is under way
       if 'eval at epoch 1' in line:
         break
-      assert time.time() - t0 < 400, 'no evaluation within 400 s'
+    else:
+      pytest.fail('process 0 ended before its first evaluation: '
+                  f'{procs[0].communicate()[1][-3000:]}')
+    # The order under test: both train -> the peer dies -> the survivor
+    # exits. Both must still be running (600 steps to go) at the kill.
+    assert procs[1].poll() is None, 'process 1 ended before it was killed'
     procs[1].kill()
-    t_kill = time.time()
-    _, err = procs[0].communicate(timeout=120)
-    waited = time.time() - t_kill
+    try:
+      # A hang guard, not a speed check (pytest-timeout is the outer one):
+      # without the heartbeat the survivor would block in a collective.
+      _, err = procs[0].communicate(timeout=300)
+    except subprocess.TimeoutExpired:
+      pytest.fail('the survivor still runs 300 s after its peer was killed')
   finally:
     for p in procs:
       if p.poll() is None:
         p.kill()
+  # It stopped because of the dead peer (the heartbeat / failed collective
+  # it reports), not on its own.
   assert procs[0].returncode != 0
-  assert waited < 60, waited
   assert any(w in err for w in ('unhealthy', 'heartbeat', 'Gloo',
                                 'another process')), err[-3000:]
 
@@ -122,7 +129,6 @@ def test_killing_one_process_stops_the_other(tmp_path):
 def test_unreachable_coordinator_exits_2(tmp_path):
   port = launch_local.free_port()  # nobody listens there
   env = launch_local.process_env(4)
-  t0 = time.time()
   proc = subprocess.run(
       [sys.executable, '-m', 'mlperf_jax.train', '--workload', 'resnet',
        '--output-dir', str(tmp_path / 'runs'), '--coordinator',
@@ -131,8 +137,10 @@ def test_unreachable_coordinator_exits_2(tmp_path):
       timeout=120, check=False)
   assert proc.returncode == 2, proc.stderr[-2000:]
   assert f'127.0.0.1:{port}' in proc.stderr
+  # Our --init-timeout watchdog fired (it alone writes this message, with
+  # the value given), before JAX's own, later initialization_timeout: the
+  # deadline is the one the option asked for, however fast the machine is.
   assert 'did not connect within 3 s' in proc.stderr
-  assert time.time() - t0 < 60
   assert not (tmp_path / 'runs').exists()
 
 

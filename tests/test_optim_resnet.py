@@ -281,7 +281,9 @@ def test_poly_warmup_schedule_edge_cases():
 
 def test_lars_entry_builds_reference_schedule():
   hp = registry.resolve(resnet.hparams('lars'), {}, {}, division='closed')
-  ctx = registry.OptimizerContext(steps_per_epoch=393, decay_mask=decay_mask)
+  ctx = registry.OptimizerContext(steps_per_epoch=393, param_labels=lambda p: (
+      jax.tree_util.tree_map_with_path(lambda path, _: registry.KERNEL if path[
+          -1].key == 'kernel' else registry.BIAS, p)))
   tx, sched = registry.get('resnet', 'lars').build(hp, ctx)
   w, d = 2 * 393, 14523
   for t in (0, 100, w, w + 1, w + 5000, w + d, w + d + 7):
@@ -295,7 +297,9 @@ def test_lars_entry_builds_reference_schedule():
 
 def test_sgd_entry_builds_and_checks_opt_name():
   hp = registry.resolve(resnet.hparams('sgd'), {}, {}, division='closed')
-  ctx = registry.OptimizerContext(steps_per_epoch=10, decay_mask=decay_mask)
+  ctx = registry.OptimizerContext(steps_per_epoch=10, param_labels=lambda p: (
+      jax.tree_util.tree_map_with_path(lambda path, _: registry.KERNEL if path[
+          -1].key == 'kernel' else registry.BIAS, p)))
   _, sched = resnet.SGD.build(hp, ctx)
   assert float(sched(0)) == 0.0
   assert math.isclose(float(sched(50)), 1.275, rel_tol=1e-6)

@@ -37,12 +37,12 @@ def _data():
 
 def _mini(name):
   w = workloads.get(name, 'mini')
-  return w, w.config, w.config.defaults['global_batch_size']
+  return w, w.variant, w.variant.defaults['global_batch_size']
 
 
 def _eval_grid(w):
   """Every `epoch_num` a default mini run can log an evaluation at."""
-  hp = dict(w.config.defaults)
+  hp = dict(w.variant.defaults)
   return {round(float(b.eval_epoch_num), 3)
           for b in w.blocks(hp, w.default_max_epochs(hp))
           if b.eval_epoch_num is not None}

@@ -19,7 +19,7 @@ def test_reference_run_on_mock_imagenet_reads_the_whole_eval_set(tmp_path):
   (version_dir / 'dataset_info.json').write_text(
       json.dumps({'fileFormat': 'array_record'}))
   wl = ResNetWorkload('reference', data_dir=str(tmp_path))
-  hp = mlperf_jax.resolve_hparams(wl, {'global_batch_size': '8'})
+  hp = wl.resolve_hparams({'global_batch_size': '8'})
   log = RunLog(str(tmp_path / 'log.txt'))
   with tfds.testing.mock_data(num_examples=12):
     r = loop.run(wl, hp, loop.RunOptions(seed=0, max_steps=1, progress=False,

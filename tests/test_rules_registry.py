@@ -182,7 +182,8 @@ def _sched(workload, name, overrides, spe, mask=None):
   hp = registry.resolve(hps, {}, overrides, division='open')
   ctx = registry.OptimizerContext(
       steps_per_epoch=spe,
-      decay_mask=mask or (lambda p: jax.tree.map(lambda x: x.ndim > 1, p)))
+      param_labels=mask or (lambda p: jax.tree.map(
+          lambda x: registry.KERNEL if x.ndim > 1 else registry.BIAS, p)))
   return hp, registry.get(workload, name).build(hp, ctx)
 
 

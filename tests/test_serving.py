@@ -7,10 +7,13 @@ executed batch is seen with its real (padded) shape and time; it returns
 use the project's Python LoadGen (fast); one goes through the official one.
 """
 
+import collections
 import gc
+import queue
 import sys
 import threading
 import time
+import types
 
 import jax
 import jax.numpy as jnp
@@ -156,8 +159,12 @@ def test_multistream_pads_each_query_to_the_next_bucket(tmp_path):
 
 
 def test_server_trickle_waits_at_most_max_wait(tmp_path):
-  # 40 QPS (mean gap 25 ms) never fills a batch of 8: each batch must wait
-  # for more samples for max_wait_ms (no less), then go (not much more).
+  # 40 QPS (mean gap 25 ms) rarely fills a batch of 8: a batch that goes
+  # out partial must have waited for more samples for max_wait_ms (no
+  # less). That it then goes at its deadline (no more) is the batching
+  # logic's decision, checked without a real clock in
+  # test_server_batch_deadline_is_the_oldest_sample_plus_max_wait: how late
+  # a woken thread runs on a loaded machine is not asserted here.
   max_wait = 8.0
   switch, frozen = sys.getswitchinterval(), gc.get_freeze_count()
   sut, _, _, errors = _serve(
@@ -167,18 +174,108 @@ def test_server_trickle_waits_at_most_max_wait(tmp_path):
   assert errors == []
   waits_ms = np.array(sut.stats.batch_waits_s) * 1e3
   sizes = np.array(sut.stats.batch_sizes)
-  assert len(waits_ms) >= 15 and sizes.max() < 8
-  assert sizes.sum() == len(sut.stats.latencies_s)
-  assert waits_ms.min() >= max_wait - 0.5, waits_ms
-  # Upper bounds with room for a loaded 2-core machine's scheduling (the
-  # woken worker may wait for a CPU for a few 4 ms ticks); waiting for a
-  # full batch would take ~175 ms here.
-  assert np.median(waits_ms) <= max_wait + 10, waits_ms
-  assert np.percentile(waits_ms, 90) <= max_wait + 60, waits_ms
+  assert sizes.sum() == len(sut.stats.latencies_s) >= 20
+  partial = sizes < 8
+  assert partial.any(), sizes  # the deadline path ran
+  assert waits_ms[partial].min() >= max_wait - 0.5, (waits_ms, sizes)
   # Our LoadGen tunes the GIL switch interval and freezes its objects out
   # of the GC while issuing; the SUT's process gets both back afterwards.
   assert sys.getswitchinterval() == switch
   assert gc.get_freeze_count() == frozen
+
+
+class _FakeClock:
+  """`time.perf_counter` for the batching logic; only `_FakeQueue` moves it."""
+
+  def __init__(self):
+    self.now = 0.0
+
+  def perf_counter(self):
+    return self.now
+
+
+class _FakeQueue:
+  """The SUT's queue with scripted arrivals [(issue time, [items])].
+
+  `get(timeout)` records the timeout and jumps the clock to the next
+  arrival if it comes within the timeout, else to the timeout's end.
+  """
+
+  def __init__(self, clock, arrivals):
+    self.clock, self.arrivals, self.events = clock, list(arrivals), []
+
+  def get_nowait(self):
+    if self.arrivals and self.arrivals[0][0] <= self.clock.now:
+      return self.arrivals.pop(0)[1]
+    raise queue.Empty
+
+  def get(self, timeout=None):
+    self.events.append(('wait', timeout))
+    if self.arrivals and (timeout is None or
+                          self.arrivals[0][0] <= self.clock.now + timeout):
+      self.clock.now = max(self.clock.now, self.arrivals[0][0])
+      return self.arrivals.pop(0)[1]
+    if timeout is None:
+      raise AssertionError('the worker would block forever')
+    self.clock.now += timeout
+    raise queue.Empty
+
+  def put(self, item):
+    self.arrivals.insert(0, (self.clock.now, item))
+
+
+def test_server_batch_deadline_is_the_oldest_sample_plus_max_wait(
+    monkeypatch):
+  # The Server batching decision on a fake clock: a partial batch waits
+  # exactly until its oldest sample's issue time + max_wait, then goes; a
+  # full batch goes without waiting; a worker that comes back after the
+  # deadline does not wait at all; the in-flight batch is completed before
+  # any wait.
+  clock = _FakeClock()
+  monkeypatch.setattr(serving, 'time', clock)
+  max_wait = 0.008
+
+  def item(i, t):
+    return (i, i, t)  # (response id, QSL index, issue time)
+
+  arrivals = [(0.000, [item(0, 0.000)]),
+              (0.025, [item(1, 0.025)]),
+              (0.030, [item(2, 0.030)]),
+              (0.050, [item(k, 0.050) for k in range(3, 11)]),
+              (0.100, [item(11, 0.100)])]
+  q = _FakeQueue(clock, arrivals)
+  sut = types.SimpleNamespace(
+      buckets=[1, 2, 4, 8], scenario='Server', max_wait_s=max_wait, _queue=q,
+      _finish=lambda: q.events.append(('finish', clock.now)))
+  pending = collections.deque()
+
+  def next_batch():
+    q.events.clear()
+    return [i for i, _, _ in serving.BatchingSUT._next_batch(sut, pending)]  # pylint: disable=protected-access
+
+  # Alone: waits the whole max_wait for company, none comes, goes at 8 ms.
+  assert next_batch() == [0]
+  assert q.events == [('finish', 0.0), ('wait', max_wait)]
+  assert clock.now == pytest.approx(max_wait)
+  # Sample 1 at 25 ms, sample 2 joins at 30 ms; the deadline stays that of
+  # sample 1 (33 ms): the second wait is the 3 ms left, not a fresh 8 ms.
+  assert next_batch() == [1, 2]
+  assert [e for e, _ in q.events] == ['finish', 'wait', 'finish', 'wait',
+                                      'finish', 'wait']
+  waits = [t for e, t in q.events if e == 'wait']
+  assert waits[0] is None  # idle: blocks for the next query
+  assert waits[1:] == [pytest.approx(max_wait), pytest.approx(0.003)]
+  assert clock.now == pytest.approx(0.025 + max_wait)
+  # 8 samples at once fill the largest bucket: no wait for the deadline.
+  assert next_batch() == list(range(3, 11))
+  assert ('wait', max_wait) not in q.events
+  assert clock.now == 0.050
+  # Back after the deadline of a pending sample: it goes at once.
+  pending.append(item(12, 0.051))
+  clock.now = 0.051 + 2 * max_wait
+  assert next_batch() == [12]
+  assert q.events == [('finish', clock.now)]
+  assert q.arrivals == [(0.100, [item(11, 0.100)])]  # not waited for
 
 
 def test_server_burst_fills_batches(tmp_path):
@@ -198,15 +295,18 @@ def test_server_burst_fills_batches(tmp_path):
 
 def test_predict_exception_stops_the_test_under_our_loadgen(tmp_path):
   lg = official.get('python')
-  t0 = time.perf_counter()
+  model = FakeModel(fail_on_call=3)
   with pytest.raises(lg.SUTError) as info:
-    _serve(tmp_path, 'SingleStream', buckets=(1,),
-           model=FakeModel(fail_on_call=3),
+    _serve(tmp_path, 'SingleStream', buckets=(1,), model=model,
            single_stream_expected_latency_ns=1_000_000)
-  assert time.perf_counter() - t0 < 20
   assert 'fake model failure' in str(info.value.__cause__)
+  # The failure stopped the test at once (not the completion timeout, not
+  # min_duration): the failing call was the last predict, and the next
+  # query's issue_queries raised.
+  assert len(model.calls) == 3
   detail, errors = logs.parse_detail(tmp_path / 'mlperf_log_detail.txt')
   assert any('SUT issue_query raised' in e for e in errors)
+  assert not [e for e in errors if 'did not complete' in e]
   assert detail['loadgen_version']  # the logs written so far are on disk
 
 
@@ -215,12 +315,12 @@ def test_predict_exception_in_offline_is_surfaced_not_a_hang(tmp_path,
                                                              loadgen):
   # The one Offline query was issued before the failure: the SUT completes
   # the failed and remaining samples empty so that LoadGen returns, and
-  # keeps the error for the caller.
-  t0 = time.perf_counter()
+  # keeps the error for the caller. LoadGen returned because every sample
+  # was completed: our LoadGen logs no completion-timeout error (errors ==
+  # []); a hang under the official one is caught by pytest-timeout.
   sut, _, _, errors = _serve(tmp_path, 'Offline', 'AccuracyOnly',
                              loadgen=loadgen, count=100,
                              model=FakeModel(fail_on_call=2))
-  assert time.perf_counter() - t0 < 20
   assert errors == []
   assert 'fake model failure' in str(sut.error)
   entries = logs.read_accuracy(tmp_path / 'mlperf_log_accuracy.json')

@@ -19,8 +19,8 @@ from mlperf_jax.workloads.resnet import ResNetWorkload
 
 def _mini(gbs=64):
   wl = workloads.get('resnet', 'mini')
-  hp = mlperf_jax.resolve_hparams(wl, {'global_batch_size': str(gbs)})
-  tx, _ = wl.optimizer(hp).build(hp, mlperf_jax.optimizer_context(wl, hp))
+  hp = wl.resolve_hparams({'global_batch_size': str(gbs)})
+  tx, _ = wl.optimizer(hp).build(hp, loop.optimizer_context(wl, hp))
   return wl, hp, tx
 
 
@@ -57,7 +57,7 @@ def test_sharded_steps_match_one_device(single_device, spec):
 
 def _run(tmp_path, seed, max_steps, workload=None, name='log'):
   wl = workload or workloads.get('resnet', 'mini')
-  hp = mlperf_jax.resolve_hparams(wl)
+  hp = wl.resolve_hparams()
   log = RunLog(str(tmp_path / f'{name}.txt'))
   try:
     return loop.run(wl, hp, loop.RunOptions(seed=seed, max_steps=max_steps,
@@ -102,8 +102,10 @@ def test_nan_loss_aborts_clearly(tmp_path):
 
 def test_progress_bar_labels_follow_the_progress_unit():
   from mlperf_jax.api import Block  # pylint: disable=import-outside-toplevel
-  assert loop._block_label(Block(5, 4, 10, 8), 'epoch') == 'train epochs 5-8'
-  assert loop._block_label(Block(1.0, 0.05, 10, 1.05), 'epoch') == (
+  from mlperf_jax import workloads  # pylint: disable=import-outside-toplevel
+  resnet, bert = workloads.get('resnet'), workloads.get('bert')
+  assert resnet.block_label(Block(5, 4, 10, 8)) == 'train epochs 5-8'
+  assert resnet.block_label(Block(1.0, 0.05, 10, 1.05)) == (
       'train epochs 1 to 1.05')
-  assert loop._block_label(Block(2048, 2048, 64, 4096), 'samples') == (
+  assert bert.block_label(Block(2048, 2048, 64, 4096)) == (
       'train samples 2048 to 4096')

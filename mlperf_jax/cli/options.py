@@ -13,13 +13,14 @@ import dataclasses
 import os
 from typing import Any
 
-from mlperf_jax.runtime import distributed
-from mlperf_jax.runtime import loop
-from mlperf_jax.runtime import sharding as shd
+import sys
+
 from mlperf_jax import workloads
-from mlperf_jax.hparams import registry
-from mlperf_jax import api as workload_lib
 from mlperf_jax.api import SCALES, Workload
+from mlperf_jax.hparams import registry
+from mlperf_jax.runtime import distributed
+from mlperf_jax.runtime import mesh_spec
+from mlperf_jax.runtime.options import RunOptions
 
 
 @dataclasses.dataclass
@@ -27,8 +28,9 @@ class Parsed:
   args: argparse.Namespace
   workload: Workload
   hp: dict[str, Any]
-  opts: loop.RunOptions
+  opts: RunOptions
   resume_meta: dict[str, Any] | None = None  # checkpoint being continued
+  abstract_devices: int | None = None  # --dry-run on N fake CPU devices
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -83,81 +85,73 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
   distributed.add_arguments(p)
 
 
-def _parse_sets(p: argparse.ArgumentParser, items: list[str]) -> dict[str, str]:
-  out = {}
-  for item in items:
-    key, sep, value = item.partition('=')
-    if not sep or not key.strip():
-      p.error(f'--set {item!r}: expected KEY=VALUE with an MLLOG key, e.g. '
-              '--set global_batch_size=256')
-    out[key.strip()] = value.strip()
-  return out
-
-
 def parse(p: argparse.ArgumentParser, argv: list[str] | None) -> Parsed:
-  """Parses and validates everything; calls `p.error` (exit 2) on bad input."""
+  """Parses and validates the command line without importing JAX.
+
+  Every problem found is reported in one message (`p.error`, exit 2).
+  Checks that need the devices (mesh size, batch divisibility, memory) and
+  the checkpoint directory follow in `check_devices`.
+  """
   args = p.parse_args(argv)
-  if args.workload not in workloads.names():
-    p.error(f'unknown workload {args.workload!r}; valid workloads: '
-            f'{", ".join(workloads.names())}')
-  if args.scale == 'reference' and not (args.data_dir or args.synthetic_data):
-    p.error('--scale reference needs --data-dir (the prepared dataset) or '
-            '--synthetic-data')
-  if args.data_dir and not os.path.isdir(args.data_dir):
-    p.error(f'--data-dir {args.data_dir!r} is not a directory')
+  problems: list[str] = []
   for name in ('max_epochs', 'max_steps'):
     if getattr(args, name) is not None and getattr(args, name) < 1:
-      p.error(f'--{name.replace("_", "-")} must be >= 1')
+      problems.append(f'--{name.replace("_", "-")} must be >= 1')
+  if args.data_dir and not os.path.isdir(args.data_dir):
+    problems.append(f'--data-dir {args.data_dir!r} is not a directory')
   try:
-    mesh_sizes = shd.parse_mesh_spec(args.mesh)
-  except shd.MeshSpecError as e:
-    p.error(str(e))
+    mesh_spec.parse_mesh_spec(args.mesh)
+  except mesh_spec.MeshSpecError as e:
+    problems.append(str(e))
+  if args.init_checkpoint and not (
+      os.path.exists(args.init_checkpoint)
+      or os.path.exists(args.init_checkpoint + '.index')):
+    problems.append(f'--init-checkpoint {args.init_checkpoint!r} does not '
+                    'exist (for a TF checkpoint give the prefix before .index)')
+  overrides = {}
+  for item in args.set:
+    key, sep, value = item.partition('=')
+    if not sep or not key.strip():
+      problems.append(f'--set {item!r}: expected KEY=VALUE with an MLLOG key, '
+                      'e.g. --set global_batch_size=256')
+    else:
+      overrides[key.strip()] = value.strip()
+  if args.workload not in workloads.names():
+    problems.insert(0, f'unknown workload {args.workload!r}; valid workloads: '
+                    f'{", ".join(workloads.names())}')
+    p.error('\n  '.join(problems) if len(problems) == 1 else
+            'bad command line:\n  - ' + '\n  - '.join(problems))
   workload = workloads.get(args.workload, args.scale, data_dir=args.data_dir,
                            synthetic=args.synthetic_data,
                            compute_dtype=args.compute_dtype)
-  if args.init_checkpoint:
-    if not (os.path.exists(args.init_checkpoint)
-            or os.path.exists(args.init_checkpoint + '.index')):
-      p.error(f'--init-checkpoint {args.init_checkpoint!r} does not exist '
-              '(for a TF checkpoint give the prefix before .index)')
-    if (type(workload).load_init_checkpoint
-        is workload_lib.Workload.load_init_checkpoint):
-      p.error(f'workload {workload.name!r} does not start from a checkpoint; '
-              'drop --init-checkpoint')
-  overrides = _parse_sets(p, args.set)
+  if (workload.variant.needs_data_dir and not args.dry_run
+      and not (args.data_dir or args.synthetic_data)):
+    problems.append(f'--scale {args.scale} needs --data-dir (the prepared '
+                    'dataset) or --synthetic-data (--dry-run needs neither)')
+  if args.init_checkpoint and not workload.starts_from_checkpoint():
+    problems.append(f'workload {workload.name!r} does not start from a '
+                    'checkpoint; drop --init-checkpoint')
   opt_name = overrides.get('opt_name', workload.default_opt_name())
+  hp = None
   if opt_name not in workload.optimizer_names():
-    p.error(f'opt_name={opt_name!r} is not an optimizer of {workload.name!r}; '
-            f'valid: {", ".join(workload.optimizer_names())}')
-  try:
-    hp = registry.resolve(workload.hparams(opt_name), workload.config.defaults,
-                          overrides, division=args.division)
-  except registry.HParamError as e:
-    p.error(f'invalid hyperparameters for {workload.name} '
-            f'({args.division} division):\n{e}')
-  import jax  # pylint: disable=import-outside-toplevel
-  try:
-    shape = dict(zip(shd.MESH_AXES, shd.resolve_mesh_shape(
-        mesh_sizes, jax.device_count())))
-  except shd.MeshSpecError as e:
-    p.error(str(e))
-  try:  # e.g. DLRM's tables on too few devices: fail before allocating
-    workload.memory_report(hp, shape)
-  except ValueError as e:
-    p.error(str(e))
-  split = shape['data'] * shape['fsdp']
-  gbs = workload.global_batch_size(hp)
-  if gbs % (split * jax.process_count()):
-    p.error(f'global_batch_size={gbs} is not divisible by the data x fsdp mesh '
-            f'size {split} (x {jax.process_count()} processes); change '
-            '--set global_batch_size or --mesh')
-  seed, resume_meta = args.seed, None
-  if (args.resume or args.checkpoint_dir
-      or args.checkpoint_every_steps is not None):
-    seed, resume_meta = _check_checkpoint_dir(p, args, workload, hp)
+    problems.append(f'opt_name={opt_name!r} is not an optimizer of '
+                    f'{workload.name!r}; valid: '
+                    f'{", ".join(workload.optimizer_names())}')
+  else:
+    try:
+      hp = registry.resolve(workload.hparams(opt_name),
+                            workload.variant.defaults, overrides,
+                            division=args.division)
+    except registry.HParamError as e:
+      problems.extend(f'{workload.name} hyperparameters ({args.division} '
+                      f'division): {q}' for q in e.problems)
+  if problems:
+    p.error(problems[0] if len(problems) == 1 else
+            'bad command line:\n  - ' + '\n  - '.join(problems))
+  seed = args.seed
   if seed is None:
     seed = int.from_bytes(os.urandom(4), 'little') & 0x7FFFFFFF
-  opts = loop.RunOptions(
+  opts = RunOptions(
       seed=seed, division=args.division, mesh=args.mesh,
       max_epochs=args.max_epochs, max_steps=args.max_steps,
       submission_org=args.submission_org,
@@ -166,15 +160,65 @@ def parse(p: argparse.ArgumentParser, argv: list[str] | None) -> Parsed:
       checkpoint_dir=args.checkpoint_dir,
       checkpoint_every_steps=args.checkpoint_every_steps, resume=args.resume,
       init_checkpoint=args.init_checkpoint)
-  return Parsed(args=args, workload=workload, hp=hp, opts=opts,
-                resume_meta=resume_meta)
+  return Parsed(args=args, workload=workload, hp=hp, opts=opts)
+
+
+def plan_devices(parsed: Parsed) -> None:
+  """For `--dry-run`: a mesh of fixed size N is planned on N abstract CPU
+  devices, whatever this machine has (call before JAX starts)."""
+  if not parsed.args.dry_run:
+    return
+  n = mesh_spec.fixed_size(mesh_spec.parse_mesh_spec(parsed.args.mesh))
+  if n is None or n < 1 or 'jax' in sys.modules:
+    return
+  flags = os.environ.get('XLA_FLAGS', '')
+  flags = ' '.join(f for f in flags.split()
+                   if not f.startswith('--xla_force_host_platform_device_count'))
+  os.environ['XLA_FLAGS'] = (
+      f'{flags} --xla_force_host_platform_device_count={n}').strip()
+  os.environ['JAX_PLATFORMS'] = 'cpu'
+  parsed.abstract_devices = n
+
+
+def check_devices(p: argparse.ArgumentParser, parsed: Parsed) -> None:
+  """The checks that need JAX's devices; `p.error` (exit 2) lists them."""
+  import jax  # pylint: disable=import-outside-toplevel
+  args, workload, hp = parsed.args, parsed.workload, parsed.hp
+  problems = []
+  shape = None
+  try:
+    shape = dict(zip(mesh_spec.MESH_AXES, mesh_spec.resolve_mesh_shape(
+        mesh_spec.parse_mesh_spec(args.mesh), jax.device_count())))
+  except mesh_spec.MeshSpecError as e:
+    problems.append(str(e))
+  if shape is not None:
+    try:  # e.g. DLRM's tables on too few devices: fail before allocating
+      workload.memory_report(hp, shape)
+    except ValueError as e:
+      problems.append(str(e))
+    split = shape['data'] * shape['fsdp']
+    gbs = workload.global_batch_size(hp)
+    if gbs % (split * jax.process_count()):
+      problems.append(
+          f'global_batch_size={gbs} is not divisible by the data x fsdp mesh '
+          f'size {split} (x {jax.process_count()} processes); change '
+          '--set global_batch_size or --mesh')
+  if (args.resume or args.checkpoint_dir
+      or args.checkpoint_every_steps is not None) and not problems:
+    seed, parsed.resume_meta = _check_checkpoint_dir(p, args, workload, hp,
+                                                     parsed.opts.seed)
+    parsed.opts = dataclasses.replace(parsed.opts, seed=seed)
+  if problems:
+    p.error(problems[0] if len(problems) == 1 else
+            'bad command line:\n  - ' + '\n  - '.join(problems))
 
 
 def _has_checkpoints(path: str) -> bool:
   return os.path.isdir(path) and any(n.isdigit() for n in os.listdir(path))
 
 
-def _check_checkpoint_dir(p: argparse.ArgumentParser, args, workload, hp):
+def _check_checkpoint_dir(p: argparse.ArgumentParser, args, workload, hp,
+                          drawn_seed: int):
   """(seed, metadata of the checkpoint to resume or None); exit 2 if the
   directory cannot be used."""
   import jax  # pylint: disable=import-outside-toplevel
@@ -189,7 +233,7 @@ def _check_checkpoint_dir(p: argparse.ArgumentParser, args, workload, hp):
   if '://' in d or not _has_checkpoints(d):
     if os.path.exists(d) and not os.path.isdir(d):
       p.error(f'--checkpoint-dir {d!r} exists and is not a directory')
-    return args.seed, None
+    return drawn_seed, None
   if not args.resume:
     p.error(f'--checkpoint-dir {d!r} already holds checkpoints; pass --resume '
             'to continue that run, or choose another directory (existing '
@@ -199,7 +243,7 @@ def _check_checkpoint_dir(p: argparse.ArgumentParser, args, workload, hp):
     try:
       meta = ckpt.read_meta()
       seed = args.seed if args.seed is not None else meta.get(
-          'identity', {}).get('seed')
+          'identity', {}).get('seed', drawn_seed)
       ckpt.check(checkpoint.run_identity(workload, hp, seed, args.max_epochs,
                                          args.max_steps))
     finally:

@@ -1,13 +1,13 @@
 # Copyright 2026 The mlperf_jax Authors. Licensed under the Apache License 2.0.
-"""The protocol-buffer wire format, by hand, for the few messages we need.
+"""Protocol-buffer wire-format decoding for TensorFlow's checkpoint protos.
 
-TensorFlow's checkpoint index (`BundleEntryProto`, `TensorShapeProto`) and
-training records (`tf.train.Example`) are small, stable messages; reading and
-writing them directly keeps TensorFlow (and generated proto classes) out of
-the project. Only the wire format is implemented: varints (wire type 0),
-64-bit (1), length-delimited (2) and 32-bit (5) fields. Packed repeated
-varints are decoded and encoded with vectorised NumPy, which is what makes a
-512-token `tf.train.Example` cheap to read.
+TensorFlow's checkpoint index holds `BundleHeaderProto`, `BundleEntryProto`
+and `TensorShapeProto` messages, for which no generated classes exist outside
+TensorFlow itself; `tf_checkpoint` reads their few fields with these
+decoders. (`tf.train.Example` records are parsed by the protobuf runtime, see
+`input_pipelines/tfrecord.py`.) Implemented: varints (wire type 0), 64-bit
+(1), length-delimited (2) and 32-bit (5) fields, and packed repeated varints
+(vectorised with NumPy).
 """
 
 from collections.abc import Iterator
@@ -15,22 +15,10 @@ from collections.abc import Iterator
 import numpy as np
 
 VARINT, FIXED64, LEN, FIXED32 = 0, 1, 2, 5
-_U64 = (1 << 64) - 1
 
 
 class WireError(ValueError):
   """Malformed protocol-buffer bytes."""
-
-
-def encode_varint(value: int) -> bytes:
-  """Base-128 varint; negative values as 64-bit two's complement."""
-  value &= _U64
-  out = bytearray()
-  while value >= 0x80:
-    out.append((value & 0x7F) | 0x80)
-    value >>= 7
-  out.append(value)
-  return bytes(out)
 
 
 def decode_varint(buf, pos: int) -> tuple[int, int]:
@@ -53,22 +41,6 @@ def decode_varint(buf, pos: int) -> tuple[int, int]:
 def to_int64(value: int) -> int:
   """Reinterprets an unsigned 64-bit varint value as signed."""
   return value - (1 << 64) if value >= 1 << 63 else value
-
-
-def tag(field: int, wire_type: int) -> bytes:
-  return encode_varint(field << 3 | wire_type)
-
-
-def varint_field(field: int, value: int) -> bytes:
-  return tag(field, VARINT) + encode_varint(value)
-
-
-def bytes_field(field: int, payload: bytes) -> bytes:
-  return tag(field, LEN) + encode_varint(len(payload)) + payload
-
-
-def fixed32_field(field: int, value: int) -> bytes:
-  return tag(field, FIXED32) + int(value).to_bytes(4, 'little')
 
 
 def iter_fields(buf) -> Iterator[tuple[int, int, object]]:
@@ -128,19 +100,3 @@ def decode_packed_varints(payload) -> np.ndarray:
     raise WireError('packed varints: value longer than 10 bytes')
   parts = (b & 0x7F).astype(np.uint64) << (7 * pos).astype(np.uint64)
   return np.add.reduceat(parts, starts).view(np.int64)
-
-
-def encode_packed_varints(values) -> bytes:
-  """Encodes integers as a packed run of varints (negatives as 10 bytes)."""
-  v = np.asarray(values).astype(np.int64).reshape(-1).view(np.uint64)
-  if v.size == 0:
-    return b''
-  shifts = 7 * np.arange(10, dtype=np.uint64)
-  groups = (v[:, None] >> shifts) & np.uint64(0x7F)
-  nbytes = 1 + (v[:, None] >= (np.uint64(1) << shifts[1:])).sum(1)
-  k = np.arange(10)
-  keep = k[None, :] < nbytes[:, None]
-  cont = k[None, :] < (nbytes[:, None] - 1)
-  out = (groups | np.where(cont, np.uint64(0x80), np.uint64(0))).astype(
-      np.uint8)
-  return out[keep].tobytes()

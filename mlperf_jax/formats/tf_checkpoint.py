@@ -1,5 +1,5 @@
 # Copyright 2026 The mlperf_jax Authors. Licensed under the Apache License 2.0.
-"""TensorFlow checkpoints (TensorBundle V2) read and written without TensorFlow.
+"""TensorFlow checkpoints (TensorBundle V2) read without TensorFlow.
 
 A checkpoint `PREFIX` is two kinds of files:
 
@@ -15,29 +15,27 @@ A checkpoint `PREFIX` is two kinds of files:
 * `PREFIX.data-SSSSS-of-NNNNN`: the tensors' raw little-endian bytes; string
   tensors are varint64 lengths, a masked CRC of the lengths, then the bytes.
 
-The writer reproduces TensorFlow's `BundleWriter` + `TableBuilder` byte for
-byte (no compression, 256 KiB blocks, restart interval 16 in data blocks and 1
-in the index block, shortest separators), so TensorFlow reads what it writes.
-The reader also accepts Snappy-compressed blocks (old TensorFlow versions
-wrote them), big-endian bundles and multi-shard bundles; partitioned
-(sliced) variables are reported, not assembled.
+The reader accepts uncompressed and Snappy-compressed blocks (old TensorFlow
+versions wrote them; decompressed with `cramjam`), big-endian bundles and
+multi-shard bundles; partitioned (sliced) variables are reported, not
+assembled. The bundle protos are decoded with `protowire` (no generated
+classes exist for them outside TensorFlow). A byte-exact writer, for tests,
+is `tests/support/tf_checkpoint_writer.py`.
 """
 
 import os
 import struct
 
+import cramjam
 import ml_dtypes
 import numpy as np
 
 from mlperf_jax.formats import crc32c
 from mlperf_jax.formats import protowire as pw
-from mlperf_jax.formats import snappy
 
 TABLE_MAGIC = 0xDB4775248B80FB57
 FOOTER_SIZE = 48  # two handles padded to 2 * 20 bytes, then the magic
 _BLOCK_TRAILER = 5
-_BLOCK_SIZE = 262144
-_RESTART_INTERVAL = 16
 _HEADER_KEY = b''
 _STRING = 7
 
@@ -89,8 +87,8 @@ def _read_block(file: bytes, handle: tuple[int, int], path: str,
     return contents[:-1]
   if kind == 1:
     try:
-      return snappy.decompress(contents[:-1])
-    except ValueError as e:
+      return bytes(cramjam.snappy.decompress_raw(contents[:-1]))
+    except cramjam.DecompressionError as e:
       raise CheckpointError(f'{path}: corrupt {what} block ({e})') from None
   raise CheckpointError(f'{path}: {what} block has unknown compression {kind}')
 
@@ -173,97 +171,6 @@ def _read_table(path: str) -> list[tuple[bytes, bytes]]:
   return entries
 
 
-class _BlockBuilder:
-  """A table block with prefix-compressed keys and a restart array."""
-
-  def __init__(self, restart_interval: int):
-    self.interval = restart_interval
-    self.reset()
-
-  def reset(self):
-    self.buf, self.restarts = bytearray(), [0]
-    self.counter, self.last_key = 0, b''
-
-  def empty(self) -> bool:
-    return not self.buf
-
-  def size_estimate(self) -> int:
-    return len(self.buf) + 4 * len(self.restarts) + 4
-
-  def add(self, key: bytes, value: bytes):
-    shared = 0
-    if self.counter < self.interval:
-      n = min(len(key), len(self.last_key))
-      while shared < n and key[shared] == self.last_key[shared]:
-        shared += 1
-    else:
-      self.restarts.append(len(self.buf))
-      self.counter = 0
-    self.buf += (pw.encode_varint(shared) + pw.encode_varint(len(key) - shared)
-                 + pw.encode_varint(len(value)) + key[shared:] + value)
-    self.last_key = key
-    self.counter += 1
-
-  def finish(self) -> bytes:
-    return bytes(self.buf) + b''.join(
-        struct.pack('<I', r) for r in self.restarts) + struct.pack(
-            '<I', len(self.restarts))
-
-
-def _shortest_separator(start: bytes, limit: bytes) -> bytes:
-  n = min(len(start), len(limit))
-  i = 0
-  while i < n and start[i] == limit[i]:
-    i += 1
-  if i < n and start[i] < 0xFF and start[i] + 1 < limit[i]:
-    return start[:i] + bytes([start[i] + 1])
-  return start
-
-
-def _short_successor(key: bytes) -> bytes:
-  for i, b in enumerate(key):
-    if b != 0xFF:
-      return key[:i] + bytes([b + 1])
-  return key
-
-
-def _build_table(entries: list[tuple[bytes, bytes]]) -> bytes:
-  """An uncompressed SSTable holding sorted `entries`, as TF's TableBuilder."""
-  out = bytearray()
-  data = _BlockBuilder(_RESTART_INTERVAL)
-  index = _BlockBuilder(1)
-  pending = None  # handle of the last flushed data block, not yet indexed
-  last_key = b''
-
-  def write_block(block: _BlockBuilder) -> bytes:
-    contents = block.finish() + b'\x00'
-    handle = (pw.encode_varint(len(out)) +
-              pw.encode_varint(len(contents) - 1))
-    out.extend(contents + struct.pack('<I', crc32c.masked_value(contents)))
-    block.reset()
-    return handle
-
-  for n, (key, value) in enumerate(entries):
-    if n and len(key) + len(value) >= 2 * _BLOCK_SIZE and not data.empty():
-      pending = write_block(data)
-    if pending is not None:
-      index.add(_shortest_separator(last_key, key), pending)
-      pending = None
-    last_key = key
-    data.add(key, value)
-    if data.size_estimate() >= _BLOCK_SIZE:
-      pending = write_block(data)
-  if not data.empty():
-    pending = write_block(data)
-  meta_handle = write_block(_BlockBuilder(_RESTART_INTERVAL))
-  if pending is not None:
-    index.add(_short_successor(last_key), pending)
-  index_handle = write_block(index)
-  footer = (meta_handle + index_handle).ljust(FOOTER_SIZE - 8, b'\x00')
-  out.extend(footer + struct.pack('<Q', TABLE_MAGIC))
-  return bytes(out)
-
-
 # ------------------------------------------------------------- the messages
 
 
@@ -296,18 +203,6 @@ def _decode_entry(buf) -> dict:
     elif field == 7:
       entry['num_slices'] += 1
   return entry
-
-
-def _encode_entry(dtype: int, shape: tuple[int, ...], offset: int, size: int,
-                  crc: int) -> bytes:
-  dims = b''.join(
-      pw.bytes_field(2, pw.varint_field(1, d) if d else b'') for d in shape)
-  out = pw.varint_field(1, dtype) + pw.bytes_field(2, dims)
-  if offset:
-    out += pw.varint_field(4, offset)
-  if size:
-    out += pw.varint_field(5, size)
-  return out + pw.fixed32_field(6, crc32c.mask(crc))
 
 
 def _decode_header(buf) -> dict:
@@ -493,75 +388,3 @@ def read_tf_checkpoint(prefix: str,
     for f in files.values():
       f.close()
   return out
-
-
-def _string_tensor_bytes(array: np.ndarray) -> tuple[bytes, int]:
-  items = [x.encode('utf-8') if isinstance(x, str) else bytes(x)
-           for x in array.reshape(-1)]
-  crc = 0
-  for s in items:
-    n = len(s)
-    crc = crc32c.extend(crc, _length_bytes(n))
-  length_crc = struct.pack('<I', crc32c.mask(crc))
-  crc = crc32c.extend(crc, length_crc)
-  body = b''.join(items)
-  crc = crc32c.extend(crc, body)
-  raw = b''.join(pw.encode_varint(len(s)) for s in items) + length_crc + body
-  return raw, crc
-
-
-def write_tf_checkpoint(prefix: str, tensors: dict[str, np.ndarray]) -> None:
-  """Writes `tensors` as a single-shard TensorFlow checkpoint.
-
-  The files are what TensorFlow's `BundleWriter` writes for the same tensors
-  added in sorted-name order (byte-identical). Files are written to temporary
-  names and renamed, so a crash never leaves a half-written checkpoint.
-
-  Args:
-    prefix: checkpoint prefix; its directory is created if needed.
-    tensors: `{name: array-like}`; names are non-empty strings, sorted by
-      their UTF-8 bytes in the index as TensorFlow requires. Supported dtypes:
-      float16/32/64, bfloat16, (u)int8/16/32/64, bool, complex64/128, and
-      bytes/str (object arrays) as DT_STRING.
-
-  Raises:
-    ValueError: an empty name or an unsupported dtype.
-  """
-  codes = {dtype: code for code, dtype in _DTYPES.items()}
-  encoded = []
-  for name, value in tensors.items():
-    if not isinstance(name, str) or not name:
-      raise ValueError(f'tensor names must be non-empty strings, got {name!r}')
-    array = np.asarray(value)
-    if array.dtype.kind in 'SU':
-      array = array.astype(object)
-    if array.dtype not in codes:
-      raise ValueError(
-          f'tensor {name!r}: dtype {array.dtype} has no TensorFlow '
-          f'equivalent here; supported: {sorted(str(d) for d in codes)}')
-    encoded.append((name.encode('utf-8'), array))
-  encoded.sort(key=lambda kv: kv[0])
-  os.makedirs(os.path.dirname(os.path.abspath(prefix)), exist_ok=True)
-  data_path = data_filename(prefix)
-  entries = [(_HEADER_KEY,
-              pw.varint_field(1, 1) +
-              pw.bytes_field(3, pw.varint_field(1, 1)))]
-  offset = 0
-  with open(data_path + '.tmp', 'wb') as f:
-    for key, array in encoded:
-      code = codes[array.dtype]
-      if code == _STRING:
-        raw, crc = _string_tensor_bytes(array)
-        f.write(raw)
-      else:
-        raw = np.ascontiguousarray(array, array.dtype.newbyteorder('<'))
-        crc = crc32c.value(raw)
-        f.write(raw.tobytes())
-        raw = raw.reshape(-1).view(np.uint8)
-      entries.append((key, _encode_entry(code, array.shape, offset, len(raw),
-                                         crc)))
-      offset += len(raw)
-  with open(index_filename(prefix) + '.tmp', 'wb') as f:
-    f.write(_build_table(entries))
-  os.replace(data_path + '.tmp', data_path)
-  os.replace(index_filename(prefix) + '.tmp', index_filename(prefix))

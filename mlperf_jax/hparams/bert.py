@@ -31,14 +31,16 @@ from step 0, not from the end of the warmup, exactly as the reference.
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, Mapping
+from typing import TYPE_CHECKING, Any, Mapping
 
-import jax.numpy as jnp
-import optax
-
-from mlperf_jax.optim import lamb
 from mlperf_jax.hparams import registry
 from mlperf_jax.hparams.registry import HParam
+
+if TYPE_CHECKING:
+  import optax
+
+# JAX, optax and mlperf_jax.optim are imported inside the functions that
+# build schedules and optimizers, so that this module stays JAX-free.
 
 WORKLOAD = 'bert'
 
@@ -106,23 +108,33 @@ def lr_schedule(base_lr: float, training_steps: int, warmup_steps: int = 0,
     raise ValueError(f'training_steps must be > 0, got {training_steps}')
   if warmup_steps < 0:
     raise ValueError(f'warmup_steps must be >= 0, got {warmup_steps}')
+  import jax.numpy as jnp  # pylint: disable=import-outside-toplevel
+  import optax  # pylint: disable=import-outside-toplevel
+  from mlperf_jax.optim import schedules  # pylint: disable=import-outside-toplevel
   base_lr, power = float(base_lr), float(power)
-  big_t, w, s = float(training_steps), int(warmup_steps), int(start_warmup_step)
+  w, s = int(warmup_steps), int(start_warmup_step)
+  # base_lr * (1 - min(t, T) / T) ** power: optax's polynomial decay to 0.
+  decayed = optax.polynomial_schedule(
+      init_value=base_lr, end_value=0.0, power=power,
+      transition_steps=int(training_steps))
+  if w == 0:
+    return decayed
+  warm = schedules.linear_warmup(base_lr, w, begin=s)
 
   def schedule(count):
-    t = jnp.asarray(count, jnp.int32)
-    tf = t.astype(jnp.float32)
-    decayed = base_lr * (1.0 - jnp.minimum(tf, big_t) / big_t) ** power
-    if w == 0:
-      return decayed
-    since = t - s
-    warm = base_lr * since.astype(jnp.float32) / float(w)
-    return jnp.where(since < w, warm, decayed)
+    since = jnp.asarray(count, jnp.int32) - s
+    return jnp.where(since < w, warm(count), decayed(count))
 
   return schedule
 
 
+# Weight decay and the layer adaptation everywhere except LayerNorm and bias
+# variables (the reference's exclude_from_weight_decay regexes).
+_DECAYED = (registry.KERNEL, registry.EMBEDDING)
+
+
 def _build_lamb(hp: Mapping[str, Any], ctx: registry.OptimizerContext):
+  from mlperf_jax.optim import lamb  # pylint: disable=import-outside-toplevel
   registry.check_build(hp, 'lamb')
   schedule = lr_schedule(
       hp['opt_base_learning_rate'], hp['opt_learning_rate_training_steps'],
@@ -131,7 +143,7 @@ def _build_lamb(hp: Mapping[str, Any], ctx: registry.OptimizerContext):
   tx = lamb.mlperf_lamb(
       schedule, beta1=hp['opt_lamb_beta_1'], beta2=hp['opt_lamb_beta_2'],
       epsilon=hp['opt_epsilon'], weight_decay=hp['opt_lamb_weight_decay_rate'],
-      mask=ctx.decay_mask, clip_norm=1.0)
+      mask=ctx.mask(*_DECAYED), clip_norm=1.0)
   return tx, schedule
 
 

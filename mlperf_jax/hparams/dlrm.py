@@ -18,13 +18,16 @@ logged from one setting here.
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, Mapping
-
-import jax.numpy as jnp
-import optax
+from typing import TYPE_CHECKING, Any, Mapping
 
 from mlperf_jax.hparams import registry
 from mlperf_jax.hparams.registry import HParam
+
+if TYPE_CHECKING:
+  import optax
+
+# JAX and optax (and mlperf_jax.optim) are imported inside the functions that
+# build schedules and optimizers, so that this module stays JAX-free.
 
 WORKLOAD = 'dlrm'
 MIN_LR = 1e-7  # the reference's floor during the decay
@@ -99,6 +102,7 @@ def reference_schedule(base_lr: float, warmup_steps: int, decay_start: int,
     raise ValueError(f'lr_decay_start_steps={decay_start} must be >= '
                      f'opt_learning_rate_warmup_steps={warmup_steps}: '
                      'learning-rate warmup must finish before the decay starts')
+  import jax.numpy as jnp  # pylint: disable=import-outside-toplevel
   base, w, s0, d = float(base_lr), float(warmup_steps), float(decay_start), \
       float(decay_steps)
   hold = base * (w - 1.0) / w if w > 1 else base
@@ -119,7 +123,10 @@ def reference_schedule(base_lr: float, warmup_steps: int, decay_start: int,
 
 
 def _build_sgd(hp: Mapping[str, Any], ctx: registry.OptimizerContext):
-  del ctx  # the schedule is in steps, not epochs
+  # No weight decay (the reference has none), so no parameter labels are
+  # needed; and the schedule is in steps, not epochs.
+  del ctx
+  import optax  # pylint: disable=import-outside-toplevel
   registry.check_build(hp, 'sgd')
   schedule = reference_schedule(
       hp['opt_base_learning_rate'], hp['opt_learning_rate_warmup_steps'],

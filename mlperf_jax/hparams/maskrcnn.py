@@ -21,16 +21,16 @@ decay and the bias factor are not logged by the reference and are fixed.
 from __future__ import annotations
 
 import math
-from typing import Any, Mapping
-
-import jax
-import jax.numpy as jnp
-import numpy as np
-import optax
+from typing import TYPE_CHECKING, Any, Mapping
 
 from mlperf_jax.hparams import registry
-from mlperf_jax.optim import sgd
 from mlperf_jax.hparams.registry import HParam
+
+if TYPE_CHECKING:
+  import optax
+
+# JAX and optax (and mlperf_jax.optim) are imported inside the functions that
+# build schedules and optimizers, so that this module stays JAX-free.
 
 WORKLOAD = 'maskrcnn'
 MOMENTUM = 0.9
@@ -122,6 +122,7 @@ def warmup_multistep_schedule(base_lr: float, warmup_steps: int,
   """
   if list(decay_steps) != sorted(decay_steps):
     raise ValueError(f'decay steps must increase, got {list(decay_steps)}')
+  import jax.numpy as jnp  # pylint: disable=import-outside-toplevel
   milestones = jnp.asarray([float(m) for m in decay_steps] or [math.inf],
                            jnp.float32)
   w = float(warmup_steps)
@@ -138,34 +139,30 @@ def warmup_multistep_schedule(base_lr: float, warmup_steps: int,
   return schedule
 
 
+# make_optimizer of maskrcnn-benchmark: parameters named '*bias*' form a
+# group with lr * BIAS_LR_FACTOR and weight decay 0; every other parameter
+# gets weight decay 1e-4 at the base LR. The reference's trainable norm layers
+# are none (its backbone's FrozenBatchNorm2d holds buffers), so 'norm'
+# parameters, should a model have them, stay where the kernel-only decay mask
+# put them before the labels: with the biases.
+_DECAYED = (registry.KERNEL, registry.EMBEDDING)
+_BIAS_GROUP = (registry.BIAS, registry.NORM)
+
+
 def _build(hp: Mapping[str, Any], ctx: registry.OptimizerContext):
+  import optax  # pylint: disable=import-outside-toplevel
+  from mlperf_jax.optim import sgd  # pylint: disable=import-outside-toplevel
   schedule = warmup_multistep_schedule(
       hp['opt_base_learning_rate'], hp['opt_learning_rate_warmup_steps'],
       hp['opt_learning_rate_warmup_factor'],
       hp['opt_learning_rate_decay_steps'],
       hp['opt_learning_rate_decay_factor'])
-  # Parameters outside the decay mask are the biases: the reference puts each
-  # in a torch parameter group with lr * 2 and weight decay 0. torch applies
-  # the group LR after the momentum buffer, so scaling the update is exact.
-  def bias_scale(updates, params):
-    mask = ctx.decay_mask(params)
-    def leaf(u, m):
-      if isinstance(m, (bool, np.bool_)):
-        return u if m else u * BIAS_LR_FACTOR
-      return jnp.where(m, u, u * BIAS_LR_FACTOR)
-    return jax.tree.map(leaf, updates, mask)
-
-  def init_fn(params):
-    del params
-    return optax.EmptyState()
-
-  def update_fn(updates, state, params=None):
-    return bias_scale(updates, params), state
-
+  # torch applies a group's LR after the momentum buffer, so scaling the
+  # bias group's update by the factor is its LR, exactly.
   tx = optax.chain(
       sgd.torch_sgd(schedule, momentum=MOMENTUM, weight_decay=WEIGHT_DECAY,
-                    mask=ctx.decay_mask),
-      optax.GradientTransformation(init_fn, update_fn))
+                    mask=ctx.mask(*_DECAYED)),
+      optax.masked(optax.scale(BIAS_LR_FACTOR), ctx.mask(*_BIAS_GROUP)))
   return tx, schedule
 
 

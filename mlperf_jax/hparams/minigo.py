@@ -15,19 +15,22 @@ lr_rates), 0.9)` on a loss with `l2_strength * sum(l2_loss(v))` = 1e-4 over
 every variable whose name contains neither 'bias' nor 'beta'. TF momentum
 (`accum = m * accum + g; w -= lr * accum`, accumulator from zero) is the same
 update as `torch.optim.SGD`, and the L2 term's gradient `1e-4 * w` is torch's
-weight decay, so `sgd.torch_sgd` with the workload's decay mask is exact.
+weight decay, so `sgd.torch_sgd` decaying the 'kernel' and 'embedding'
+parameters is exact (up to BatchNorm's gamma, see `_DECAYED`).
 """
 
 from __future__ import annotations
 
-from typing import Any, Mapping
-
-import jax.numpy as jnp
-import optax
+from typing import TYPE_CHECKING, Any, Mapping
 
 from mlperf_jax.hparams import registry
-from mlperf_jax.optim import sgd
 from mlperf_jax.hparams.registry import HParam
+
+if TYPE_CHECKING:
+  import optax
+
+# JAX and optax (and mlperf_jax.optim) are imported inside the functions that
+# build schedules and optimizers, so that this module stays JAX-free.
 
 WORKLOAD = 'minigo'
 MOMENTUM = 0.9
@@ -80,6 +83,7 @@ def piecewise_constant_schedule(boundaries, rates) -> optax.Schedule:
   if len(rates) != len(boundaries) + 1:
     raise ValueError(f'lr_rates needs {len(boundaries) + 1} values for '
                      f'{len(boundaries)} lr_boundaries, got {len(rates)}')
+  import jax.numpy as jnp  # pylint: disable=import-outside-toplevel
   b = jnp.asarray([float(x) for x in boundaries] or [jnp.inf], jnp.float32)
   r = jnp.asarray([float(x) for x in rates], jnp.float32)
 
@@ -90,11 +94,21 @@ def piecewise_constant_schedule(boundaries, rates) -> optax.Schedule:
   return schedule
 
 
+# L2 on conv and dense kernels; biases and BatchNorm parameters are exempt.
+# The reference exempts variables named 'bias' or 'beta' (BatchNorm offsets)
+# and so does regularise BatchNorm's 'gamma' (its dual_net.py builds
+# tf.layers.batch_normalization with scale=True); the labels do not tell a
+# norm scale from a norm offset, and this keeps the exemption of every norm
+# parameter that the ResNet-style decay mask gave before the labels.
+_DECAYED = (registry.KERNEL, registry.EMBEDDING)
+
+
 def _build(hp: Mapping[str, Any], ctx: registry.OptimizerContext):
+  from mlperf_jax.optim import sgd  # pylint: disable=import-outside-toplevel
   # The schedule counts steps, not epochs: ctx.steps_per_epoch is unused.
   schedule = piecewise_constant_schedule(hp['lr_boundaries'], hp['lr_rates'])
   tx = sgd.torch_sgd(schedule, momentum=MOMENTUM, weight_decay=L2_STRENGTH,
-                     mask=ctx.decay_mask)
+                     mask=ctx.mask(*_DECAYED))
   return tx, schedule
 
 

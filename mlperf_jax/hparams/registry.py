@@ -5,15 +5,20 @@ Every hyperparameter a benchmark logs is described once, by the MLLOG key the
 official compliance checker reads, with its reference default and its
 closed-division constraint. `resolve` merges defaults and user overrides and
 reports every problem at once, before any compute is spent.
+
+Importing this module, `names`, `get` and `resolve` need neither JAX nor
+optax (so that the CLI can validate hyperparameters, and list optimizers,
+without starting a backend); only an entry's `build` imports them.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import math
-from typing import Any, Callable, Literal, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Literal, Mapping, Sequence
 
-import optax
+if TYPE_CHECKING:
+  import optax
 
 # A constraint sees the value and all resolved hyperparameters; it returns an
 # error text (the rule that was broken) or None.
@@ -122,17 +127,59 @@ class HParam:
   doc: str = ''
 
 
+# Parameter labels: what each leaf of a parameter tree is, as far as the
+# optimizers care. A workload's `param_labels(params)` returns a tree shaped
+# like `params` with one of these strings per leaf; the optimizer entries
+# turn them into masks (`OptimizerContext.mask`) for weight decay, the
+# LARS/LAMB trust ratio and per-group learning rates.
+KERNEL = 'kernel'        # conv and dense weight matrices (ndim > 1)
+BIAS = 'bias'            # additive biases of conv and dense layers
+NORM = 'norm'            # BatchNorm / LayerNorm scales and offsets
+EMBEDDING = 'embedding'  # embedding tables (word, position, sparse features)
+PARAM_LABELS: tuple[str, ...] = (KERNEL, BIAS, NORM, EMBEDDING)
+
+
 @dataclasses.dataclass(frozen=True)
 class OptimizerContext:
   """What an optimizer needs to know about the run it is built for.
 
   Attributes:
     steps_per_epoch: optimizer steps per training epoch.
-    decay_mask: params -> pytree of bools, True where weight decay (and, for
-      LARS, the trust ratio) applies; False for BatchNorm and bias parameters.
+    param_labels: params -> pytree of the same structure whose leaves are
+      labels from `PARAM_LABELS`. It must depend on the tree's structure and
+      leaf shapes only, not on values: optax evaluates masks on the updates
+      (`optax.masked` calls the mask with the gradients), which have the
+      parameters' structure and shapes.
   """
   steps_per_epoch: int
-  decay_mask: Callable[[Any], Any]
+  param_labels: Callable[[Any], Any]
+
+  def mask(self, *labels: str) -> Callable[[Any], Any]:
+    """params -> pytree of bools, True where the leaf's label is in `labels`.
+
+    Raises:
+      ValueError: for a label outside `PARAM_LABELS` (here, or, when the
+        mask is evaluated, in what `param_labels` returned).
+    """
+    wanted = frozenset(labels)
+    _check_labels(wanted)
+    param_labels = self.param_labels
+
+    def mask_fn(params):
+      import jax  # pylint: disable=import-outside-toplevel
+      def leaf(label):
+        _check_labels((label,))
+        return label in wanted
+      return jax.tree.map(leaf, param_labels(params))
+
+    return mask_fn
+
+
+def _check_labels(labels) -> None:
+  bad = sorted(repr(x) for x in labels if x not in PARAM_LABELS)
+  if bad:
+    raise ValueError(f'unknown parameter label(s) {", ".join(bad)}; valid: '
+                     f'{list(PARAM_LABELS)}')
 
 
 @dataclasses.dataclass(frozen=True)

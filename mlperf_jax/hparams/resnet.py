@@ -28,11 +28,11 @@ from __future__ import annotations
 import dataclasses
 from typing import Any, Mapping
 
-from mlperf_jax.optim import lars
 from mlperf_jax.hparams import registry
-from mlperf_jax.optim import schedules
-from mlperf_jax.optim import sgd
 from mlperf_jax.hparams.registry import HParam
+
+# The optimizers (mlperf_jax.optim, which import JAX and optax) are imported
+# by the `build` functions only, so that this module stays JAX-free.
 
 WORKLOAD = 'resnet'
 
@@ -110,7 +110,15 @@ def _check_context(hp: Mapping[str, Any], name: str,
     raise ValueError(f'steps_per_epoch must be > 0, got {ctx.steps_per_epoch}')
 
 
+# Weight decay and the LARS trust ratio apply to conv and dense kernels only;
+# BatchNorm scales/offsets and biases are excluded (the reference's
+# skip_list; torch's weight_decay=0 group for SGD).
+_DECAYED = (registry.KERNEL,)
+
+
 def _build_lars(hp: Mapping[str, Any], ctx: registry.OptimizerContext):
+  from mlperf_jax.optim import lars  # pylint: disable=import-outside-toplevel
+  from mlperf_jax.optim import schedules  # pylint: disable=import-outside-toplevel
   _check_context(hp, 'lars', ctx)
   schedule = schedules.poly_warmup_schedule(
       base_lr=hp['lars_opt_base_learning_rate'],
@@ -124,11 +132,13 @@ def _build_lars(hp: Mapping[str, Any], ctx: registry.OptimizerContext):
       momentum=hp['lars_opt_momentum'],
       weight_decay=hp['lars_opt_weight_decay'],
       epsilon=hp['lars_epsilon'],
-      mask=ctx.decay_mask)
+      mask=ctx.mask(*_DECAYED))
   return tx, schedule
 
 
 def _build_sgd(hp: Mapping[str, Any], ctx: registry.OptimizerContext):
+  from mlperf_jax.optim import schedules  # pylint: disable=import-outside-toplevel
+  from mlperf_jax.optim import sgd  # pylint: disable=import-outside-toplevel
   _check_context(hp, 'sgd', ctx)
   schedule = schedules.poly_warmup_schedule(
       base_lr=hp['sgd_opt_base_learning_rate'],
@@ -140,7 +150,7 @@ def _build_sgd(hp: Mapping[str, Any], ctx: registry.OptimizerContext):
       schedule,
       momentum=hp['sgd_opt_momentum'],
       weight_decay=hp['sgd_opt_weight_decay'],
-      mask=ctx.decay_mask)
+      mask=ctx.mask(*_DECAYED))
   return tx, schedule
 
 

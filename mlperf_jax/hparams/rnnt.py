@@ -24,15 +24,17 @@ project does not implement (so the default is 1 step of 1024).
 
 from __future__ import annotations
 
-import importlib
 import math
-from typing import Any, Mapping
-
-import jax.numpy as jnp
-import optax
+from typing import TYPE_CHECKING, Any, Mapping
 
 from mlperf_jax.hparams import registry
 from mlperf_jax.hparams.registry import HParam
+
+if TYPE_CHECKING:
+  import optax
+
+# JAX and optax (and mlperf_jax.optim) are imported inside the functions that
+# build schedules and optimizers, so that this module stays JAX-free.
 
 WORKLOAD = 'rnnt'
 
@@ -122,6 +124,7 @@ def rnnt_schedule(base_lr: float, warmup_epochs: int, hold_epochs: int,
   Returns:
     A schedule mapping the update count to a float32 learning rate.
   """
+  import jax.numpy as jnp  # pylint: disable=import-outside-toplevel
   ws = float(warmup_epochs * steps_per_epoch)
   hs = float(hold_epochs * steps_per_epoch)
 
@@ -138,8 +141,7 @@ def rnnt_schedule(base_lr: float, warmup_epochs: int, hold_epochs: int,
 
 
 def _build(hp: Mapping[str, Any], ctx: registry.OptimizerContext):
-  # Imported here: lamb.py is shared with BERT and written separately.
-  lamb = importlib.import_module('mlperf_jax.optim.lamb')
+  from mlperf_jax.optim import lamb  # pylint: disable=import-outside-toplevel
   schedule = rnnt_schedule(
       hp['opt_base_learning_rate'], hp['opt_learning_rate_warmup_epochs'],
       hp['opt_lamb_learning_rate_hold_epochs'],
@@ -148,7 +150,8 @@ def _build(hp: Mapping[str, Any], ctx: registry.OptimizerContext):
   clip = hp['opt_gradient_clip_norm']
   # apex FusedLAMB's max_grad_norm scales all gradients by
   # clip / max(||g||_global, clip) before the moments, as `mlperf_lamb` does;
-  # inf means no clipping. No parameter is excluded from decay or adaptation.
+  # inf means no clipping. No parameter is excluded from decay or adaptation
+  # (FusedLAMB over all parameters), so no labels are consulted: mask=None.
   tx = lamb.mlperf_lamb(
       schedule, beta1=hp['opt_lamb_beta_1'], beta2=hp['opt_lamb_beta_2'],
       epsilon=hp['opt_lamb_epsilon'], weight_decay=hp['opt_weight_decay'],

@@ -21,14 +21,16 @@ BatchNorm statistics over the global batch.
 
 from __future__ import annotations
 
-from typing import Any, Mapping
-
-import jax.numpy as jnp
-import optax
+from typing import TYPE_CHECKING, Any, Mapping
 
 from mlperf_jax.hparams import registry
-from mlperf_jax.optim import sgd
 from mlperf_jax.hparams.registry import HParam
+
+if TYPE_CHECKING:
+  import optax
+
+# JAX and optax (and mlperf_jax.optim) are imported inside the functions that
+# build schedules and optimizers, so that this module stays JAX-free.
 
 WORKLOAD = 'ssd'
 # Fixed by the reference code (not a flag, not logged).
@@ -107,6 +109,7 @@ def ssd_schedule(base_lr: float, warmup_steps: int, warmup_factor: int,
   Returns:
     A schedule mapping the update count to a float32 learning rate.
   """
+  import jax.numpy as jnp  # pylint: disable=import-outside-toplevel
   bounds = jnp.asarray(sorted(float(b) for b in boundary_epochs) or [jnp.inf],
                        jnp.float32)
   spe = float(steps_per_epoch)
@@ -132,10 +135,13 @@ def ssd_schedule(base_lr: float, warmup_steps: int, warmup_factor: int,
 
 
 def _build(hp: Mapping[str, Any], ctx: registry.OptimizerContext):
+  from mlperf_jax.optim import sgd  # pylint: disable=import-outside-toplevel
   schedule = ssd_schedule(
       hp['opt_base_learning_rate'], hp['opt_learning_rate_warmup_steps'],
       hp['opt_learning_rate_warmup_factor'],
       hp['opt_learning_rate_decay_boundary_epochs'], ctx.steps_per_epoch)
+  # The reference decays every parameter (one torch parameter group), so no
+  # labels are consulted: mask=None.
   tx = sgd.torch_sgd(schedule, momentum=MOMENTUM,
                      weight_decay=hp['opt_weight_decay'], mask=None)
   return tx, schedule

@@ -21,14 +21,16 @@ also the 1.1.0 RCP `unet3d_ref_2_fp32`.
 
 from __future__ import annotations
 
-from typing import Any, Mapping
-
-import jax.numpy as jnp
-import optax
+from typing import TYPE_CHECKING, Any, Mapping
 
 from mlperf_jax.hparams import registry
-from mlperf_jax.optim import sgd
 from mlperf_jax.hparams.registry import HParam
+
+if TYPE_CHECKING:
+  import optax
+
+# JAX and optax (and mlperf_jax.optim) are imported inside the functions that
+# build schedules and optimizers, so that this module stays JAX-free.
 
 WORKLOAD = 'unet3d'
 
@@ -87,6 +89,7 @@ def unet3d_schedule(base_lr: float, init_lr: float, warmup_epochs: int,
   Returns:
     A schedule mapping the update count to a float32 learning rate.
   """
+  import jax.numpy as jnp  # pylint: disable=import-outside-toplevel
   w = int(warmup_epochs)
   bounds = jnp.asarray([float(m) for m in boundary_epochs if m >= w] or
                        [jnp.inf], jnp.float32)
@@ -103,11 +106,13 @@ def unet3d_schedule(base_lr: float, init_lr: float, warmup_epochs: int,
 
 
 def _build(hp: Mapping[str, Any], ctx: registry.OptimizerContext):
+  from mlperf_jax.optim import sgd  # pylint: disable=import-outside-toplevel
   schedule = unet3d_schedule(
       hp['opt_base_learning_rate'], hp['opt_initial_learning_rate'],
       hp['opt_learning_rate_warmup_epochs'],
       hp['opt_learning_rate_decay_boundary_epochs'],
       hp['opt_learning_rate_decay_factor'], ctx.steps_per_epoch)
+  # Every parameter is decayed (one torch parameter group): mask=None.
   tx = sgd.torch_sgd(schedule, momentum=hp['opt_momentum'],
                      weight_decay=hp['opt_weight_decay'], mask=None,
                      nesterov=hp['opt_momentum'] > 0)

@@ -50,7 +50,7 @@ def trained_params(workload: Workload, checkpoint: str | None):
   import mlperf_jax  # pylint: disable=import-outside-toplevel
   print('no --checkpoint: training the mini model first (seconds)...',
         flush=True)
-  hp = mlperf_jax.resolve_hparams(workload)
+  hp = workload.resolve_hparams()
   r = loop.run(workload, hp, loop.RunOptions(seed=0, progress=False),
                RunLog(None, enabled=False))
   print(f'trained: {r.status}, quality {r.quality:.4f}', flush=True)

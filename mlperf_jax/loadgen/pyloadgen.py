@@ -3,7 +3,7 @@
 
 A SUT and QSL written for the official binding run unchanged::
 
-  from mlperf_jax.loadgen import pyloadgen as lg   # or: import mlperf_loadgen as lg
+  import mlperf_jax.loadgen as lg   # or: import mlperf_loadgen as lg
   sut = lg.ConstructSUT(issue_queries, flush_queries)
   qsl = lg.ConstructQSL(total, performance, load, unload)
   lg.StartTestWithLogSettings(sut, qsl, settings, log_settings)
@@ -40,11 +40,12 @@ from mlperf_jax.loadgen.settings import TestMode
 from mlperf_jax.loadgen.settings import TestScenario
 
 __all__ = [
-    'ConfigError', 'ConstructFastSUT', 'ConstructQSL', 'ConstructSUT',
-    'DestroyFastSUT', 'DestroyQSL', 'DestroySUT', 'FirstTokenComplete',
-    'LogOutputSettings', 'LogSettings', 'LoggingMode', 'QuerySample',
-    'QuerySampleResponse', 'QuerySamplesComplete', 'SUTError', 'StartTest',
-    'StartTestWithLogSettings', 'TestMode', 'TestScenario', 'TestSettings',
+    'ConfigError', 'ConstructFastSUT', 'ConstructQDL', 'ConstructQSL',
+    'ConstructSUT', 'DestroyFastSUT', 'DestroyQDL', 'DestroyQSL', 'DestroySUT',
+    'FirstTokenComplete', 'LogOutputSettings', 'LogSettings', 'LoggingMode',
+    'QuerySample', 'QuerySampleResponse', 'QuerySamplesComplete', 'SUTError',
+    'StartTest', 'StartTestWithLogSettings', 'TestMode', 'TestScenario',
+    'TestSettings', 'VectorQuerySample', 'VectorQuerySampleResponse',
 ]
 
 VERSION = f'{mlperf_conf.VERSION}-py (mlperf_jax pure-Python LoadGen)'
@@ -87,6 +88,66 @@ class _SUT:
     self.name = 'PySUT'
 
 
+class _QDL(_SUT):
+  """A query dispatch library: a SUT whose name comes from a callback."""
+
+  def __init__(self, issue, flush, name_cb):  # pylint: disable=super-init-not-called
+    self.issue, self.flush, self.fast = issue, flush, False
+    self._name_cb = name_cb
+
+  @property
+  def name(self):
+    return str(self._name_cb())
+
+
+class _TypedList(list):
+  """A ``list`` that only holds ``_ITEM`` (like a pybind11 bound vector)."""
+
+  _ITEM = object
+
+  def __init__(self, items=()):
+    super().__init__([self._check(x) for x in items])
+
+  @classmethod
+  def _check(cls, x):
+    if not isinstance(x, cls._ITEM):
+      raise TypeError(f'{cls.__name__} holds {cls._ITEM.__name__} objects, '
+                      f'not {type(x).__name__}.')
+    return x
+
+  def append(self, x):
+    super().append(self._check(x))
+
+  def insert(self, i, x):
+    super().insert(i, self._check(x))
+
+  def extend(self, items):
+    super().extend([self._check(x) for x in items])  # all or nothing
+
+  def __iadd__(self, items):
+    self.extend(items)
+    return self
+
+  def __setitem__(self, i, x):
+    if isinstance(i, slice):
+      x = [self._check(v) for v in x]
+    else:
+      x = self._check(x)
+    super().__setitem__(i, x)
+
+
+class VectorQuerySample(_TypedList):
+  """Official ``VectorQuerySample``: a list of ``QuerySample``."""
+
+  _ITEM = QuerySample
+
+
+class VectorQuerySampleResponse(_TypedList):
+  """Official ``VectorQuerySampleResponse``: a list of responses."""
+
+  _ITEM = QuerySampleResponse
+
+
 class _QSL:
   def __init__(self, total, performance, load, unload):
     self.total, self.performance = int(total), int(performance)
@@ -117,6 +178,15 @@ def ConstructFastSUT(fast_issue_cb, flush_cb):  # pylint: disable=invalid-name
   return _register(_SUT(fast_issue_cb, flush_cb, fast=True))
 
 
+def ConstructQDL(issue_cb, flush_cb, name_cb):  # pylint: disable=invalid-name
+  """A query dispatch library, used as the SUT of ``StartTest``.
+
+  The official one fronts a SUT reached over the network; here it is a
+  SUT like ``ConstructSUT``'s whose name is ``name_cb()``.
+  """
+  return _register(_QDL(issue_cb, flush_cb, name_cb))
+
+
 def ConstructQSL(total_count, performance_count, load_cb, unload_cb):  # pylint: disable=invalid-name
   """A QSL; the callbacks receive ``list[int]`` of sample indices."""
   return _register(_QSL(total_count, performance_count, load_cb, unload_cb))
@@ -126,7 +196,7 @@ def _destroy(handle):
   _HANDLES.pop(handle, None)
 
 
-DestroySUT = DestroyFastSUT = DestroyQSL = _destroy
+DestroySUT = DestroyFastSUT = DestroyQDL = DestroyQSL = _destroy
 
 
 def QuerySamplesComplete(responses, response_cb=None):  # pylint: disable=invalid-name

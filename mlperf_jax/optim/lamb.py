@@ -1,5 +1,5 @@
 # Copyright 2026 The mlperf_jax Authors. Licensed under the Apache License 2.0.
-"""LAMB exactly as the MLPerf BERT reference, as an optax transformation.
+"""LAMB exactly as the MLPerf BERT reference, as an optax composition.
 
 The reference (mlcommons/training `language_model/tensorflow/bert/
 optimization.py` + `lamb_optimizer_v1.py`) first clips all gradients together
@@ -23,6 +23,21 @@ match `LayerNorm`, `layer_norm` or `bias` (`exclude_from_weight_decay`, which
 `g * clip_norm / max(global_norm, clip_norm)`. `m` and `v` start at zero; the
 beta powers start at beta1 / beta2 and are multiplied after every step, so
 step `t` (from 1) corrects by `1 - beta^t`.
+
+Every line is an optax primitive, so the optimizer is a plain composition:
+
+  clip_by_global_norm(clip_norm)              # the reference's clip
+  scale_by_adam(beta1, beta2, epsilon, eps_root=0)   # m, v, bias, u
+  add_decayed_weights(weight_decay, mask)     # u + wd * w where decayed
+  masked(scale_by_trust_ratio(), mask)        # r * u where adapted
+  scale_by_learning_rate(lr)                  # -lr * r * u
+
+(`optax.clip_by_global_norm` computes `g / norm * clip` when the norm exceeds
+the clip, the same value to float32 rounding.) It is not `optax.lamb`
+(optax 0.2.8), which has no gradient clip and applies its trust ratio to
+every parameter: its `mask` covers only the weight decay, whereas the
+reference also exempts LayerNorm and bias variables from the layer
+adaptation.
 """
 
 from __future__ import annotations
@@ -30,15 +45,15 @@ from __future__ import annotations
 from typing import Any, Callable, NamedTuple
 
 import jax
-import jax.numpy as jnp
-import numpy as np
 import optax
+
+from mlperf_jax.optim import lars
 
 Mask = Any | Callable[[optax.Params], Any]
 
 
 class MlperfLambState(NamedTuple):
-  """State of `mlperf_lamb`.
+  """State of `mlperf_lamb` (what the composition's `scale_by_adam` holds).
 
   Attributes:
     count: updates applied so far (the schedule's step; t - 1).
@@ -50,24 +65,6 @@ class MlperfLambState(NamedTuple):
   nu: optax.Updates
 
 
-def _mask_tree(mask: Mask | None, params: optax.Params) -> Any:
-  if mask is None:
-    return jax.tree.map(lambda _: True, params)
-  return mask(params) if callable(mask) else mask
-
-
-def _norm(x: jax.Array) -> jax.Array:
-  x = x.astype(jnp.float32)
-  return jnp.sqrt(jnp.sum(x * x))
-
-
-def global_norm(tree: Any) -> jax.Array:
-  """sqrt of the sum of squares of every leaf (float32)."""
-  leaves = jax.tree.leaves(tree)
-  return jnp.sqrt(sum(jnp.sum(jnp.square(x.astype(jnp.float32)))
-                      for x in leaves))
-
-
 def mlperf_lamb(learning_rate: optax.ScalarOrSchedule,
                 beta1: float = 0.9,
                 beta2: float = 0.999,
@@ -77,9 +74,11 @@ def mlperf_lamb(learning_rate: optax.ScalarOrSchedule,
                 clip_norm: float | None = 1.0) -> optax.GradientTransformation:
   """The reference LAMB (with its global-norm clip) as an optax transformation.
 
-  The returned updates are to be added to the parameters
-  (`optax.apply_updates`): `-r * lr * u` in the notation of the module
-  docstring.
+  The composition of the module docstring, with its state presented as
+  `MlperfLambState` (the step and the two moments). The returned updates are
+  to be added to the parameters (`optax.apply_updates`): `-r * lr * u` in the
+  notation of the module docstring. Moments are kept in the parameters'
+  dtype (float32 for every workload of this project).
 
   Args:
     learning_rate: a float, or a schedule of the update count (0 first).
@@ -87,9 +86,10 @@ def mlperf_lamb(learning_rate: optax.ScalarOrSchedule,
     beta2: second-moment decay (`opt_lamb_beta_2`).
     epsilon: added to sqrt(v_hat) (`opt_lamb_epsilon`).
     weight_decay: decoupled weight decay (`opt_lamb_weight_decay_rate`).
-    mask: pytree of bools like the parameters, or a callable returning one;
-      True where weight decay and the trust ratio apply (False for LayerNorm
-      parameters and biases, as the reference). None applies both everywhere.
+    mask: pytree of bools like the parameters, or a callable returning one
+      (concrete leaves, see `lars.Mask`); True where weight decay and the
+      trust ratio apply (False for LayerNorm parameters and biases, as the
+      reference). None applies both everywhere.
     clip_norm: global gradient-norm clip applied before the moments (the
       reference's 1.0); None disables it.
 
@@ -106,47 +106,39 @@ def mlperf_lamb(learning_rate: optax.ScalarOrSchedule,
   if clip_norm is not None and clip_norm <= 0.0:
     raise ValueError(f'clip_norm must be > 0 or None, got {clip_norm}')
 
+  trust = optax.scale_by_trust_ratio()
+  if mask is not None:
+    trust = optax.masked(trust, mask)
+  clip = (optax.clip_by_global_norm(clip_norm) if clip_norm is not None
+          else optax.identity())
+  decay = optax.add_decayed_weights(weight_decay, mask)
+  tx = optax.chain(
+      clip,
+      optax.scale_by_adam(b1=beta1, b2=beta2, eps=epsilon, eps_root=0.0),
+      decay,
+      trust,
+      optax.scale_by_learning_rate(lars.as_schedule(learning_rate)))
+
   def init_fn(params):
-    zeros = lambda p: jnp.zeros(p.shape, jnp.float32)
-    return MlperfLambState(count=jnp.zeros([], jnp.int32),
-                           mu=jax.tree.map(zeros, params),
-                           nu=jax.tree.map(zeros, params))
+    adam_state = tx.init(params)[1]
+    return MlperfLambState(count=adam_state.count, mu=adam_state.mu,
+                           nu=adam_state.nu)
 
   def update_fn(grads, state, params=None):
     if params is None:
       raise ValueError('mlperf_lamb needs the parameters: call '
                        'update(grads, state, params)')
-    lr = learning_rate(state.count) if callable(learning_rate) else learning_rate
-    lr = jnp.asarray(lr, jnp.float32)
-    grads = jax.tree.map(lambda g: g.astype(jnp.float32), grads)
-    if clip_norm is not None:
-      gn = global_norm(grads)
-      scale = clip_norm / jnp.maximum(gn, clip_norm)
-      grads = jax.tree.map(lambda g: g * scale, grads)
-    t = (state.count + 1).astype(jnp.float32)
-    c1 = 1.0 - jnp.power(jnp.float32(beta1), t)
-    c2 = 1.0 - jnp.power(jnp.float32(beta2), t)
-    mu = jax.tree.map(lambda m, g: beta1 * m + (1.0 - beta1) * g,
-                      state.mu, grads)
-    nu = jax.tree.map(lambda v, g: beta2 * v + (1.0 - beta2) * g * g,
-                      state.nu, grads)
-
-    def leaf(m, v, w, msk):
-      w32 = w.astype(jnp.float32)
-      u = (m / c1) / (jnp.sqrt(v / c2) + epsilon)
-      if isinstance(msk, (bool, np.bool_)) and not msk:
-        return (-lr * u).astype(w.dtype)
-      u_wd = u + weight_decay * w32
-      wn, un = _norm(w32), _norm(u_wd)
-      ok = jnp.logical_and(wn > 0, un > 0)
-      r = jnp.where(ok, wn / jnp.where(ok, un, 1.0), 1.0)
-      adapted = (-r * lr * u_wd)
-      if isinstance(msk, (bool, np.bool_)):
-        return adapted.astype(w.dtype)
-      return jnp.where(msk, adapted, -lr * u).astype(w.dtype)
-
-    updates = jax.tree.map(leaf, mu, nu, params, _mask_tree(mask, params))
-    return updates, MlperfLambState(count=optax.safe_increment(state.count),
-                                    mu=mu, nu=nu)
+    # The chain's state, rebuilt from the named one: the clip, the decay and
+    # the trust ratio hold no arrays; Adam's step and the schedule's step
+    # are the same count.
+    chain_state = (clip.init(params),
+                   optax.ScaleByAdamState(count=state.count, mu=state.mu,
+                                          nu=state.nu),
+                   decay.init(params), trust.init(params),
+                   optax.ScaleByScheduleState(count=state.count))
+    updates, new = tx.update(grads, chain_state, params)
+    adam_state = new[1]
+    return updates, MlperfLambState(count=adam_state.count, mu=adam_state.mu,
+                                    nu=adam_state.nu)
 
   return optax.GradientTransformation(init_fn, update_fn)

@@ -1,5 +1,5 @@
 # Copyright 2026 The mlperf_jax Authors. Licensed under the Apache License 2.0.
-"""LARS exactly as TF `MLPERF_LARSOptimizer`, as an optax transformation.
+"""LARS exactly as TF `MLPERF_LARSOptimizer`, as an optax composition.
 
 The MLPerf Training rules (v1.0/v1.1 appendix) list TF `MLPERF_LARSOptimizer`
 and MXNet `SGDwFASTLARS` as the allowed LARS implementations; a JAX
@@ -22,10 +22,29 @@ learning rate `lr` (for the current step), momentum `m`, weight decay `wd`:
 
 (`training_ops.apply_momentum(var, mom, lr=1.0, grad * scaled_lr, momentum)`
 computes `mom = mom * momentum + grad * scaled_lr; var -= 1.0 * mom`.) The
-momentum buffer starts at zero (`_zeros_slot`). Because the learning rate is
-folded into the accumulator, a change of learning rate only affects new
-gradients, unlike `optax.lars`, which scales the momentum trace by the
-current learning rate; the two differ whenever the learning rate changes.
+momentum buffer starts at zero (`_zeros_slot`).
+
+Relation to `optax.lars` (optax 0.2.8, `optax/_src/alias.py`). `optax.lars`
+is `chain(add_decayed_weights(wd, weight_decay_mask),
+masked(scale_by_trust_ratio(trust_coefficient, eps), trust_ratio_mask),
+scale_by_learning_rate(lr), trace(momentum, nesterov))`. Like TF, it scales by
+the learning rate *before* the momentum trace, so its accumulator also holds
+learning-rate-scaled steps and a learning-rate change only affects new
+gradients (its trace is TF's `mom` with the opposite sign). It differs from
+`MLPERF_LARSOptimizer` in the trust ratio only, because
+`scale_by_trust_ratio` runs after the weight decay was added:
+
+  * denominator: optax uses `||g + wd * w|| + eps`, TF `||g|| + wd * ||w|| +
+    eps` (not smaller, by the triangle inequality; equal only when g and w
+    are parallel);
+  * zero guard: optax falls back to a ratio of 1 when `||w|| = 0` or
+    `||g + wd * w|| = 0`, TF when `||w|| = 0` or `||g|| = 0` (a parameter
+    without gradient gets ratio 1 from TF, `eeta / wd` from optax).
+
+Hence the composition below: the optax primitives for the learning rate, the
+momentum trace, the sign and the mask, and one custom stateless
+transformation, `scale_by_mlperf_trust_ratio`, for TF's ratio (which needs
+`||g||` before the decay term is added, so it also adds that term).
 """
 
 from __future__ import annotations
@@ -34,39 +53,25 @@ from typing import Any, Callable, NamedTuple
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 import optax
 
 # A mask is a pytree of bools shaped like the parameters, or a function of
 # the parameters that returns one; True marks the variables that get weight
-# decay and the trust ratio.
+# decay and the trust ratio. Its leaves must be concrete (Python bools or
+# concrete arrays): `optax.masked` selects the leaves when tracing.
 Mask = Any | Callable[[optax.Params], Any]
 
 
 class MlperfLarsState(NamedTuple):
-  """State of `mlperf_lars`.
+  """State of `mlperf_lars`: TF's variables, not optax's chain state.
 
   Attributes:
     count: number of updates applied so far (the schedule's step).
-    momentum: the TF `momentum` slot, one buffer per parameter.
+    momentum: the TF `momentum` slot, one buffer per parameter (what the
+      composition's `optax.trace` holds).
   """
   count: jax.Array
   momentum: optax.Updates
-
-
-def _mask_tree(mask: Mask | None, params: optax.Params) -> Any:
-  if mask is None:
-    return jax.tree.map(lambda _: True, params)
-  return mask(params) if callable(mask) else mask
-
-
-def _static_bool(m: Any) -> bool | None:
-  """The mask leaf as a Python bool, or None when it is a traced value."""
-  if isinstance(m, (bool, np.bool_)):
-    return bool(m)
-  if isinstance(m, np.ndarray) and m.shape == ():
-    return bool(m)
-  return None
 
 
 def _l2_norm(x: jax.Array) -> jax.Array:
@@ -74,6 +79,43 @@ def _l2_norm(x: jax.Array) -> jax.Array:
   # millions of bfloat16 values would lose the trust ratio's precision.
   x = x.astype(jnp.float32)
   return jnp.sqrt(jnp.sum(x * x))
+
+
+def scale_by_mlperf_trust_ratio(eeta: float, weight_decay: float,
+                                epsilon: float = 0.0
+                                ) -> optax.GradientTransformation:
+  """`g -> trust * (g + wd * w)` with TF `MLPERF_LARSOptimizer`'s ratio.
+
+  Custom because `optax.scale_by_trust_ratio` cannot express it (see the
+  module docstring): the ratio's denominator is `||g|| + wd * ||w|| +
+  epsilon` of the undecayed gradient, with the guard on `||g||`. Stateless;
+  `update` needs the parameters.
+  """
+
+  def update_fn(updates, state, params=None):
+    if params is None:
+      raise ValueError('mlperf_lars needs the parameters: call '
+                       'update(grads, state, params)')
+
+    def leaf(g, w):
+      w_norm, g_norm = _l2_norm(w), _l2_norm(g)
+      ok = jnp.logical_and(w_norm > 0, g_norm > 0)
+      denom = g_norm + weight_decay * w_norm + epsilon
+      # The inner where keeps the discarded branch finite (0 / 0 otherwise).
+      trust = jnp.where(ok, eeta * w_norm / jnp.where(ok, denom, 1.0), 1.0)
+      return (trust * (g + weight_decay * w)).astype(g.dtype)
+
+    return jax.tree.map(leaf, updates, params), state
+
+  return optax.GradientTransformation(optax.init_empty_state, update_fn)
+
+
+def as_schedule(learning_rate: optax.ScalarOrSchedule) -> optax.Schedule:
+  """A schedule for `optax.scale_by_learning_rate`, also for a constant, so
+  that the composition always keeps the update count."""
+  if callable(learning_rate):
+    return learning_rate
+  return optax.constant_schedule(learning_rate)
 
 
 def mlperf_lars(learning_rate: optax.ScalarOrSchedule,
@@ -84,7 +126,11 @@ def mlperf_lars(learning_rate: optax.ScalarOrSchedule,
                 mask: Mask | None = None) -> optax.GradientTransformation:
   """TF `MLPERF_LARSOptimizer` as an optax transformation.
 
-  The returned updates are to be added to the parameters
+  The composition `masked(scale_by_mlperf_trust_ratio) ->
+  scale_by_learning_rate(lr, flip_sign=False) -> trace(momentum) ->
+  scale(-1)`; its state is presented as `MlperfLarsState` (TF's `momentum`
+  slot and the step), so that checkpoints and tests see the reference's
+  variables. The returned updates are to be added to the parameters
   (`optax.apply_updates`); they equal minus the new momentum buffer. See the
   module docstring for the exact equations.
 
@@ -111,46 +157,33 @@ def mlperf_lars(learning_rate: optax.ScalarOrSchedule,
   if weight_decay < 0.0:
     raise ValueError(f'weight_decay must be >= 0, got {weight_decay}')
 
+  trust = scale_by_mlperf_trust_ratio(eeta, weight_decay, epsilon)
+  if mask is not None:
+    trust = optax.masked(trust, mask)
+  tx = optax.chain(
+      trust,
+      optax.scale_by_learning_rate(as_schedule(learning_rate),
+                                   flip_sign=False),   # a * g'
+      optax.trace(decay=momentum),                     # mom = m * mom + a g'
+      optax.scale(-1.0))                               # w += -mom
+
   def init_fn(params):
-    return MlperfLarsState(
-        count=jnp.zeros([], jnp.int32),
-        momentum=jax.tree.map(jnp.zeros_like, params))
-
-  def lars_leaf(g, w, lr):
-    w_norm, g_norm = _l2_norm(w), _l2_norm(g)
-    ok = jnp.logical_and(w_norm > 0, g_norm > 0)
-    denom = g_norm + weight_decay * w_norm + epsilon
-    # The inner where keeps the discarded branch finite (0 / 0 otherwise).
-    trust = jnp.where(ok, eeta * w_norm / jnp.where(ok, denom, 1.0), 1.0)
-    return lr * trust, g + weight_decay * w
-
-  def leaf_update(g, w, mu, m, lr):
-    static = _static_bool(m)
-    if static is True:
-      a, g = lars_leaf(g, w, lr)
-    elif static is False:
-      a = lr
-    else:
-      a_lars, g_lars = lars_leaf(g, w, lr)
-      a = jnp.where(m, a_lars, lr)
-      g = jnp.where(m, g_lars, g)
-    return (momentum * mu + a * g).astype(mu.dtype)
+    _, lr_state, trace_state, _ = tx.init(params)
+    return MlperfLarsState(count=lr_state.count, momentum=trace_state.trace)
 
   def update_fn(updates, state, params=None):
     if params is None:
       raise ValueError('mlperf_lars needs the parameters: call '
                        'update(grads, state, params)')
-    if callable(learning_rate):
-      lr = learning_rate(state.count)
-    else:
-      lr = learning_rate
-    lr = jnp.asarray(lr, jnp.float32)
-    mask_tree = _mask_tree(mask, params)
-    new_mu = jax.tree.map(
-        lambda g, w, mu, m: leaf_update(g, w, mu, m, lr),
-        updates, params, state.momentum, mask_tree)
-    new_updates = jax.tree.map(jnp.negative, new_mu)
-    return new_updates, MlperfLarsState(
-        count=optax.safe_increment(state.count), momentum=new_mu)
+    # The chain's state, rebuilt from the named one (the masked trust ratio
+    # and the sign flip hold no arrays).
+    chain_state = (trust.init(params),
+                   optax.ScaleByScheduleState(count=state.count),
+                   optax.TraceState(trace=state.momentum),
+                   optax.EmptyState())
+    updates, (_, lr_state, trace_state, _) = tx.update(updates, chain_state,
+                                                       params)
+    return updates, MlperfLarsState(count=lr_state.count,
+                                    momentum=trace_state.trace)
 
   return optax.GradientTransformation(init_fn, update_fn)

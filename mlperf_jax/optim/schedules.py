@@ -24,6 +24,20 @@ import jax.numpy as jnp
 import optax
 
 
+def linear_warmup(peak: float, warmup_steps: float,
+                  begin: float = 0.0) -> optax.Schedule:
+  """`peak * (t - begin) / warmup_steps`, the references' warmup ramp.
+
+  Not `optax.linear_schedule(0, peak, W)`: that evaluates
+  `(0 - peak) * (1 - t / W) + peak`, whose cancellation costs up to ~2e-5
+  relative error in the first warmup steps in float32 (measured at t = 1,
+  W = 786), where the references compute the ramp as one product and
+  quotient. Unclamped: the caller selects the warmup range.
+  """
+  peak, w, begin = float(peak), float(warmup_steps), float(begin)
+  return lambda count: peak * (jnp.asarray(count, jnp.float32) - begin) / w
+
+
 def poly_warmup_schedule(base_lr: float, end_lr: float, warmup_steps: float,
                          decay_steps: int, power: float = 2.0
                          ) -> optax.Schedule:
@@ -68,18 +82,26 @@ def poly_warmup_schedule(base_lr: float, end_lr: float, warmup_steps: float,
   if decay_steps < 0:
     raise ValueError(f'decay_steps must be >= 0, got {decay_steps}')
   base_lr, end_lr = float(base_lr), float(end_lr)
-  w, d, power = float(warmup_steps), float(decay_steps), float(power)
+  w = float(warmup_steps)
+  if decay_steps > 0:
+    # end + (base - end) * (1 - clip(t - W, 0, D) / D) ** power: exactly the
+    # reference's PolynomialDecay evaluated at t - W.
+    decay = optax.polynomial_schedule(
+        init_value=base_lr, end_value=end_lr, power=float(power),
+        transition_steps=decay_steps, transition_begin=w)
+  else:
+    # optax.polynomial_schedule with 0 steps would hold init_value (base_lr);
+    # a decay of length 0 is over at once, so it holds end_lr.
+    decay = optax.constant_schedule(end_lr)
+  if w == 0:
+    return lambda count: jnp.asarray(decay(count), jnp.float32)
+  warmup = linear_warmup(base_lr, w)
 
+  # Not optax.join_schedules: it evaluates the next piece at `t - boundary`
+  # with an integer boundary (here floor(W) + 1), while the reference decays
+  # from the possibly fractional W.
   def schedule(count):
     t = jnp.asarray(count, jnp.float32)
-    if d > 0:
-      # Clamped on both sides so that the branch jnp.where discards is finite.
-      progress = jnp.clip(t - w, 0.0, d) / d
-      decayed = end_lr + (base_lr - end_lr) * (1.0 - progress) ** power
-    else:
-      decayed = jnp.full_like(t, end_lr)
-    if w == 0:
-      return decayed
-    return jnp.where(t <= w, base_lr * t / w, decayed)
+    return jnp.where(t <= w, warmup(count), decay(count))
 
   return schedule

@@ -1,5 +1,5 @@
 # Copyright 2026 The mlperf_jax Authors. Licensed under the Apache License 2.0.
-"""SGD with momentum exactly as `torch.optim.SGD`, as an optax transformation.
+"""SGD with momentum exactly as `torch.optim.SGD`, as an optax composition.
 
 `torch.optim.SGD` is on the MLPerf Training list of allowed SGD+momentum
 implementations. Its update (dampening 0, `maximize=False`), per parameter
@@ -16,6 +16,13 @@ Parameters excluded from weight decay (BatchNorm, biases) correspond to a
 torch parameter group with `weight_decay=0`. Because `lr` multiplies the
 buffer rather than entering it, a learning-rate change rescales the whole
 accumulated momentum at once (unlike `mlperf_lars`).
+
+Composition: `add_decayed_weights(wd, mask)` (the L2 term) ->
+`trace(momentum, nesterov)` (torch's buffer and Nesterov direction:
+`buf = m * buf + g`, `d = g + m * buf`) -> `scale_by_learning_rate(lr)`, all
+optax primitives. The one addition is torch's first step, which creates the
+buffer as a copy of the gradient: the buffer handed to `trace` is zeroed on
+update 0, so a restored or hand-set buffer cannot leak into the first step.
 """
 
 from __future__ import annotations
@@ -24,25 +31,21 @@ from typing import Any, Callable, NamedTuple
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 import optax
+
+from mlperf_jax.optim import lars
 
 
 class TorchSgdState(NamedTuple):
-  """State of `torch_sgd`.
+  """State of `torch_sgd`: torch's variables, not optax's chain state.
 
   Attributes:
     count: number of updates applied so far (the schedule's step).
-    momentum_buffer: torch's `momentum_buffer`, one per parameter.
+    momentum_buffer: torch's `momentum_buffer`, one per parameter (what the
+      composition's `optax.trace` holds).
   """
   count: jax.Array
   momentum_buffer: optax.Updates
-
-
-def _mask_tree(mask, params):
-  if mask is None:
-    return jax.tree.map(lambda _: True, params)
-  return mask(params) if callable(mask) else mask
 
 
 def torch_sgd(learning_rate: optax.ScalarOrSchedule,
@@ -60,9 +63,10 @@ def torch_sgd(learning_rate: optax.ScalarOrSchedule,
       applied so far (0 on the first update).
     momentum: momentum coefficient (0 gives plain SGD).
     weight_decay: L2 coefficient added to the gradient where mask is True.
-    mask: pytree of bools like the parameters, or a callable returning one;
-      True where weight decay applies. None decays every parameter, as torch
-      does for a single parameter group.
+    mask: pytree of bools like the parameters, or a callable returning one
+      (concrete leaves, see `lars.Mask`); True where weight decay applies.
+      None decays every parameter, as torch does for a single parameter
+      group.
     nesterov: torch's `nesterov` flag.
 
   Returns:
@@ -76,43 +80,37 @@ def torch_sgd(learning_rate: optax.ScalarOrSchedule,
   if nesterov and momentum <= 0.0:
     raise ValueError('nesterov momentum requires momentum > 0 (as in torch)')
 
-  def init_fn(params):
-    return TorchSgdState(
-        count=jnp.zeros([], jnp.int32),
-        momentum_buffer=jax.tree.map(jnp.zeros_like, params))
+  # The L2 term is stateless; optax.identity stands in without weight decay
+  # (torch skips the term then, and `update` needs no parameters).
+  decay = (optax.add_decayed_weights(weight_decay, mask) if weight_decay
+           else optax.identity())
+  tx = optax.chain(
+      decay,                                            # g = g + wd * w
+      optax.trace(decay=momentum, nesterov=nesterov),   # buf, d
+      optax.scale_by_learning_rate(lars.as_schedule(learning_rate)))  # -lr d
 
-  def decayed(g, w, m):
-    if isinstance(m, (bool, np.bool_)):
-      return g + weight_decay * w if m else g
-    return jnp.where(m, g + weight_decay * w, g)
+  def init_fn(params):
+    _, trace_state, lr_state = tx.init(params)
+    return TorchSgdState(count=lr_state.count,
+                         momentum_buffer=trace_state.trace)
 
   def update_fn(updates, state, params=None):
-    if callable(learning_rate):
-      lr = learning_rate(state.count)
-    else:
-      lr = learning_rate
-    lr = jnp.asarray(lr, jnp.float32)
-    if weight_decay:
-      if params is None:
-        raise ValueError('torch_sgd with weight decay needs the parameters: '
-                         'call update(grads, state, params)')
-      updates = jax.tree.map(decayed, updates, params,
-                             _mask_tree(mask, params))
+    if weight_decay and params is None:
+      raise ValueError('torch_sgd with weight decay needs the parameters: '
+                       'call update(grads, state, params)')
+    # torch creates the buffer as a copy of the first gradient; with zero
+    # dampening `m * 0 + g` is the same value, and zeroing the buffer on the
+    # first update keeps that independent of the initial buffer.
     first = state.count == 0
-
-    def buffer(g, buf):
-      # torch creates the buffer as a copy of the first gradient; with zero
-      # dampening `m * 0 + g` is the same value, but stating it keeps the
-      # equivalence independent of the initial buffer.
-      return jnp.where(first, g, momentum * buf + g).astype(buf.dtype)
-
-    new_buf = jax.tree.map(buffer, updates, state.momentum_buffer)
-    if nesterov:
-      direction = jax.tree.map(lambda g, b: g + momentum * b, updates, new_buf)
-    else:
-      direction = new_buf
-    new_updates = jax.tree.map(lambda d: (-lr * d).astype(d.dtype), direction)
-    return new_updates, TorchSgdState(
-        count=optax.safe_increment(state.count), momentum_buffer=new_buf)
+    buf = jax.tree.map(lambda b: jnp.where(first, jnp.zeros_like(b), b),
+                       state.momentum_buffer)
+    # The chain's state, rebuilt from the named one; the decay's holds no
+    # arrays (its init only reads the mask, over the gradients' structure).
+    chain_state = (decay.init(updates), optax.TraceState(trace=buf),
+                   optax.ScaleByScheduleState(count=state.count))
+    updates, (_, trace_state, lr_state) = tx.update(updates, chain_state,
+                                                    params)
+    return updates, TorchSgdState(count=lr_state.count,
+                                  momentum_buffer=trace_state.trace)
 
   return optax.GradientTransformation(init_fn, update_fn)

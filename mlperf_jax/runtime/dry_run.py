@@ -19,7 +19,6 @@ import numpy as np
 from mlperf_jax.runtime import loop
 from mlperf_jax.runtime import sharding as shd
 from mlperf_jax.runtime import steps as steps_lib
-from mlperf_jax.hparams import registry
 from mlperf_jax.api import Workload
 
 
@@ -48,9 +47,7 @@ def analyse(workload: Workload, hp: Mapping[str, Any], opts: loop.RunOptions
             ) -> DryRun:
   mesh = shd.make_mesh(opts.mesh)
   entry = workload.optimizer(hp)
-  tx, _ = entry.build(hp, registry.OptimizerContext(
-      steps_per_epoch=workload.steps_per_epoch(hp),
-      decay_mask=workload.decay_mask))
+  tx, _ = entry.build(hp, loop.optimizer_context(workload, hp))
   c = steps_lib.build(workload, tx, hp, mesh, compile_eval=False)
   params = c.abstract_state.params
   cost = c.train_step.cost_analysis()
@@ -72,8 +69,8 @@ def _gib(n: float) -> str:
   return f'{n / 2**30:.3f} GiB'
 
 
-def report(workload: Workload, hp: Mapping[str, Any], opts: loop.RunOptions
-           ) -> str:
+def report(workload: Workload, hp: Mapping[str, Any], opts: loop.RunOptions,
+           abstract_devices: int | None = None) -> str:
   mesh_shape = dict(shd.make_mesh(opts.mesh).shape)
   memory = workload.memory_report(hp, mesh_shape)  # raises if it cannot fit
   r = analyse(workload, hp, opts)
@@ -81,7 +78,9 @@ def report(workload: Workload, hp: Mapping[str, Any], opts: loop.RunOptions
   lines = [
       f'workload: {workload.name} ({workload.scale} scale), optimizer '
       f'{hp["opt_name"]}, global batch {r.global_batch_size}',
-      f'mesh: {r.mesh} ({r.num_devices} devices)',
+      f'mesh: {r.mesh} ({r.num_devices} devices' + (
+          ', abstract: planned on fake CPU devices; per-device memory is '
+          "XLA:CPU's buffer assignment" if abstract_devices else '') + ')',
       f'parameters: {r.param_count:,}',
       f'train step FLOPs per device (XLA cost analysis): '
       f'{r.flops_per_step_per_device:.4g}  (~{per_sample:.4g} per sample)',

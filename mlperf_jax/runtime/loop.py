@@ -27,31 +27,10 @@ from mlperf_jax.runtime import steps as steps_lib
 from mlperf_jax.runtime.mllog import C, RunLog
 from mlperf_jax.hparams import registry
 from mlperf_jax.api import Block, HostShard, Workload
+from mlperf_jax.runtime.options import RunOptions
 
 # Marks logs that are not MLPerf results (mini scale, synthetic data).
 NOTICE_KEY = 'mlperf_jax_notice'
-
-
-@dataclasses.dataclass(frozen=True)
-class RunOptions:
-  """How to run (not what to train: that is the workload + hyperparameters)."""
-  seed: int = 0
-  division: str = 'closed'
-  mesh: str | None = None
-  max_epochs: int | None = None
-  max_steps: int | None = None
-  submission_org: str = 'mlperf_jax'
-  submission_platform: str | None = None
-  submission_status: str = 'research'
-  progress: bool = True
-  # Checkpoints (checkpoint.py): off unless a directory is given.
-  checkpoint_dir: str | None = None
-  checkpoint_every_steps: int | None = None  # None: after each evaluation
-  resume: bool = False
-  final_params_dir: str | None = None  # where the final parameters go
-  # Start from these weights (e.g. BERT's reference TF checkpoint) instead of
-  # a random init; loaded during the untimed init.
-  init_checkpoint: str | None = None
 
 
 @dataclasses.dataclass
@@ -87,13 +66,13 @@ def platform_name() -> str:
 def log_header(log: RunLog, workload: Workload, hp: Mapping[str, Any],
                opts: RunOptions) -> None:
   """Submission keys, notices, seed, hyperparameters and dataset sizes."""
-  cfg = workload.config
+  cfg = workload.variant
   log.event(C.SUBMISSION_BENCHMARK, cfg.benchmark)
   log.event(C.SUBMISSION_ORG, opts.submission_org)
   log.event(C.SUBMISSION_DIVISION, opts.division)
   log.event(C.SUBMISSION_STATUS, opts.submission_status)
   log.event(C.SUBMISSION_PLATFORM, opts.submission_platform or platform_name())
-  if cfg.scale != 'reference':
+  if not cfg.is_result:
     log.event(NOTICE_KEY, f'{cfg.scale} scale: a scaled-down model and '
               'dataset; NOT an MLPerf result')
   if workload.synthetic:
@@ -107,6 +86,14 @@ def log_header(log: RunLog, workload: Workload, hp: Mapping[str, Any],
   log.event(C.EVAL_SAMPLES, cfg.eval_samples)
   for key, value in workload.extra_mllog_items(hp):
     log.event(key, value)
+
+
+def optimizer_context(workload: Workload, hp: Mapping[str, Any]
+                      ) -> registry.OptimizerContext:
+  """What the optimizer builder needs to know about the run."""
+  return registry.OptimizerContext(
+      steps_per_epoch=workload.steps_per_epoch(hp),
+      param_labels=workload.param_labels)
 
 
 def _fetch(x) -> Any:
@@ -176,28 +163,121 @@ def run(workload: Workload, hp: Mapping[str, Any], opts: RunOptions,
       ckpt.close()
 
 
+@dataclasses.dataclass
+class _Run:
+  """The mutable state of one run, shared by its three phases."""
+  workload: Workload
+  hp: Mapping[str, Any]
+  opts: RunOptions
+  log: RunLog
+  ckpt: Any
+  identity: Any
+  resume: Any
+  on_eval: Callable[[EvalRecord], None] | None
+  on_checkpoint: Callable[[ckpt_lib.Position], None] | None
+  progress: bool = False
+  compiled: steps_lib.Compiled | None = None
+  state: Any = None
+  pos: ckpt_lib.Position | None = None
+  host: HostShard | None = None
+  init_s: float = 0.0
+  t_start: int = 0
+  losses: list[float] = dataclasses.field(default_factory=list)
+  evals: list[EvalRecord] = dataclasses.field(default_factory=list)
+  step: int = 0
+  status: str = 'aborted'
+  reason: str = ''
+  quality: float | None = None
+  train_iter: Any = None
+
+  def save(self, block_index: int, block_step: int) -> None:
+    position = ckpt_lib.Position(
+        step=self.step, block_index=block_index, block_step=block_step,
+        losses=list(self.losses),
+        evals=[dataclasses.asdict(e) for e in self.evals],
+        elapsed_ms=_now_ms() - self.t_start, log_offset=_log_size(self.log))
+    self.ckpt.save(self.state, position, self.identity,
+                   extra={'log_path': self.log.path})
+    if self.on_checkpoint:
+      self.on_checkpoint(position)
+
+  def result(self, status: str, reason: str, t_stop: int) -> RunResult:
+    return RunResult(
+        status=status, reason=reason,
+        time_to_train_s=(t_stop - self.t_start) / 1e3, quality=self.quality,
+        losses=self.losses, evals=self.evals, steps=self.step,
+        init_s=self.init_s, state=self.state,
+        resumed_from_step=None if self.resume is None else self.pos.step)
+
+
+class _BlockContext:
+  """`api.BlockContext` for one block: trains its steps with checkpoint
+  saves, SIGTERM stops and divergence checks."""
+
+  def __init__(self, run: _Run, block: Block, index: int, done: int, n: int,
+               hook: Callable[[int, bool], str | None]):
+    self._run, self._block, self._index = run, block, index
+    self.done, self.n, self._hook = done, n, hook
+
+  @property
+  def state(self):
+    return self._run.state
+
+  def train(self, steps: int | None = None) -> str | None:
+    run = self._run
+    end = self.n if steps is None else min(self.n, self.done + steps)
+    action = None
+    while self.done < end:
+      run.state, block_losses, action = _train_block(
+          run.compiled, run.state, run.train_iter, end - self.done, self.done,
+          self._block, run.progress, run.step, self._hook,
+          label=run.workload.block_label(self._block))
+      run.step += len(block_losses)
+      self.done += len(block_losses)
+      run.losses.extend(block_losses)
+      if action in ('save', 'stop'):
+        if action == 'stop':
+          run.log.event(NOTICE_KEY, f'stopped by SIGTERM at step {run.step}; '
+                        'checkpoint saved, continue with --resume')
+        run.save(self._index, self.done)
+      if action in ('stop', 'diverged'):
+        return action
+    return None
+
+
 def _run(workload, hp, opts, log, ckpt, identity, resume, on_eval,
          on_checkpoint) -> RunResult:
-  progress = opts.progress and distributed.is_leader()
+  run = _Run(workload=workload, hp=hp, opts=opts, log=log, ckpt=ckpt,
+             identity=identity, resume=resume, on_eval=on_eval,
+             on_checkpoint=on_checkpoint)
+  _init_phase(run)
+  preempted = _timed_phase(run)
+  if preempted is not None:
+    return preempted
+  return _finish_phase(run)
+
+
+def _init_phase(run: _Run) -> None:
+  """Untimed: header, mesh, AOT compilation, init or restore, then the
+  clock starts (run_start) before any data is touched."""
+  workload, hp, opts, log = run.workload, run.hp, run.opts, run.log
+  run.progress = opts.progress and distributed.is_leader()
   t_init = time.time()
-  if resume is None:
+  if run.resume is None:
     log.event(C.CACHE_CLEAR, True)
     log.start(C.INIT_START)
     log_header(log, workload, hp, opts)
-    if ckpt is not None:
-      log.event(NOTICE_KEY, f'checkpointing on ({ckpt.directory}): saves '
+    if run.ckpt is not None:
+      log.event(NOTICE_KEY, f'checkpointing on ({run.ckpt.directory}): saves '
                 'count toward time-to-train')
-
   mesh = shd.make_mesh(opts.mesh)
-  host = HostShard.current()
-  spe = workload.steps_per_epoch(hp)
-  entry = workload.optimizer(hp)
-  tx, _ = entry.build(hp, registry.OptimizerContext(
-      steps_per_epoch=spe, decay_mask=workload.decay_mask))
-  compiled = steps_lib.build(workload, tx, hp, mesh)
-  if resume is None:
-    for name in workload.init_tensor_names(compiled.boxed_params):
-      log.event(C.WEIGHTS_INITIALIZATION, metadata={'tensor': name})
+  run.host = HostShard.current()
+  tx, _ = workload.optimizer(hp).build(hp, optimizer_context(workload, hp))
+  run.compiled = compiled = steps_lib.build(workload, tx, hp, mesh)
+  if run.resume is None:
+    if workload.variant.log_init_tensors:
+      for name in workload.init_tensor_names(compiled.boxed_params):
+        log.event(C.WEIGHTS_INITIALIZATION, metadata={'tensor': name})
     state = compiled.init(jax.random.PRNGKey(opts.seed))
     if opts.init_checkpoint:
       try:
@@ -210,48 +290,48 @@ def _run(workload, hp, opts, log, ckpt, identity, resume, on_eval,
           params, compiled.state_sharding.params))
       log.event(NOTICE_KEY, 'initial weights loaded from '
                 f'{opts.init_checkpoint}')
-    pos = ckpt_lib.Position()
+    run.pos = ckpt_lib.Position()
   else:
-    pos = ckpt_lib.Position(**resume['position'])
-    state = ckpt.restore(pos.step, compiled.abstract_state,
-                         compiled.state_sharding)
+    run.pos = ckpt_lib.Position(**run.resume['position'])
+    state = run.ckpt.restore(run.pos.step, compiled.abstract_state,
+                             compiled.state_sharding)
     if log.enabled:
-      aside = ckpt_lib.rewind_log(log.path, pos.log_offset)
-      log.event(NOTICE_KEY, f'resumed from checkpoint step {pos.step} in '
-                f'{ckpt.directory}' + (f'; events after it moved to {aside}'
-                                       if aside else ''))
+      aside = ckpt_lib.rewind_log(log.path, run.pos.log_offset)
+      log.event(NOTICE_KEY, f'resumed from checkpoint step {run.pos.step} in '
+                f'{run.ckpt.directory}' + (f'; events after it moved to '
+                                           f'{aside}' if aside else ''))
   jax.block_until_ready(state)
-  init_s = time.time() - t_init
-  if resume is None:
+  run.state = state
+  run.init_s = time.time() - t_init
+  if run.resume is None:
     distributed.sync('init_stop')
     log.end(C.INIT_STOP)
     # The clock starts before any part of the system touches the dataset.
     distributed.sync('run_start')
-    t_start = _now_ms()
-    log.start(C.RUN_START, time_ms=t_start)
+    run.t_start = _now_ms()
+    log.start(C.RUN_START, time_ms=run.t_start)
   else:  # the timed clock continues from where the checkpoint left it
     distributed.sync('resume')
-    t_start = _now_ms() - pos.elapsed_ms
-  train_iter = workload.train_batches(hp, seed=opts.seed, host=host,
-                                      start_step=pos.step)
-  target = workload.config.target
+    run.t_start = _now_ms() - run.pos.elapsed_ms
+  run.losses = list(run.pos.losses)
+  run.evals = [EvalRecord(**e) for e in run.pos.evals]
+  run.step = run.pos.step
+  target = workload.variant.target
+  run.quality = run.evals[-1].metrics[target.metric] if run.evals else None
+
+
+def _timed_phase(run: _Run) -> RunResult | None:
+  """Timed: blocks of training (`Workload.run_block`), each followed by an
+  evaluation, until the target, a budget or divergence. Returns the result
+  when SIGTERM stopped the run after a checkpoint, else None."""
+  workload, hp, opts, log, ckpt = (run.workload, run.hp, run.opts, run.log,
+                                   run.ckpt)
+  pos = run.pos
+  run.train_iter = workload.train_batches(hp, seed=opts.seed, host=run.host,
+                                          start_step=pos.step)
+  target = workload.variant.target
   max_epochs = opts.max_epochs or workload.default_max_epochs(hp)
   max_steps = opts.max_steps if opts.max_steps is not None else math.inf
-  losses: list[float] = list(pos.losses)
-  evals = [EvalRecord(**e) for e in pos.evals]
-  status, reason, step = 'aborted', '', pos.step
-  quality = evals[-1].metrics[target.metric] if evals else None
-
-  def save(block_index, block_step):
-    position = ckpt_lib.Position(
-        step=step, block_index=block_index, block_step=block_step,
-        losses=list(losses), evals=[dataclasses.asdict(e) for e in evals],
-        elapsed_ms=_now_ms() - t_start,
-        log_offset=_log_size(log))
-    ckpt.save(state, position, identity, extra={'log_path': log.path})
-    if on_checkpoint:
-      on_checkpoint(position)
-
   # SIGTERM means "save and stop" only when there is somewhere to save.
   guard = ckpt_lib.PreemptionGuard(enabled=ckpt is not None)
 
@@ -270,84 +350,67 @@ def _run(workload, hp, opts, log, ckpt, identity, resume, on_eval,
       if bi < pos.block_index:
         continue
       done = pos.block_step if bi == pos.block_index else 0
-      n = int(min(block.steps, max_steps - (step - done)))
+      n = int(min(block.steps, max_steps - (run.step - done)))
       if n <= 0:
-        reason = f'step budget of {opts.max_steps} steps exhausted'
+        run.reason = f'step budget of {opts.max_steps} steps exhausted'
         break
       if done == 0:
         log.start(C.BLOCK_START,
                   metadata={'first_epoch_num': block.first_epoch_num,
                             'epoch_count': block.epoch_count})
-      action = None
-      while done < n:
-        state, block_losses, action = _train_block(
-            compiled, state, train_iter, n - done, done, block, progress,
-            step, hook, unit=workload.progress_unit)
-        step += len(block_losses)
-        done += len(block_losses)
-        losses.extend(block_losses)
-        if action in ('save', 'stop'):
-          if action == 'stop':
-            log.event(NOTICE_KEY, f'stopped by SIGTERM at step {step}; '
-                      'checkpoint saved, continue with --resume')
-          save(bi, done)
-        if action in ('stop', 'diverged'):
-          break
+      ctx = _BlockContext(run, block, bi, done, n, hook)
+      action = workload.run_block(ctx, block)
       if action == 'stop':
         ckpt.wait()
-        return RunResult(
-            status='preempted', reason=f'stopped by SIGTERM at step {step}; '
-            f'checkpoint saved in {ckpt.directory}',
-            time_to_train_s=(_now_ms() - t_start) / 1e3, quality=quality,
-            losses=losses, evals=evals, steps=step, init_s=init_s,
-            state=state, resumed_from_step=resume and pos.step)
+        return run.result(
+            'preempted', f'stopped by SIGTERM at step {run.step}; '
+            f'checkpoint saved in {ckpt.directory}', _now_ms())
       distributed.sync('block_stop')
       log.end(C.BLOCK_STOP, metadata={'first_epoch_num': block.first_epoch_num})
       if action == 'diverged':
-        reason = f'training diverged: loss became {losses[-1]} at step {step}'
+        run.reason = (f'training diverged: loss became {run.losses[-1]} at '
+                      f'step {run.step}')
         break
       if block.eval_epoch_num is not None:
-        epoch_num = block.eval_epoch_num
-        if n < block.steps:  # budget cut the block short: true progress
-          if workload.progress_unit == 'samples':
-            epoch_num = (block.first_epoch_num
-                         + n * workload.global_batch_size(hp))
-          else:  # the share of the block that ran (epochs may be fractional)
-            epoch_num = round(block.eval_epoch_num - block.epoch_count *
-                              (1 - n / block.steps), 3)
+        epoch_num = workload.epoch_num_after(block, n, hp)
         log.start(C.EVAL_START, metadata={'epoch_num': epoch_num})
-        metrics = evaluate(workload, compiled, state, hp, host, progress)
-        quality = metrics[target.metric]
+        metrics = evaluate(workload, run.compiled, run.state, hp, run.host,
+                           run.progress)
+        run.quality = metrics[target.metric]
         distributed.sync('eval_stop')
-        log.event(C.EVAL_ACCURACY, quality, metadata={'epoch_num': epoch_num})
+        log.event(C.EVAL_ACCURACY, run.quality,
+                  metadata={'epoch_num': epoch_num})
         log.end(C.EVAL_STOP, metadata={'epoch_num': epoch_num})
-        record = EvalRecord(epoch_num, step, metrics)
-        evals.append(record)
-        if on_eval:
-          on_eval(record)
-        if target.reached(quality):
-          status, reason = 'success', f'reached {target.metric} {quality:.4f}'
+        record = EvalRecord(epoch_num, run.step, metrics)
+        run.evals.append(record)
+        if run.on_eval:
+          run.on_eval(record)
+        if target.reached(run.quality):
+          run.status = 'success'
+          run.reason = f'reached {target.metric} {run.quality:.4f}'
           break
       if ckpt is not None:
-        save(bi + 1, 0)
+        run.save(bi + 1, 0)
     else:
-      if not reason and step >= max_steps:  # the last block was cut short
-        reason = f'step budget of {opts.max_steps} steps exhausted'
-      reason = reason or f'epoch budget of {max_epochs} epochs exhausted'
-  if not reason:
-    reason = f'step budget of {opts.max_steps} steps exhausted'
+      if not run.reason and run.step >= max_steps:  # last block cut short
+        run.reason = f'step budget of {opts.max_steps} steps exhausted'
+      run.reason = run.reason or f'epoch budget of {max_epochs} epochs exhausted'
+  if not run.reason:
+    run.reason = f'step budget of {opts.max_steps} steps exhausted'
+  return None
+
+
+def _finish_phase(run: _Run) -> RunResult:
+  """run_stop (the clock stops), then the untimed final parameters."""
   distributed.sync('run_stop')
   t_stop = _now_ms()
-  log.end(C.RUN_STOP, metadata={'status': status}, time_ms=t_stop)
-  if opts.final_params_dir:
-    ckpt_lib.save_final_params(opts.final_params_dir, state.params,
-                               state.model_state, _final_metadata(
-                                   workload, hp, opts, status, quality, step))
-  return RunResult(status=status, reason=reason,
-                   time_to_train_s=(t_stop - t_start) / 1e3, quality=quality,
-                   losses=losses, evals=evals, steps=step, init_s=init_s,
-                   state=state,
-                   resumed_from_step=None if resume is None else pos.step)
+  run.log.end(C.RUN_STOP, metadata={'status': run.status}, time_ms=t_stop)
+  if run.opts.final_params_dir:
+    ckpt_lib.save_final_params(
+        run.opts.final_params_dir, run.state.params, run.state.model_state,
+        _final_metadata(run.workload, run.hp, run.opts, run.status,
+                        run.quality, run.step))
+  return run.result(run.status, run.reason, t_stop)
 
 
 def _log_size(log: RunLog) -> int:
@@ -358,27 +421,17 @@ def _log_size(log: RunLog) -> int:
 
 def _final_metadata(workload, hp, opts, status, quality, step):
   return {'workload': workload.name, 'scale': workload.scale,
-          'benchmark': workload.config.benchmark,
+          'benchmark': workload.variant.benchmark,
           'synthetic': bool(workload.synthetic),
           'compute_dtype': workload.compute_dtype, 'seed': opts.seed,
           'status': status, 'quality': quality,
-          'metric': workload.config.target.metric, 'steps': step,
+          'metric': workload.variant.target.metric, 'steps': step,
           'hparams': dict(hp)}
-
-
-def _block_label(block: Block, unit: str) -> str:
-  """'train epochs 5-8' for whole epochs; otherwise the progress range
-  ('train epochs 1.05 to 1.1' for DLRM, 'train samples 0 to 2048' for BERT)."""
-  first, count = block.first_epoch_num, block.epoch_count
-  if unit == 'epoch' and all(float(x).is_integer() for x in (first, count)):
-    return f'train epochs {int(first)}-{int(first + count - 1)}'
-  unit = unit if unit.endswith('s') else unit + 's'
-  return f'train {unit} {first:g} to {first + count:g}'
 
 
 def _train_block(compiled: steps_lib.Compiled, state, train_iter, n: int,
                  done: int, block: Block, progress: bool, first_step: int,
-                 hook: Callable[[int, bool], str | None], unit: str = 'epoch'):
+                 hook: Callable[[int, bool], str | None], label: str):
   """Runs up to `n` steps of a block that has `done` behind it.
 
   Returns (state, losses, action): action is 'diverged' on a non-finite
@@ -389,7 +442,7 @@ def _train_block(compiled: steps_lib.Compiled, state, train_iter, n: int,
   pending = None  # loss of the previous step: fetched one step late so the
   # host never waits for the device except to check for divergence.
   bar = tqdm.tqdm(total=done + n, initial=done,
-                  desc=_block_label(block, unit),
+                  desc=label,
                   leave=False, disable=not progress, mininterval=1.0)
   action = None
   with bar:

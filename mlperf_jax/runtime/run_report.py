@@ -10,7 +10,7 @@ import time
 from typing import Any, Mapping
 
 from mlperf_jax.runtime import loop
-from mlperf_jax.api import ScaleConfig, Workload
+from mlperf_jax.api import Variant, Workload
 
 
 @dataclasses.dataclass(frozen=True)
@@ -24,7 +24,7 @@ class RunPaths:
 def run_paths(output_dir: str, workload: Workload, seed: int) -> RunPaths:
   """A fresh directory per run; existing runs are never overwritten."""
   stamp = time.strftime('%Y%m%d-%H%M%S')
-  base = os.path.join(output_dir, workload.config.benchmark,
+  base = os.path.join(output_dir, workload.variant.benchmark,
                       f'{stamp}-seed{seed}')
   d, i = base, 1
   while os.path.exists(d):
@@ -38,7 +38,7 @@ def run_paths(output_dir: str, workload: Workload, seed: int) -> RunPaths:
 
 def banner(workload: Workload, hp: Mapping[str, Any], opts: loop.RunOptions,
            paths: RunPaths) -> str:
-  cfg = workload.config
+  cfg = workload.variant
   lines = [f'mlperf_jax: {workload.name} at {cfg.scale} scale, '
            f'{opts.division} division, seed {opts.seed}, optimizer '
            f'{hp["opt_name"]}, global batch {hp["global_batch_size"]}',
@@ -57,7 +57,7 @@ def write(paths: RunPaths, workload: Workload, hp: Mapping[str, Any],
           opts: loop.RunOptions, result: loop.RunResult) -> None:
   data = {
       'workload': workload.name, 'scale': workload.scale,
-      'benchmark': workload.config.benchmark, 'seed': opts.seed,
+      'benchmark': workload.variant.benchmark, 'seed': opts.seed,
       'status': result.status, 'reason': result.reason,
       'time_to_train_s': result.time_to_train_s, 'init_s': result.init_s,
       'quality': result.quality, 'steps': result.steps,
@@ -80,20 +80,20 @@ def _plot(paths: RunPaths, workload: Workload, result: loop.RunResult) -> None:
   a.plot(range(1, len(result.losses) + 1), result.losses)
   a.set_xlabel('step')
   a.set_ylabel('train loss')
-  target = workload.config.target
+  target = workload.variant.target
   b.plot([e.epoch_num for e in result.evals],
          [e.metrics[target.metric] for e in result.evals], 'o-')
   b.axhline(target.value, color='r', ls='--', label='target')
   b.set_xlabel('epoch')
   b.set_ylabel(target.metric)
   b.legend()
-  fig.suptitle(f'{workload.config.benchmark}: {result.status}')
+  fig.suptitle(f'{workload.variant.benchmark}: {result.status}')
   fig.tight_layout()
   fig.savefig(paths.plot, dpi=100)
   plt.close(fig)
 
 
-def eval_printer(cfg: ScaleConfig):
+def eval_printer(cfg: Variant):
   """A `loop.run` callback printing one progress line per evaluation."""
   t0 = time.time()
 
@@ -105,7 +105,7 @@ def eval_printer(cfg: ScaleConfig):
   return on_eval
 
 
-def summary(cfg: ScaleConfig, result: loop.RunResult, paths: RunPaths) -> str:
+def summary(cfg: Variant, result: loop.RunResult, paths: RunPaths) -> str:
   q = 'n/a' if result.quality is None else f'{result.quality:.4f}'
   lines = [
       f'run_stop status: {result.status} ({result.reason})',

@@ -70,6 +70,43 @@ def make_eval_step(workload: Workload, hp: Mapping[str, Any]):
   return eval_step
 
 
+def shape_key(batch: Mapping[str, Any]) -> tuple:
+  """The bucket a batch belongs to: its feature names and shapes."""
+  return tuple(sorted((k, tuple(v.shape)) for k, v in batch.items()))
+
+
+class ByShape:
+  """Executables compiled for several batch shapes (buckets), called with
+  the one whose shapes the batch has."""
+
+  def __init__(self, executables: Mapping[tuple, Any]):
+    self.executables = dict(executables)
+
+  def __call__(self, state, batch):
+    try:
+      exe = self.executables[shape_key(batch)]
+    except KeyError:
+      raise ValueError(
+          f'a batch of shapes {dict(shape_key(batch))} matches none of the '
+          f'{len(self.executables)} compiled buckets '
+          f'{[dict(k) for k in self.executables]}; the workload\'s '
+          '`buckets`/`batch_spec` and its input pipeline disagree') from None
+    return exe(state, batch)
+
+  @property
+  def first(self):
+    return next(iter(self.executables.values()))
+
+  def cost_analysis(self):
+    return self.first.cost_analysis()
+
+  def memory_analysis(self):
+    return self.first.memory_analysis()
+
+  def as_text(self):
+    return self.first.as_text()
+
+
 @dataclasses.dataclass
 class Compiled:
   """What `build` produces: abstract state, shardings and executables."""
@@ -78,8 +115,8 @@ class Compiled:
   state_sharding: TrainState
   batch_sharding: NamedSharding
   init: Any
-  train_step: Any
-  eval_step: Any
+  train_step: ByShape       # one executable per train bucket
+  eval_step: ByShape | None  # one per eval bucket (None: not compiled)
   boxed_params: PyTree
 
 
@@ -123,17 +160,27 @@ def _build(workload: Workload, tx: optax.GradientTransformation,
   abstract_sharded = jax.tree.map(
       lambda a, s: jax.ShapeDtypeStruct(a.shape, a.dtype, sharding=s),
       abstract_state, state_sh)
-  train_batch = _abstract_batch(workload.batch_spec(hp, train=True), batch_sh)
-  train = jax.jit(
+  train_fn = jax.jit(
       make_train_step(workload, tx, hp),
       in_shardings=(state_sh, batch_sh), out_shardings=(state_sh, rep),
-      donate_argnums=(0,)).lower(abstract_sharded, train_batch).compile()
+      donate_argnums=(0,))
+  train = {}
+  for bucket in workload.buckets(hp, train=True):
+    spec = _abstract_batch(workload.batch_spec(hp, train=True, bucket=bucket),
+                           batch_sh)
+    train[shape_key(spec)] = train_fn.lower(abstract_sharded, spec).compile()
   evaluate = None
   if compile_eval:
-    eval_batch = _abstract_batch(workload.batch_spec(hp, train=False), batch_sh)
-    evaluate = jax.jit(
-        make_eval_step(workload, hp), in_shardings=(state_sh, batch_sh),
-        out_shardings=rep).lower(abstract_sharded, eval_batch).compile()
+    eval_fn = jax.jit(make_eval_step(workload, hp),
+                      in_shardings=(state_sh, batch_sh), out_shardings=rep)
+    evaluate = {}
+    for bucket in workload.buckets(hp, train=False):
+      spec = _abstract_batch(
+          workload.batch_spec(hp, train=False, bucket=bucket), batch_sh)
+      evaluate[shape_key(spec)] = eval_fn.lower(abstract_sharded,
+                                                spec).compile()
+    evaluate = ByShape(evaluate)
   return Compiled(mesh=mesh, abstract_state=abstract_state,
                   state_sharding=state_sh, batch_sharding=batch_sh, init=init,
-                  train_step=train, eval_step=evaluate, boxed_params=boxed)
+                  train_step=ByShape(train), eval_step=evaluate,
+                  boxed_params=boxed)

@@ -1,14 +1,20 @@
 # Copyright 2026 The mlperf_jax Authors. Licensed under the Apache License 2.0.
-"""Workload registry: CLI name -> implementing class, imported lazily."""
+"""Workload registry: CLI name -> implementing class, imported lazily.
+
+Importing a workload module imports no JAX (its model and pipeline modules
+load on first use), so the CLI reads variants and hyperparameters fast.
+Adding a workload is one line here.
+"""
 
 from __future__ import annotations
 
 import importlib
+from typing import TYPE_CHECKING
 
-from mlperf_jax.api import Workload
+if TYPE_CHECKING:
+  from mlperf_jax.api import Variant, Workload
 
-# name -> 'module:Class'. Workloads import heavy dependencies (models, data
-# pipelines), so they are only imported when asked for.
+# name -> 'module:Class'.
 _WORKLOADS: dict[str, str] = {
     'resnet': 'mlperf_jax.workloads.resnet:ResNetWorkload',
     'bert': 'mlperf_jax.workloads.bert:BertWorkload',
@@ -39,5 +45,17 @@ def get_class(name: str) -> type[Workload]:
 
 
 def get(name: str, scale: str = 'mini', **kwargs) -> Workload:
-  """Builds workload `name` at `scale` (kwargs: data_dir, synthetic)."""
+  """Builds workload `name` at `scale` (kwargs: data_dir, synthetic,
+  compute_dtype)."""
   return get_class(name)(scale, **kwargs)
+
+
+def by_benchmark(benchmark: str) -> tuple[type[Workload], Variant] | None:
+  """(workload class, variant) whose MLLOG benchmark name is `benchmark`
+  ('resnet', 'mini_bert', ...), or None."""
+  for name in names():
+    cls = get_class(name)
+    for variant in cls.variants.values():
+      if variant.benchmark == benchmark:
+        return cls, variant
+  return None

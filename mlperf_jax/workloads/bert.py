@@ -26,24 +26,22 @@ own; a mini run is not an MLPerf result.
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 import math
 import re
-from typing import Any, Iterable, Iterator, Mapping
+from typing import Iterator
 
-import flax
-import jax
-import jax.numpy as jnp
-
-from mlperf_jax.input_pipelines import bert_synthetic
-from mlperf_jax.input_pipelines import text_corpus
-from mlperf_jax.models import bert as bert_model
-from mlperf_jax.hparams import bert as bert_optim
+from mlperf_jax.api import Block, LazyModule, Target, Variant, Workload
+from mlperf_jax.hparams import bert as bert_hparams
 from mlperf_jax.hparams import registry
-from mlperf_jax.api import (Block, HostBatch, HostShard, ScaleConfig,
-                                 SumAccumulator, Target, Workload,
-                                 host_slices)
+
+# Imported on first use: reading the variants imports no JAX.
+jax = LazyModule('jax')
+jnp = LazyModule('jax.numpy')
+traverse_util = LazyModule('flax.traverse_util')
+bert_model = LazyModule('mlperf_jax.models.bert')
+text_corpus = LazyModule('mlperf_jax.input_pipelines.text_corpus')
+sums = LazyModule('mlperf_jax.metrics.sums')
 
 REFERENCE_EVAL_SAMPLES = 10_000
 REFERENCE_SEQ_LENGTH = 512
@@ -51,41 +49,76 @@ REFERENCE_MAX_PREDICTIONS = 76
 # The reference's exclude_from_weight_decay (also exclude_from_layer_adaptation).
 _NO_DECAY_RE = re.compile('LayerNorm|layer_norm|bias')
 
-MINI_CORPUS = text_corpus.CorpusConfig(vocab_size=2048, max_seq_length=64,
-                                       max_predictions=10)
+# The mini corpus (input_pipelines.text_corpus.CorpusConfig fields).
+MINI_VOCAB_SIZE = 2048
+MINI_SEQ_LENGTH = 64
+MINI_MAX_PREDICTIONS = 10
 # Samples between mini evaluations.
 MINI_EVAL_INTERVAL = 2048
 
-_MINI_DEFAULTS = {
-    'global_batch_size': 32,
-    'opt_name': 'lamb',
-    'opt_base_learning_rate': 0.01,
-    'opt_epsilon': 1e-6,
-    'opt_learning_rate_training_steps': 1500,
-    'num_warmup_steps': 30,
-    'start_warmup_step': 0,
-    'opt_lamb_beta_1': 0.9,
-    'opt_lamb_beta_2': 0.999,
-    'opt_lamb_weight_decay_rate': 0.01,
-}
 
-SCALES = {
-    'reference': ScaleConfig(
-        scale='reference', benchmark='bert',
-        target=Target('masked_lm_accuracy', 0.720),
-        # Logged `train_samples` is GBS x training steps, as the reference
-        # (see `logged_train_samples`); this field is unused for BERT.
-        train_samples=0, eval_samples=REFERENCE_EVAL_SAMPLES,
-        eval_batch_size=448, defaults={}, rulesets=('1.1.0', '5.0.0'),
-        num_runs=10),
-    'mini': ScaleConfig(
-        scale='mini', benchmark='mini_bert',
-        target=Target('masked_lm_accuracy', 0.125),
-        # Sizes with Python 3.11's documentation; `config` reads the
-        # prepared corpus, so other Python versions log their own sizes.
-        train_samples=5778, eval_samples=685, eval_batch_size=128,
-        defaults=_MINI_DEFAULTS, rulesets=('mini',), num_runs=10),
-}
+def mini_corpus_config():
+  return text_corpus.CorpusConfig(vocab_size=MINI_VOCAB_SIZE,
+                                  max_seq_length=MINI_SEQ_LENGTH,
+                                  max_predictions=MINI_MAX_PREDICTIONS)
+
+
+@functools.lru_cache(maxsize=1)
+def _mini_corpus():
+  return text_corpus.load(mini_corpus_config())
+
+
+def _dtype(name: str):
+  return jnp.bfloat16 if name == 'bfloat16' else jnp.float32
+
+
+def _mini_model(dtype):
+  return bert_model.BertConfig(
+      vocab_size=MINI_VOCAB_SIZE, hidden_size=128, num_hidden_layers=2,
+      num_attention_heads=2, intermediate_size=512,
+      max_position_embeddings=MINI_SEQ_LENGTH, dtype=_dtype(dtype))
+
+
+# ---- data sources (signatures: see mlperf_jax.api.TrainData / EvalData) ----
+
+def _corpus_train(wl, data_dir, hp, *, seed, host, start_step):
+  del wl, data_dir
+  return text_corpus.train_batches(
+      _mini_corpus(), mini_corpus_config(),
+      global_batch_size=int(hp['global_batch_size']), seed=seed,
+      host_index=host.index, host_count=host.count, start_step=start_step)
+
+
+def _corpus_eval(wl, data_dir, hp, *, global_batch_size, host):
+  del wl, data_dir, hp
+  return text_corpus.eval_batches(
+      _mini_corpus(), global_batch_size=global_batch_size,
+      host_index=host.index, host_count=host.count)
+
+
+def _tfrecord_reader():
+  try:
+    from mlperf_jax.input_pipelines import bert_tfrecord  # pylint: disable=import-outside-toplevel
+  except ImportError as e:
+    raise RuntimeError(
+        'the reference BERT data reader (mlperf_jax.input_pipelines.'
+        f'bert_tfrecord) is not available ({e}); use --synthetic-data or '
+        '--scale mini') from e
+  return bert_tfrecord
+
+
+def _tfrecord_train(wl, data_dir, hp, *, seed, host, start_step):
+  del wl
+  return _tfrecord_reader().train_batches(
+      data_dir, global_batch_size=int(hp['global_batch_size']), seed=seed,
+      host_index=host.index, host_count=host.count, start_step=start_step)
+
+
+def _tfrecord_eval(wl, data_dir, hp, *, global_batch_size, host):
+  del wl, hp
+  return _tfrecord_reader().eval_batches(
+      data_dir, global_batch_size=global_batch_size, host_index=host.index,
+      host_count=host.count, num_examples=REFERENCE_EVAL_SAMPLES)
 
 
 def reference_eval_interval(global_batch_size: int) -> int:
@@ -94,44 +127,89 @@ def reference_eval_interval(global_batch_size: int) -> int:
   return int(math.floor(raw / 25_000) * 25_000)
 
 
+VARIANTS = {
+    'reference': Variant(
+        scale='reference', benchmark='bert',
+        target=Target('masked_lm_accuracy', 0.720),
+        # Logged `train_samples` is GBS x training steps, as the reference
+        # (see `logged_train_samples`); this field is unused for BERT.
+        train_samples=0, eval_samples=REFERENCE_EVAL_SAMPLES, num_runs=10,
+        rulesets=('1.1.0', '5.0.0'),
+        model=lambda dtype: bert_model.bert_large_config(dtype=_dtype(dtype)),
+        train_data=_tfrecord_train, eval_data=_tfrecord_eval,
+        needs_data_dir=True,
+        # Batches of the training batch size, which the mesh is known to
+        # divide; the last batch of the 10,000 is padded and masked.
+        eval_batch_size=None,
+        # Epochs over `logged_train_samples`, i.e. the reference's run length
+        # of opt_learning_rate_training_steps steps (where the LR reaches 0).
+        max_epochs=1, log_init_tensors=True, mlperf_conf_model='bert-99',
+        extra={'seq_length': REFERENCE_SEQ_LENGTH,
+               'max_predictions': REFERENCE_MAX_PREDICTIONS,
+               'eval_interval': None, 'train_samples_from_steps': True}),
+    'mini': Variant(
+        scale='mini', benchmark='mini_bert',
+        target=Target('masked_lm_accuracy', 0.125),
+        # Sizes with Python 3.11's documentation; `BertWorkload.variant`
+        # reads the prepared corpus, so other Python versions log their own.
+        train_samples=5778, eval_samples=685, num_runs=10, rulesets=('mini',),
+        defaults={
+            'global_batch_size': 32,
+            'opt_name': 'lamb',
+            'opt_base_learning_rate': 0.01,
+            'opt_epsilon': 1e-6,
+            'opt_learning_rate_training_steps': 1500,
+            'num_warmup_steps': 30,
+            'start_warmup_step': 0,
+            'opt_lamb_beta_1': 0.9,
+            'opt_lamb_beta_2': 0.999,
+            'opt_lamb_weight_decay_rate': 0.01,
+        },
+        model=_mini_model, train_data=_corpus_train, eval_data=_corpus_eval,
+        eval_batch_size=128, max_epochs=1, mlperf_conf_model='bert-99',
+        extra={'seq_length': MINI_SEQ_LENGTH,
+               'max_predictions': MINI_MAX_PREDICTIONS,
+               'eval_interval': MINI_EVAL_INTERVAL,
+               'train_samples_from_steps': False}),
+}
+
+
 class BertWorkload(Workload):
   """MLPerf language model (`bert`)."""
 
   name = 'bert'
-  scales = SCALES
+  variants = VARIANTS
   progress_unit = 'samples'
 
   @property
-  def config(self) -> ScaleConfig:
-    """The scale's config; mini sizes are those of the prepared corpus.
+  def variant(self) -> Variant:
+    """The scale's variant; the mini corpus's sizes are those prepared.
 
     The mini corpus is built from this Python's own documentation, so its
     size depends on the Python version; `train_samples` and `eval_samples`
-    are read from it (building and caching it on first use).
+    are read from it (building and caching it on first use) unless the data
+    are synthetic.
     """
-    cfg = self.scales[self.scale]
-    if self.scale == 'mini' and not self.synthetic:
+    v = self.variants[self.scale]
+    if v.train_data is _corpus_train and not self.synthetic:
+      import dataclasses  # pylint: disable=import-outside-toplevel
       corpus = _mini_corpus()
-      cfg = dataclasses.replace(
-          cfg, train_samples=len(corpus.train['tokens']),
+      v = dataclasses.replace(
+          v, train_samples=len(corpus.train['tokens']),
           eval_samples=len(corpus.eval['input_ids']))
-    return cfg
-
-  @config.setter
-  def config(self, value: ScaleConfig) -> None:
-    del value  # set by Workload.__init__; derived from `scale` here
+    return v
 
   # ---- hyperparameters -----------------------------------------------------
 
   def hparams(self, opt_name: str) -> tuple[registry.HParam, ...]:
-    return bert_optim.hparams(opt_name)
+    return bert_hparams.hparams(opt_name)
 
   def default_opt_name(self) -> str:
     return 'lamb'
 
   def logged_train_samples(self, hp) -> int:
-    if self.scale != 'reference':
-      return self.config.train_samples  # the mini corpus's instances
+    if not self.variant.extra['train_samples_from_steps']:
+      return self.variant.train_samples  # the mini corpus's instances
     # The reference logs train_batch_size * num_train_steps.
     return (int(hp['global_batch_size'])
             * int(hp['opt_learning_rate_training_steps']))
@@ -142,25 +220,17 @@ class BertWorkload(Workload):
 
   # ---- model ---------------------------------------------------------------
 
-  def model_config(self) -> bert_model.BertConfig:
-    dtype = jnp.bfloat16 if self.compute_dtype == 'bfloat16' else jnp.float32
-    if self.scale == 'reference':
-      return bert_model.bert_large_config(dtype=dtype)
-    return bert_model.BertConfig(
-        vocab_size=MINI_CORPUS.vocab_size, hidden_size=128,
-        num_hidden_layers=2, num_attention_heads=2, intermediate_size=512,
-        max_position_embeddings=MINI_CORPUS.max_seq_length, dtype=dtype)
+  def model_config(self):
+    return self.variant.model(self.compute_dtype)
 
-  def model(self) -> bert_model.BertForPreTraining:
+  def model(self):
     return bert_model.BertForPreTraining(self.model_config())
 
   def seq_length(self) -> int:
-    return (REFERENCE_SEQ_LENGTH if self.scale == 'reference'
-            else MINI_CORPUS.max_seq_length)
+    return self.variant.extra['seq_length']
 
   def max_predictions(self) -> int:
-    return (REFERENCE_MAX_PREDICTIONS if self.scale == 'reference'
-            else MINI_CORPUS.max_predictions)
+    return self.variant.extra['max_predictions']
 
   def init(self, rng, hp):
     t, p = self.seq_length(), self.max_predictions()
@@ -189,21 +259,26 @@ class BertWorkload(Workload):
   def eval_step(self, params, model_state, batch, hp):
     mlm_logits, _ = self._apply(params, batch, deterministic=True)
     weights = batch['masked_lm_weights'] * batch['mask'][:, None]
-    sums = bert_model.masked_lm_sums(mlm_logits, batch['masked_lm_ids'],
-                                     weights)
-    sums['count'] = jnp.sum(batch['mask'])
-    return sums
+    out = bert_model.masked_lm_sums(mlm_logits, batch['masked_lm_ids'],
+                                    weights)
+    out['count'] = jnp.sum(batch['mask'])
+    return out
 
   def eval_accumulator(self):
-    return SumAccumulator('weight', {'masked_lm_accuracy': 'correct',
+    return sums.SumAccumulator('weight', {'masked_lm_accuracy': 'correct',
                                      'masked_lm_loss': 'nll'})
 
-  def decay_mask(self, params):
+  def param_labels(self, params):
     # Weight decay and the trust ratio everywhere except LayerNorm and bias
     # variables (by their reference names, as the reference's regexes).
     names = bert_model.tf_names(params)
-    flat = {p: not _NO_DECAY_RE.search(n) for p, n in names.items()}
-    return flax.traverse_util.unflatten_dict(flat)
+
+    def label(name):
+      if _NO_DECAY_RE.search(name):
+        return registry.BIAS if 'bias' in name else registry.NORM
+      return registry.EMBEDDING if 'embeddings' in name else registry.KERNEL
+    return traverse_util.unflatten_dict(
+        {p: label(n) for p, n in names.items()})
 
   def logical_axis_rules(self):
     return bert_model.LOGICAL_AXIS_RULES
@@ -218,22 +293,13 @@ class BertWorkload(Workload):
         tf_checkpoint.read_tf_checkpoint(prefix), abstract_params)
 
   def init_tensor_names(self, params):
-    if self.scale != 'reference':
-      return []
     return sorted(bert_model.tf_names(params).values())
 
   # ---- data ----------------------------------------------------------------
 
-  def _eval_batch_size(self, hp) -> int:
-    # Reference (and synthetic): batches of the training batch size, which
-    # the mesh is known to divide; the last batch of the 10,000 is padded and
-    # masked. Mini: a fixed size.
-    if self.scale == 'reference' or self.synthetic:
-      return int(hp['global_batch_size'])
-    return self.config.eval_batch_size
-
-  def batch_spec(self, hp, *, train):
-    b = int(hp['global_batch_size']) if train else self._eval_batch_size(hp)
+  def batch_spec(self, hp, *, train, bucket=None):
+    del bucket
+    b = self.global_batch_size(hp) if train else self.eval_batch_size(hp)
     t, p = self.seq_length(), self.max_predictions()
     i32, f32 = jnp.int32, jnp.float32
     spec = {
@@ -249,49 +315,20 @@ class BertWorkload(Workload):
       spec['mask'] = jax.ShapeDtypeStruct((b,), f32)
     return spec
 
-  def train_batches(self, hp: Mapping[str, Any], *, seed: int, host: HostShard,
-                    start_step: int = 0) -> Iterator[HostBatch]:
-    gbs = int(hp['global_batch_size'])
-    if self.synthetic:
-      return host_slices(bert_synthetic.train_batches(
-          gbs, self.seq_length(), self.max_predictions(),
-          self.model_config().vocab_size, seed=seed), host)
-    if self.scale == 'mini':
-      return text_corpus.train_batches(
-          _mini_corpus(), MINI_CORPUS, global_batch_size=gbs, seed=seed,
-          host_index=host.index, host_count=host.count, start_step=start_step)
-    reader = _tfrecord_reader()
-    return reader.train_batches(
-        self.data_dir, global_batch_size=gbs, seed=seed,
-        host_index=host.index, host_count=host.count, start_step=start_step)
-
-  def eval_batches(self, hp, *, host: HostShard) -> Iterable[HostBatch]:
-    eb = self._eval_batch_size(hp)
-    if self.synthetic:
-      return host_slices(bert_synthetic.eval_batches(
-          eb, self.seq_length(), self.max_predictions(),
-          self.model_config().vocab_size), host)
-    if self.scale == 'mini':
-      return text_corpus.eval_batches(
-          _mini_corpus(), global_batch_size=eb, host_index=host.index,
-          host_count=host.count)
-    reader = _tfrecord_reader()
-    return reader.eval_batches(
-        self.data_dir, global_batch_size=eb, host_index=host.index,
-        host_count=host.count, num_examples=REFERENCE_EVAL_SAMPLES)
+  def synthetic_bounds(self, hp):
+    vocab = self.model_config().vocab_size
+    return {'input_ids': vocab, 'masked_lm_ids': vocab,
+            'masked_lm_positions': self.seq_length(),
+            'masked_lm_weights': 1.0}
 
   # ---- schedule ------------------------------------------------------------
 
   def eval_interval_samples(self, hp) -> int:
     """Training samples between evaluations at this scale."""
-    if self.scale == 'reference':
+    interval = self.variant.extra['eval_interval']
+    if interval is None:
       return reference_eval_interval(int(hp['global_batch_size']))
-    return MINI_EVAL_INTERVAL
-
-  def default_max_epochs(self, hp):
-    # Epochs over `logged_train_samples`, i.e. the reference's run length of
-    # opt_learning_rate_training_steps steps (where the LR reaches 0).
-    return 1
+    return interval
 
   def blocks(self, hp, max_epochs: int) -> Iterator[Block]:
     """Evaluation blocks in training samples.
@@ -312,18 +349,12 @@ class BertWorkload(Workload):
                   steps=steps, eval_epoch_num=end * gbs)
       done, k = end, k + 1
 
+  def epoch_num_after(self, block, steps_done, hp):
+    # Progress is counted in training samples.
+    if steps_done >= block.steps:
+      return block.eval_epoch_num
+    return block.first_epoch_num + steps_done * self.global_batch_size(hp)
 
-@functools.lru_cache(maxsize=1)
-def _mini_corpus() -> text_corpus.Prepared:
-  return text_corpus.load(MINI_CORPUS)
-
-
-def _tfrecord_reader():
-  try:
-    from mlperf_jax.input_pipelines import bert_tfrecord  # pylint: disable=import-outside-toplevel
-  except ImportError as e:
-    raise RuntimeError(
-        'the reference BERT data reader (mlperf_jax.input_pipelines.'
-        f'bert_tfrecord) is not available ({e}); use --synthetic-data or '
-        '--scale mini') from e
-  return bert_tfrecord
+  def block_label(self, block):
+    first, count = block.first_epoch_num, block.epoch_count
+    return f'train samples {first:g} to {first + count:g}'

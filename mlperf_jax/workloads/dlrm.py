@@ -14,54 +14,122 @@ the target is a fixed fraction of it. Not an MLPerf result.
 
 from __future__ import annotations
 
-from typing import Any, Iterable, Iterator, Mapping
+from typing import Any, Mapping
 
-import flax.linen as nn
-import jax
-import jax.numpy as jnp
-import numpy as np
-import optax
-
-from mlperf_jax.models import dlrm_embedding as ep
-from mlperf_jax.metrics import auc as metrics_auc
-from mlperf_jax.input_pipelines import batching
-from mlperf_jax.input_pipelines import synthetic_clicks
-from mlperf_jax.models import dlrm as dlrm_model
-from mlperf_jax.hparams import dlrm as dlrm_optim
+from mlperf_jax.api import Block, LazyModule, Target, Variant, Workload
+from mlperf_jax.hparams import dlrm as dlrm_hparams
 from mlperf_jax.hparams import registry
-from mlperf_jax.api import (Block, HostBatch, ScaleConfig,
-                                 Target, Workload)
+
+# Imported on first use: reading the variants imports no JAX.
+jax = LazyModule('jax')
+jnp = LazyModule('jax.numpy')
+np = LazyModule('numpy')
+nn = LazyModule('flax.linen')
+optax = LazyModule('optax')
+ep = LazyModule('mlperf_jax.models.dlrm_embedding')
+dlrm_model = LazyModule('mlperf_jax.models.dlrm')
+metrics_auc = LazyModule('mlperf_jax.metrics.auc')
+batching = LazyModule('mlperf_jax.input_pipelines.batching')
+synthetic_clicks = LazyModule('mlperf_jax.input_pipelines.synthetic_clicks')
+criteo = LazyModule('mlperf_jax.input_pipelines.criteo')
 
 CRITEO_TRAIN = 4_195_197_692
 CRITEO_EVAL = 89_137_319
 EVALS_PER_EPOCH = 20
 NOTICE_KEY = 'mlperf_jax_notice'
-
-MINI_ROWS = tuple(min(r, 1000) for r in dlrm_model.CRITEO_1TB_ROWS)
-MINI_SPEC = synthetic_clicks.ClickSpec(MINI_ROWS)
-# `synthetic_clicks.bayes_auc(MINI_SPEC)`, checked by the tests.
+# Rows per table in the mini model (the reference's, capped).
+MINI_MAX_ROWS = 1000
+# `synthetic_clicks.bayes_auc(mini_spec())`, checked by the tests.
 MINI_BAYES_AUC = 0.9235787629386254
 MINI_TARGET_FRACTION = 0.88
 MINI_TARGET = round(MINI_TARGET_FRACTION * MINI_BAYES_AUC, 4)
+# synthetic_clicks.ClickSpec defaults (checked by the tests).
+MINI_TRAIN_SAMPLES = 262_144
+MINI_EVAL_SAMPLES = 65_536
 
-_MINI_DEFAULTS = {
-    'global_batch_size': 1024,
-    'opt_base_learning_rate': 1.0,
-    'opt_learning_rate_warmup_steps': 32,
-    'lr_decay_start_steps': 256,
-    'sgd_opt_learning_rate_decay_steps': 768,
-}
 
-SCALES = {
-    'reference': ScaleConfig(
+def mini_rows() -> tuple[int, ...]:
+  return tuple(min(r, MINI_MAX_ROWS) for r in dlrm_model.CRITEO_1TB_ROWS)
+
+
+def mini_spec():
+  return synthetic_clicks.ClickSpec(mini_rows())
+
+
+def _dtype(name: str):
+  return jnp.bfloat16 if name == 'bfloat16' else jnp.float32
+
+
+def _reference_model(dtype, hp, num_shards):
+  return dlrm_model.reference_config(int(hp['max_ind_range']),
+                                     num_shards=num_shards,
+                                     dtype=_dtype(dtype))
+
+
+def _mini_model(dtype, hp, num_shards):
+  del hp
+  return dlrm_model.DlrmConfig(
+      table_rows=mini_rows(), embedding_dim=16, bottom_mlp=(64, 16),
+      top_mlp=(64, 32, 1), num_shards=num_shards, dtype=_dtype(dtype))
+
+
+# ---- data sources (signatures: see mlperf_jax.api.TrainData / EvalData) ----
+
+def _clicks_train(wl, data_dir, hp, *, seed, host, start_step):
+  del wl, data_dir
+  spec = mini_spec()
+  train, _ = synthetic_clicks.generate(spec)
+  return batching.train_batches(
+      spec.train_samples, synthetic_clicks.load_fn(train),
+      global_batch_size=int(hp['global_batch_size']), seed=seed,
+      host_index=host.index, host_count=host.count, start_step=start_step)
+
+
+def _clicks_eval(wl, data_dir, hp, *, global_batch_size, host):
+  del wl, data_dir, hp
+  spec = mini_spec()
+  _, ev = synthetic_clicks.generate(spec)
+  return batching.eval_batches(
+      spec.eval_samples, synthetic_clicks.load_fn(ev),
+      global_batch_size=global_batch_size, host_index=host.index,
+      host_count=host.count)
+
+
+def _criteo_train(wl, data_dir, hp, *, seed, host, start_step):
+  del wl
+  return criteo.train_batches(
+      data_dir, global_batch_size=int(hp['global_batch_size']), seed=seed,
+      host=host, start_step=start_step,
+      max_ind_range=int(hp['max_ind_range']))
+
+
+def _criteo_eval(wl, data_dir, hp, *, global_batch_size, host):
+  del wl
+  return criteo.eval_batches(data_dir, global_batch_size=global_batch_size,
+                             host=host, max_ind_range=int(hp['max_ind_range']))
+
+
+VARIANTS = {
+    'reference': Variant(
         scale='reference', benchmark='dlrm', target=Target('auc', 0.8025),
-        train_samples=CRITEO_TRAIN, eval_samples=CRITEO_EVAL,
-        eval_batch_size=16384, defaults={}, rulesets=('1.1.0',), num_runs=5),
-    'mini': ScaleConfig(
+        train_samples=CRITEO_TRAIN, eval_samples=CRITEO_EVAL, num_runs=5,
+        rulesets=('1.1.0',), model=_reference_model,
+        train_data=_criteo_train, eval_data=_criteo_eval, needs_data_dir=True,
+        eval_batch_size=16384, max_epochs=1, log_init_tensors=True,
+        mlperf_conf_model='dlrm'),
+    'mini': Variant(
         scale='mini', benchmark='mini_dlrm', target=Target('auc', MINI_TARGET),
-        train_samples=MINI_SPEC.train_samples,
-        eval_samples=MINI_SPEC.eval_samples, eval_batch_size=8192,
-        defaults=_MINI_DEFAULTS, rulesets=('mini',), num_runs=5),
+        train_samples=MINI_TRAIN_SAMPLES, eval_samples=MINI_EVAL_SAMPLES,
+        num_runs=5, rulesets=('mini',),
+        defaults={
+            'global_batch_size': 1024,
+            'opt_base_learning_rate': 1.0,
+            'opt_learning_rate_warmup_steps': 32,
+            'lr_decay_start_steps': 256,
+            'sgd_opt_learning_rate_decay_steps': 768,
+        },
+        model=_mini_model, train_data=_clicks_train, eval_data=_clicks_eval,
+        eval_batch_size=8192, max_epochs=4, mlperf_conf_model='dlrm'),
 }
 
 
@@ -69,18 +137,15 @@ class DlrmWorkload(Workload):
   """MLPerf recommendation (`dlrm`)."""
 
   name = 'dlrm'
-  scales = SCALES
+  variants = VARIANTS
 
   # ---- hyperparameters -----------------------------------------------------
 
   def hparams(self, opt_name: str) -> tuple[registry.HParam, ...]:
-    return dlrm_optim.hparams(opt_name, synthetic=self.synthetic)
+    return dlrm_hparams.hparams(opt_name, synthetic=self.synthetic)
 
   def default_opt_name(self) -> str:
     return 'sgd'
-
-  def default_max_epochs(self, hp):
-    return 1 if self.scale == 'reference' else 4
 
   def extra_mllog_items(self, hp):
     if int(hp['max_ind_range']) < dlrm_model.MAX_IND_RANGE:
@@ -92,18 +157,11 @@ class DlrmWorkload(Workload):
 
   # ---- model ---------------------------------------------------------------
 
-  def model_config(self, hp: Mapping[str, Any], num_shards: int | None = None
-                   ) -> dlrm_model.DlrmConfig:
+  def model_config(self, hp: Mapping[str, Any], num_shards: int | None = None):
     shards = jax.device_count() if num_shards is None else num_shards
-    dtype = jnp.bfloat16 if self.compute_dtype == 'bfloat16' else jnp.float32
-    if self.scale == 'reference':
-      return dlrm_model.reference_config(
-          int(hp['max_ind_range']), num_shards=shards, dtype=dtype)
-    return dlrm_model.DlrmConfig(
-        table_rows=MINI_ROWS, embedding_dim=16, bottom_mlp=(64, 16),
-        top_mlp=(64, 32, 1), num_shards=shards, dtype=dtype)
+    return self.variant.model(self.compute_dtype, hp, shards)
 
-  def model(self, hp: Mapping[str, Any] | None = None) -> dlrm_model.Dlrm:
+  def model(self, hp: Mapping[str, Any] | None = None):
     hp = hp or {'max_ind_range': dlrm_model.MAX_IND_RANGE}
     return dlrm_model.Dlrm(self.model_config(hp))
 
@@ -133,18 +191,24 @@ class DlrmWorkload(Workload):
     return {'score': score, 'label': batch['label'], 'mask': batch['mask']}
 
   def eval_accumulator(self):
-    expected = 0 if self.synthetic else self.config.eval_samples
+    expected = 0 if self.synthetic else self.variant.eval_samples
     return metrics_auc.AucAccumulator(expected=expected)
 
-  def decay_mask(self, params):
-    return jax.tree.map(lambda _: False, params)  # no weight decay
+  def param_labels(self, params):
+    # The reference's SGD applies no weight decay: the labels only say what
+    # each parameter is (tables are embeddings, MLP weights kernels).
+    def label(path, leaf):
+      del leaf
+      names = '/'.join(str(getattr(k, 'key', k)) for k in path)
+      if 'embedding' in names or 'table' in names:
+        return registry.EMBEDDING
+      return registry.BIAS if names.endswith('bias') else registry.KERNEL
+    return jax.tree_util.tree_map_with_path(label, params)
 
   def logical_axis_rules(self):
     return dlrm_model.LOGICAL_AXIS_RULES
 
   def init_tensor_names(self, params):
-    if self.scale != 'reference':
-      return []
     return dlrm_model.init_tensor_names(nn.meta.unbox(params))
 
   # ---- memory --------------------------------------------------------------
@@ -172,13 +236,9 @@ class DlrmWorkload(Workload):
 
   # ---- data ----------------------------------------------------------------
 
-  def _eval_batch_size(self, hp) -> int:
-    if self.synthetic:
-      return int(hp['global_batch_size'])
-    return self.config.eval_batch_size
-
-  def batch_spec(self, hp, *, train):
-    b = int(hp['global_batch_size']) if train else self._eval_batch_size(hp)
+  def batch_spec(self, hp, *, train, bucket=None):
+    del bucket
+    b = self.global_batch_size(hp) if train else self.eval_batch_size(hp)
     spec = {'dense': jax.ShapeDtypeStruct((b, 13), jnp.float32),
             'sparse': jax.ShapeDtypeStruct((b, 26), jnp.int32),
             'label': jax.ShapeDtypeStruct((b,), jnp.float32)}
@@ -186,55 +246,9 @@ class DlrmWorkload(Workload):
       spec['mask'] = jax.ShapeDtypeStruct((b,), jnp.float32)
     return spec
 
-  def _synthetic_batches(self, hp, host, seed, count, train):
-    rows = np.asarray(self.model_config(hp, num_shards=1).table_rows)
-    per = self._eval_batch_size(hp) if not train else int(
-        hp['global_batch_size'])
-    per //= host.count
-    rng = np.random.default_rng((seed, host.index))
-    pool = []
-    for i in range(count):
-      b = {'dense': np.log1p(rng.integers(0, 100, (per, 13))).astype(
-               np.float32),
-           'sparse': (rng.random((per, 26)) * rows).astype(np.int32),
-           'label': (rng.random(per) < 0.25).astype(np.float32)}
-      if not train:
-        b['mask'] = np.ones(per, np.float32)
-        if i == count - 1:
-          b['mask'][per // 2:] = 0.0
-      pool.append(b)
-    return pool
-
-  def train_batches(self, hp, *, seed, host, start_step=0
-                    ) -> Iterator[HostBatch]:
-    gbs = int(hp['global_batch_size'])
-    if self.synthetic:
-      pool = self._synthetic_batches(hp, host, seed, 4, True)
-      return (pool[i % len(pool)] for i in _count(start_step))
-    if self.scale == 'mini':
-      train, _ = synthetic_clicks.generate(MINI_SPEC)
-      return batching.train_batches(
-          MINI_SPEC.train_samples, synthetic_clicks.load_fn(train),
-          global_batch_size=gbs, seed=seed, host_index=host.index,
-          host_count=host.count, start_step=start_step)
-    from mlperf_jax.input_pipelines import criteo  # pylint: disable=import-outside-toplevel
-    return criteo.train_batches(
-        self.data_dir, global_batch_size=gbs, seed=seed, host=host,
-        start_step=start_step, max_ind_range=int(hp['max_ind_range']))
-
-  def eval_batches(self, hp, *, host) -> Iterable[HostBatch]:
-    eb = self._eval_batch_size(hp)
-    if self.synthetic:
-      return self._synthetic_batches(hp, host, 0, 2, False)
-    if self.scale == 'mini':
-      _, ev = synthetic_clicks.generate(MINI_SPEC)
-      return batching.eval_batches(
-          MINI_SPEC.eval_samples, synthetic_clicks.load_fn(ev),
-          global_batch_size=eb, host_index=host.index, host_count=host.count)
-    from mlperf_jax.input_pipelines import criteo  # pylint: disable=import-outside-toplevel
-    return criteo.eval_batches(
-        self.data_dir, global_batch_size=eb, host=host,
-        max_ind_range=int(hp['max_ind_range']))
+  def synthetic_bounds(self, hp):
+    rows = self.model_config(hp, num_shards=1).table_rows
+    return {'sparse': np.asarray(rows)}
 
   # ---- schedule ------------------------------------------------------------
 
@@ -257,10 +271,3 @@ class DlrmWorkload(Workload):
                     steps=end - prev,
                     eval_epoch_num=round(k + 1 + end / spe, 6))
         prev = end
-
-
-def _count(start: int) -> Iterator[int]:
-  while True:
-    yield start
-    start += 1
-

@@ -10,55 +10,109 @@ epoch; its target is this project's own and the run is not an MLPerf result.
 
 from __future__ import annotations
 
-import dataclasses
-from typing import Any, Iterable, Iterator, Mapping
-
-import flax
-import jax
-import jax.numpy as jnp
 import numpy as np
-import optax
 
-from mlperf_jax.input_pipelines import digits as digits_data
-from mlperf_jax.input_pipelines import synthetic as synthetic_data
-from mlperf_jax.models import resnet as resnet_model
+from mlperf_jax.api import InferenceSpec, LazyModule, Target, Variant, Workload
 from mlperf_jax.hparams import registry
-from mlperf_jax.hparams import resnet as resnet_optim
-from mlperf_jax.api import (HostBatch, HostShard, InferenceSet,
-                                 ScaleConfig, SumAccumulator, Target,
-                                 Workload, host_slices)
+from mlperf_jax.hparams import resnet as resnet_hparams
+
+# Imported on first use: reading the variants imports no JAX.
+jax = LazyModule('jax')
+jnp = LazyModule('jax.numpy')
+optax = LazyModule('optax')
+traverse_util = LazyModule('flax.traverse_util')
+resnet_model = LazyModule('mlperf_jax.models.resnet')
+digits = LazyModule('mlperf_jax.input_pipelines.digits')
+imagenet = LazyModule('mlperf_jax.input_pipelines.imagenet')
+sums = LazyModule('mlperf_jax.metrics.sums')
+synthetic = LazyModule('mlperf_jax.input_pipelines.synthetic')
 
 IMAGENET_TRAIN = 1_281_167
 IMAGENET_EVAL = 50_000
+DIGITS_TRAIN = 1437  # input_pipelines.digits.DIGITS_TRAIN_SAMPLES (tested)
+DIGITS_EVAL = 360
 
-_MINI_DEFAULTS = {
-    'global_batch_size': 128,
-    'model_bn_span': 128,
-    'opt_name': 'lars',
-    'label_smoothing': 0.0,
-    'lars_opt_base_learning_rate': 2.0,
-    'lars_opt_learning_rate_warmup_epochs': 1,
-    'lars_opt_momentum': 0.9,
-    'lars_opt_weight_decay': 1e-4,
-    'lars_opt_learning_rate_decay_steps': 180,
-    'sgd_opt_base_learning_rate': 0.2,
-    'sgd_opt_learning_rate_decay_steps': 180,
-    'sgd_opt_weight_decay': 1e-4,
-    'opt_learning_rate_warmup_epochs': 1,
-}
 
-SCALES = {
-    'reference': ScaleConfig(
+def _dtype(name: str):
+  return jnp.bfloat16 if name == 'bfloat16' else jnp.float32
+
+
+# ---- data sources (signatures: see mlperf_jax.api.TrainData / EvalData) ----
+
+def _digits_train(wl, data_dir, hp, *, seed, host, start_step):
+  del wl, data_dir
+  # Each host builds the whole (64 KB) global batch and keeps its slice, so
+  # the augmentation, and hence the run, does not depend on the number of
+  # hosts (two processes train exactly like one).
+  return synthetic.host_slices(digits.digits_train_batches(
+      global_batch_size=int(hp['global_batch_size']), seed=seed,
+      start_step=start_step), host)
+
+
+def _digits_eval(wl, data_dir, hp, *, global_batch_size, host):
+  del wl, data_dir, hp
+  return digits.digits_eval_batches(global_batch_size=global_batch_size,
+                                    host_index=host.index,
+                                    host_count=host.count)
+
+
+def _imagenet_train(wl, data_dir, hp, *, seed, host, start_step):
+  del wl
+  return imagenet.imagenet_train_batches(
+      data_dir, global_batch_size=int(hp['global_batch_size']), seed=seed,
+      host_index=host.index, host_count=host.count, start_step=start_step)
+
+
+def _imagenet_eval(wl, data_dir, hp, *, global_batch_size, host):
+  del wl, hp
+  return imagenet.imagenet_eval_batches(
+      data_dir, global_batch_size=global_batch_size, host_index=host.index,
+      host_count=host.count)
+
+
+VARIANTS = {
+    'reference': Variant(
         scale='reference', benchmark='resnet',
         target=Target('top1', 0.7590), train_samples=IMAGENET_TRAIN,
-        eval_samples=IMAGENET_EVAL, eval_batch_size=0, defaults={},
-        rulesets=('1.1.0', '4.0.0'), num_runs=5),
-    'mini': ScaleConfig(
+        eval_samples=IMAGENET_EVAL, num_runs=5, rulesets=('1.1.0', '4.0.0'),
+        model=lambda dtype: resnet_model.resnet50_config(dtype=_dtype(dtype)),
+        train_data=_imagenet_train, eval_data=_imagenet_eval,
+        needs_data_dir=True,
+        # Evaluate in batches of the training batch size (the whole 50,000
+        # image set, last batch padded and masked).
+        eval_batch_size=None, eval_every_epochs=4, max_epochs=60,
+        log_init_tensors=True, mlperf_conf_model='resnet50',
+        # Inference: ImageNet 2012 validation (50,000 images); 1,024 of them
+        # fit the QSL (the v1.x performance sample count).
+        extra={'image_shape': (224, 224, 3), 'inference_count': 1024,
+               'inference_data': lambda wl: _imagenet_inference(wl)}),  # pylint: disable=unnecessary-lambda
+    'mini': Variant(
         scale='mini', benchmark='mini_resnet',
-        target=Target('top1', 0.97),
-        train_samples=digits_data.DIGITS_TRAIN_SAMPLES,
-        eval_samples=digits_data.DIGITS_EVAL_SAMPLES, eval_batch_size=128,
-        defaults=_MINI_DEFAULTS, rulesets=('mini',), num_runs=5),
+        target=Target('top1', 0.97), train_samples=DIGITS_TRAIN,
+        eval_samples=DIGITS_EVAL, num_runs=5, rulesets=('mini',),
+        defaults={
+            'global_batch_size': 128,
+            'model_bn_span': 128,
+            'opt_name': 'lars',
+            'label_smoothing': 0.0,
+            'lars_opt_base_learning_rate': 2.0,
+            'lars_opt_learning_rate_warmup_epochs': 1,
+            'lars_opt_momentum': 0.9,
+            'lars_opt_weight_decay': 1e-4,
+            'lars_opt_learning_rate_decay_steps': 180,
+            'sgd_opt_base_learning_rate': 0.2,
+            'sgd_opt_learning_rate_decay_steps': 180,
+            'sgd_opt_weight_decay': 1e-4,
+            'opt_learning_rate_warmup_epochs': 1,
+        },
+        model=lambda dtype: resnet_model.mini_config(dtype=_dtype(dtype)),
+        train_data=_digits_train, eval_data=_digits_eval,
+        # A fixed size that leaves a padded last batch.
+        eval_batch_size=128, eval_every_epochs=1, max_epochs=40,
+        mlperf_conf_model='resnet50',
+        # Inference: the 360 held-out digits, all of them in the QSL.
+        extra={'image_shape': (8, 8, 1), 'inference_count': None,
+               'inference_data': lambda wl: _digits_inference(wl)}),  # pylint: disable=unnecessary-lambda
 }
 
 
@@ -66,35 +120,26 @@ class ResNetWorkload(Workload):
   """MLPerf image classification (`resnet`)."""
 
   name = 'resnet'
-  scales = SCALES
+  variants = VARIANTS
 
   # ---- hyperparameters -----------------------------------------------------
 
   def hparams(self, opt_name: str) -> tuple[registry.HParam, ...]:
-    return resnet_optim.hparams(opt_name)
+    return resnet_hparams.hparams(opt_name)
 
   def default_opt_name(self) -> str:
-    return self.config.defaults.get('opt_name', 'lars')
-
-  def eval_every_epochs(self, hp):
-    return 4 if self.scale == 'reference' else 1
-
-  def default_max_epochs(self, hp):
-    return 60 if self.scale == 'reference' else 40
+    return self.variant.defaults.get('opt_name', 'lars')
 
   # ---- model ---------------------------------------------------------------
 
-  def model_config(self) -> resnet_model.ResNetConfig:
-    cfg = (resnet_model.resnet50_config() if self.scale == 'reference'
-           else resnet_model.mini_config())
-    dtype = jnp.bfloat16 if self.compute_dtype == 'bfloat16' else jnp.float32
-    return dataclasses.replace(cfg, dtype=dtype)
+  def model_config(self):
+    return self.variant.model(self.compute_dtype)
 
-  def model(self) -> resnet_model.ResNet:
+  def model(self):
     return resnet_model.ResNet(self.model_config())
 
   def _image_shape(self) -> tuple[int, int, int]:
-    return (224, 224, 3) if self.scale == 'reference' else (8, 8, 1)
+    return self.variant.extra['image_shape']
 
   def init(self, rng, hp):
     x = jnp.zeros((1, *self._image_shape()), jnp.float32)
@@ -124,54 +169,34 @@ class ResNetWorkload(Workload):
     return {'correct': jnp.sum(correct * mask), 'count': jnp.sum(mask)}
 
   def eval_accumulator(self):
-    return SumAccumulator('count', {'top1': 'correct'})
+    return sums.SumAccumulator('count', {'top1': 'correct'})
 
-  def predict(self, params, model_state, inputs):
-    logits = self.model().apply({'params': params, **model_state}, inputs,
-                                train=False)
-    return jnp.argmax(logits, -1).astype(jnp.int32)
-
-  def inference_set(self) -> InferenceSet:
-    if self.scale == 'mini':  # the 360 held-out digits
-      split = digits_data.load_digits_split()
-      images, labels = split['eval_image'], split['eval_label']
-      return InferenceSet(count=len(labels), performance_count=len(labels),
-                          get_sample=lambda i: images[i], labels=labels)
-    from mlperf_jax.input_pipelines import imagenet  # pylint: disable=import-outside-toplevel
-    source = imagenet.open_split(self.data_dir, 'validation')
-    labels = _LazyLabels(source)
-    # ImageNet 2012 validation: 50,000 images; 1,024 fit the QSL (v1.x).
-    return InferenceSet(
-        count=len(source), performance_count=1024,
-        get_sample=lambda i: imagenet.eval_example(source[i], 224),
-        labels=labels)
-
-  def decay_mask(self, params):
+  def param_labels(self, params):
     # Weight decay (and LARS's trust ratio) only for conv and dense kernels;
     # BatchNorm scales/offsets and biases are excluded, as in the reference.
-    return jax.tree.map(lambda p: p.ndim > 1, params)
+    flat = traverse_util.flatten_dict(dict(params))
+
+    def label(path, leaf):
+      if len(leaf.shape) > 1:
+        return registry.KERNEL
+      return registry.NORM if 'bn' in '/'.join(path).lower() or path[
+          -1] == 'scale' else registry.BIAS
+    return traverse_util.unflatten_dict(
+        {p: label(p, v) for p, v in flat.items()})
 
   def logical_axis_rules(self):
     return resnet_model.LOGICAL_AXIS_RULES
 
   def init_tensor_names(self, params):
-    if self.scale != 'reference':
-      return []
+    import flax  # pylint: disable=import-outside-toplevel
     names = resnet_model.resnet_weight_names(flax.linen.meta.unbox(params))
     return sorted(names.values())
 
   # ---- data ----------------------------------------------------------------
 
-  def _eval_batch_size(self, hp) -> int:
-    # Reference: evaluate in batches of the training batch size (the whole
-    # 50,000-image set, last batch padded and masked). Synthetic data: a few
-    # such batches. Mini: a fixed size that leaves a padded last batch.
-    if self.scale == 'reference':
-      return int(hp['global_batch_size'])
-    return self.config.eval_batch_size
-
-  def batch_spec(self, hp, *, train):
-    b = int(hp['global_batch_size']) if train else self._eval_batch_size(hp)
+  def batch_spec(self, hp, *, train, bucket=None):
+    del bucket
+    b = self.global_batch_size(hp) if train else self.eval_batch_size(hp)
     spec = {'image': jax.ShapeDtypeStruct((b, *self._image_shape()),
                                           jnp.float32),
             'label': jax.ShapeDtypeStruct((b,), jnp.int32)}
@@ -179,52 +204,95 @@ class ResNetWorkload(Workload):
       spec['mask'] = jax.ShapeDtypeStruct((b,), jnp.float32)
     return spec
 
-  def _synthetic_spec(self, hp, train):
-    spec = self.batch_spec(hp, train=train)
-    num_classes = self.model_config().num_classes
-    return {'image': (spec['image'].shape, np.float32, None),
-            'label': (spec['label'].shape, np.int32, num_classes)}
+  def synthetic_bounds(self, hp):
+    return {'label': self.model_config().num_classes}
 
-  def train_batches(self, hp: Mapping[str, Any], *, seed: int, host: HostShard,
-                    start_step: int = 0) -> Iterator[HostBatch]:
-    gbs = int(hp['global_batch_size'])
-    if self.synthetic:
-      return host_slices(synthetic_data.synthetic_train_batches(
-          self._synthetic_spec(hp, True), seed=seed), host)
-    if self.scale == 'mini':
-      # Each host builds the whole (64 KB) global batch and keeps its slice,
-      # so the augmentation, and hence the run, does not depend on the number
-      # of hosts (two processes train exactly like one).
-      return host_slices(digits_data.digits_train_batches(
-          global_batch_size=gbs, seed=seed, start_step=start_step), host)
-    from mlperf_jax.input_pipelines import imagenet  # pylint: disable=import-outside-toplevel
-    return imagenet.imagenet_train_batches(
-        self.data_dir, global_batch_size=gbs, seed=seed, host_index=host.index,
-        host_count=host.count, start_step=start_step)
+  # ---- inference -----------------------------------------------------------
 
-  def eval_batches(self, hp, *, host: HostShard) -> Iterable[HostBatch]:
-    eb = self._eval_batch_size(hp)
-    if self.synthetic:
-      return host_slices(synthetic_data.synthetic_eval_batches(
-          self._synthetic_spec(hp, False), num_batches=2, seed=0), host)
-    if self.scale == 'mini':
-      return digits_data.digits_eval_batches(
-          global_batch_size=eb, host_index=host.index, host_count=host.count)
-    from mlperf_jax.input_pipelines import imagenet  # pylint: disable=import-outside-toplevel
-    return imagenet.imagenet_eval_batches(
-        self.data_dir, global_batch_size=eb, host_index=host.index,
-        host_count=host.count)
+  def predict(self, params, model_state, inputs):
+    logits = self.model().apply({'params': params, **model_state},
+                                inputs['image'], train=False)
+    return {'label': jnp.argmax(logits, -1).astype(jnp.int32)}
+
+  def inference(self) -> InferenceSpec:
+    """MLPerf Inference image classification over the variant's data.
+
+    Samples are {'image': float32 [H, W, C]} (preprocessed when the QSL
+    loads them); each response is the predicted class as one little-endian
+    int32, the bytes the official ImageNet accuracy script reads.
+    """
+    extra = self.variant.extra
+    count, load_sample, label = extra['inference_data'](self)
+    performance_count = min(extra['inference_count'] or count, count)
+    buckets = extra.get('inference_buckets', INFERENCE_BUCKETS)
+    metric = self.variant.target.metric
+
+    def scenario_buckets(scenario: str) -> tuple[int, ...]:
+      try:
+        return tuple(buckets[scenario])
+      except KeyError:
+        raise ValueError(f'no inference buckets for scenario {scenario!r}; '
+                         f'valid: {sorted(buckets)}') from None
+
+    def accuracy(responses):
+      return top1_of_responses(responses, label, metric)
+
+    return InferenceSpec(
+        count=count, performance_count=performance_count,
+        load_sample=load_sample, buckets=scenario_buckets,
+        predict=self.predict, encode=encode_label, accuracy=accuracy,
+        metric=metric)
 
 
-class _LazyLabels:
-  """Validation labels read on demand (decoding every image up front would
-  take minutes)."""
+# Batch sizes compiled per LoadGen scenario (both scales): SingleStream and
+# MultiStream run their queries' own sizes (1 and 8 samples), Server batches
+# dynamically up to 64 samples, Offline feeds the largest bucket. A variant
+# may override them with extra['inference_buckets'].
+INFERENCE_BUCKETS = {'SingleStream': (1,), 'MultiStream': (8,),
+                     'Server': (1, 2, 4, 8, 16, 32, 64),
+                     'Offline': (1, 8, 32, 128)}
 
-  def __init__(self, source):
-    self._source = source
+# The variants' extra['inference_data']: workload -> (count, load_sample,
+# label), where load_sample(index) is one sample pytree and label(index) the
+# ground-truth class, read lazily (decoding every validation image up front
+# would take minutes). The variants reach these through a lambda because
+# they are defined here, after the variants.
 
-  def __len__(self):
-    return len(self._source)
 
-  def __getitem__(self, i):
-    return int(self._source[int(i)]['label'])
+def _digits_inference(wl):
+  del wl
+  split = digits.load_digits_split()
+  images, labels = split['eval_image'], split['eval_label']
+  return (len(labels), lambda i: {'image': images[int(i)]},
+          lambda i: int(labels[int(i)]))
+
+
+def _imagenet_inference(wl):
+  source = imagenet.open_split(wl.data_dir, 'validation')
+  size = wl.variant.extra['image_shape'][0]
+  return (len(source),
+          lambda i: {'image': imagenet.eval_example(source[int(i)], size)},
+          lambda i: int(source[int(i)]['label']))
+
+
+def encode_label(outputs, row: int) -> bytes:
+  """The predicted class of `row` as one little-endian int32."""
+  return np.asarray(outputs['label'][row], '<i4').tobytes()
+
+
+def decode_label(response: bytes) -> int | None:
+  """The class in a response; None for an empty or short one (a failed
+  sample)."""
+  if len(response) < 4:
+    return None
+  return int(np.frombuffer(response[:4], '<i4')[0])
+
+
+def top1_of_responses(responses, label, metric: str = 'top1'
+                      ) -> dict[str, float]:
+  """Top-1 over the logged responses ({index: bytes}); an empty response
+  (a failed sample) counts as wrong."""
+  idx = sorted(responses)
+  correct = sum(decode_label(responses[i]) == label(i) for i in idx)
+  return {metric: correct / len(idx) if idx else float('nan'),
+          'samples': float(len(idx))}
