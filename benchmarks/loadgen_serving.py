@@ -2,8 +2,9 @@
 """The mini ResNet served by `serving.BatchingSUT` through both LoadGens.
 
 Trains the mini ResNet in this process (seconds), builds one SampleQSL and
-one BatchingSUT per LoadGen and scenario (same compiled buckets as
-`python -m mlperf_jax.infer`), then measures, interleaving the official
+one BatchingSUT per LoadGen and scenario from the workload's
+`InferenceSpec` (same compiled buckets as `python -m mlperf_jax.infer`),
+then measures, interleaving the official
 LoadGen and ours run by run:
 
 * Offline samples/s: one calibration run, then ``--repeats`` runs with
@@ -20,7 +21,6 @@ Writes (or replaces) a section of benchmarks/RESULTS.md with ``--write``.
 
 import argparse
 import datetime
-import functools
 import os
 import statistics
 import sys
@@ -47,19 +47,18 @@ V6 = dict(qsl_rng_seed=2085463073848966840,
 class Bench:
   """One QSL + SUT per (LoadGen, scenario); runs single tests."""
 
-  def __init__(self, workload, predict, data, max_wait_ms):
+  def __init__(self, spec, params, model_state, max_wait_ms):
     self.suts = {}
     for lgn in LOADGENS:
       lg = official.get(lgn)
       for scenario in ('Offline', 'Server'):
-        qsl = serving.SampleQSL(lg, data.count, data.performance_count,
-                                data.get_sample)
-        sut = serving.BatchingSUT(lg, predict, qsl, scenario=scenario,
-                                  buckets=inference_run.BUCKETS[scenario],
+        qsl = serving.SampleQSL.for_spec(lg, spec)
+        # The workload's buckets for the scenario, as `mlperf_jax.infer`.
+        sut = serving.BatchingSUT(lg, spec, qsl, scenario=scenario,
+                                  params=params, model_state=model_state,
                                   max_wait_ms=max_wait_ms)
         sut.warmup()
         self.suts[lgn, scenario] = (lg, qsl, sut)
-    del workload
 
   def run(self, lgn, scenario, **settings):
     """One PerformanceOnly test; returns the parsed detail values."""
@@ -135,14 +134,12 @@ def main():
   ap.add_argument('--max-wait-ms', type=float, default=2.0)
   args = ap.parse_args()
   compilation_cache.enable()
-  import jax  # pylint: disable=import-outside-toplevel
   workload = workloads.get('resnet', 'mini')
   t0 = time.perf_counter()
   params, model_state = inference_run.trained_params(workload, None)
   train_s = time.perf_counter() - t0
-  data = workload.inference_set()
-  predict = jax.jit(functools.partial(workload.predict, params, model_state))
-  bench = Bench(workload, predict, data, args.max_wait_ms)
+  spec = workload.inference()
+  bench = Bench(spec, params, model_state, args.max_wait_ms)
   dur = args.duration_ms
   load0 = os.getloadavg()
   loads = []
@@ -189,10 +186,12 @@ def main():
       f'Command: `{cmd}`; {os.cpu_count()} CPUs shared with other jobs, '
       f'1-min load average {load0[0]:.2f} before, {load1[0]:.2f} after '
       f'({", ".join(f"{x:.1f}" for x in loads)} between phases). The mini '
-      f'ResNet was trained in-process ({train_s:.0f} s) and served from the '
-      'same jitted predict by one BatchingSUT per LoadGen (AOT buckets '
-      'Offline 1/8/32/128, Server 1..64, Server max wait '
-      f'{args.max_wait_ms:g} ms) over the 360 held-out digits, v6 seeds, '
+      f'ResNet was trained in-process ({train_s:.0f} s) and served from its '
+      '`InferenceSpec` by one BatchingSUT per LoadGen (AOT buckets Offline '
+      f'{"/".join(map(str, spec.buckets("Offline")))}, Server '
+      f'{"/".join(map(str, spec.buckets("Server")))}, Server max wait '
+      f'{args.max_wait_ms:g} ms) over the {spec.count} held-out digits, v6 '
+      'seeds, '
       f'{dur} ms runs, official and ours interleaved. Offline: median of '
       f'{args.repeats} runs at 1.5 x the calibrated rate ({cal:,.0f}/s); '
       f'Server: median of {args.repeats} searches (double/halve, bisect to '

@@ -1,20 +1,22 @@
 # Copyright 2026 The mlperf_jax Authors. Licensed under the Apache License 2.0.
 """Accuracy scripts: score `mlperf_log_accuracy.json` against ground truth.
 
-  python -m mlperf_jax.accuracy --workload resnet [--scale mini] LOG_JSON
+  python -m mlperf_jax.accuracy --workload W [--scale mini] [--data-dir D] \\
+      LOG_JSON
 
-ResNet: each response is the predicted class as one little-endian int32;
-top-1 over the unique `qsl_idx` entries (MultiStream may repeat samples).
+The log is read here (one response per unique `qsl_idx`: MultiStream and
+the accuracy-mode rules may repeat samples); decoding the responses and
+computing the metric is the workload's (`workload.inference().accuracy`).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
-from typing import Any
 
-import numpy as np
+from mlperf_jax import api
 
 
 def read_log(path: str) -> dict[int, bytes]:
@@ -27,36 +29,47 @@ def read_log(path: str) -> dict[int, bytes]:
   return out
 
 
-def score(workload, log_path: str, labels: Any) -> dict[str, float]:
-  """Workload metric over the samples in the log."""
-  if workload.name != 'resnet':
-    raise NotImplementedError(f'no accuracy script for {workload.name!r} yet')
-  responses = read_log(log_path)
-  idx = sorted(responses)
-  pred = np.array([np.frombuffer(responses[i], '<i4')[0] for i in idx])
-  truth = np.array([int(labels[i]) for i in idx])
-  return {'top1': float(np.mean(pred == truth)) if idx else float('nan'),
-          'samples': float(len(idx))}
+def score(spec: api.InferenceSpec, log_path: str) -> dict[str, float]:
+  """The workload's metrics over the samples in the log."""
+  return spec.accuracy(read_log(log_path))
 
 
-def describe(acc: dict[str, float]) -> str:
-  return (f"top-1 = {100 * acc['top1']:.3f} % over {int(acc['samples'])} "
-          'samples')
+def describe(metrics: dict[str, float], metric: str) -> str:
+  """'top1 = 0.972222 (samples = 360)': the target metric, then the rest."""
+
+  def fmt(v):
+    if isinstance(v, float) and v.is_integer() and not math.isnan(v):
+      return str(int(v))
+    return f'{v:.6f}' if isinstance(v, float) else str(v)
+
+  rest = [f'{k} = {fmt(v)}' for k, v in metrics.items() if k != metric]
+  head = f'{metric} = {fmt(metrics[metric])}'
+  return head + (f' ({", ".join(rest)})' if rest else '')
 
 
 def main(argv: list[str] | None = None) -> int:
   p = argparse.ArgumentParser(prog='python -m mlperf_jax.accuracy',
                               description=__doc__,
                               formatter_class=argparse.RawDescriptionHelpFormatter)
-  p.add_argument('--workload', default='resnet')
-  p.add_argument('--scale', choices=('mini', 'reference'), default='mini')
-  p.add_argument('--data-dir')
-  p.add_argument('log')
+  p.add_argument('--workload', required=True)
+  p.add_argument('--scale', choices=api.SCALES, default='mini')
+  p.add_argument('--data-dir', help='dataset directory (reference scale)')
+  p.add_argument('log', help='mlperf_log_accuracy.json')
   args = p.parse_args(argv)
   from mlperf_jax import workloads  # pylint: disable=import-outside-toplevel
+  if args.workload not in workloads.names():
+    p.error(f'unknown workload {args.workload!r}; valid workloads: '
+            f'{", ".join(workloads.names())}')
   wl = workloads.get(args.workload, args.scale, data_dir=args.data_dir)
-  acc = score(wl, args.log, wl.inference_set().labels)
-  print(describe(acc))
+  try:
+    spec = wl.inference()
+  except NotImplementedError as e:
+    p.error(str(e))
+  try:
+    log = read_log(args.log)
+  except (OSError, ValueError, KeyError) as e:
+    p.error(f'cannot read {args.log}: {e}')
+  print(describe(spec.accuracy(log), spec.metric))
   return 0
 
 

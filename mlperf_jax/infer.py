@@ -15,7 +15,8 @@ import os
 import sys
 
 SCENARIOS = ('SingleStream', 'MultiStream', 'Server', 'Offline')
-# Mini-scale test settings: short runs that still exercise every scenario.
+# Test settings of scales that are not results (mini): short runs that still
+# exercise every scenario.
 _MINI_SETTINGS = {
     'min_duration_ms': 2000, 'min_query_count': 64,
     'offline_expected_qps': 60000.0, 'server_target_qps': 500.0,
@@ -60,9 +61,16 @@ def main(argv: list[str] | None = None) -> int:
   if args.workload not in workloads.names():
     p.error(f'unknown workload {args.workload!r}; valid workloads: '
             f'{", ".join(workloads.names())}')
-  if args.scale == 'reference' and not (args.checkpoint and args.data_dir):
-    p.error('--scale reference needs --checkpoint (trained parameters) and '
-            '--data-dir (the validation set)')
+  variant = workloads.get_class(args.workload).variants.get(args.scale)
+  if variant is None:
+    p.error(f'workload {args.workload!r} has no scale {args.scale!r}')
+  needs = []
+  if variant.is_result and not args.checkpoint:
+    needs.append('--checkpoint (trained parameters)')
+  if variant.needs_data_dir and not args.data_dir:
+    needs.append('--data-dir (the inference data set)')
+  if needs:
+    p.error(f'--scale {args.scale} needs {" and ".join(needs)}')
   if args.checkpoint and not os.path.exists(args.checkpoint):
     p.error(f'--checkpoint {args.checkpoint!r} does not exist')
   if args.user_conf and not os.path.isfile(args.user_conf):

@@ -45,7 +45,7 @@ def test_reference_blocks_count_samples_and_round_up_to_steps():
     assert 0 <= b.eval_epoch_num - k * 150_000 < 448
 
 
-def test_decay_mask_and_tensor_names():
+def test_param_labels_decay_mask_and_tensor_names():
   wl = bert_wl.BertWorkload('reference', synthetic=True)
   import jax  # pylint: disable=import-outside-toplevel
   hp = wl.resolve_hparams()
@@ -54,8 +54,12 @@ def test_decay_mask_and_tensor_names():
   names = wl.init_tensor_names(boxed)
   assert len(names) == 398 and len(set(names)) == 398
   import flax  # pylint: disable=import-outside-toplevel
+  from mlperf_jax.hparams import registry  # pylint: disable=import-outside-toplevel
+  ctx = registry.OptimizerContext(steps_per_epoch=1,
+                                  param_labels=wl.param_labels)
+  # LAMB's decay mask: everything but LayerNorm and bias variables.
   mask = flax.traverse_util.flatten_dict(
-      wl.decay_mask(flax.linen.unbox(boxed)))
+      ctx.mask(registry.KERNEL, registry.EMBEDDING)(flax.linen.unbox(boxed)))
   by_name = {bert_model.tf_name(p): m for p, m in mask.items()}
   assert by_name['bert/embeddings/word_embeddings']
   assert by_name['bert/encoder/layer_5/attention/self/query/kernel']
@@ -66,8 +70,9 @@ def test_decay_mask_and_tensor_names():
   assert not by_name['cls/predictions/transform/LayerNorm/beta']
   # word, position, token type; 6 kernels a layer; pooler, transform, NSP.
   assert sum(by_name.values()) == 3 + 24 * 6 + 3
-  assert bert_wl.BertWorkload('mini', synthetic=True).init_tensor_names(
-      boxed) == []
+  assert wl.variant.log_init_tensors
+  assert not bert_wl.BertWorkload('mini', synthetic=True
+                                  ).variant.log_init_tensors
 
 
 # ---- the mini corpus -------------------------------------------------------------
@@ -75,7 +80,7 @@ def test_decay_mask_and_tensor_names():
 
 @pytest.fixture(scope='module')
 def corpus():
-  return text_corpus.load(bert_wl.MINI_CORPUS)
+  return text_corpus.load(bert_wl.mini_corpus_config())
 
 
 def test_held_out_split_is_by_document_and_deterministic(corpus):
@@ -84,7 +89,7 @@ def test_held_out_split_is_by_document_and_deterministic(corpus):
   assert 0.05 * len(docs) < len(held) < 0.2 * len(docs)
   assert any(n.startswith('topic:') for n, _ in docs)
   assert any(n.startswith('module:') for n, _ in docs)
-  again = text_corpus.build(bert_wl.MINI_CORPUS)
+  again = text_corpus.build(bert_wl.mini_corpus_config())
   for k in corpus.train:
     np.testing.assert_array_equal(again.train[k], corpus.train[k])
   for k in corpus.eval:
@@ -132,7 +137,7 @@ def test_instances_look_like_the_reference(corpus):
 
 
 def test_masking_follows_the_reference_rates(corpus):
-  cfg = bert_wl.MINI_CORPUS
+  cfg = bert_wl.mini_corpus_config()
   tr = corpus.train
   idx = np.arange(2000)
   out = text_corpus.mask_instances(tr['tokens'][idx], tr['lengths'][idx],
@@ -179,14 +184,17 @@ def test_mini_train_batches_deterministic_and_host_sharded():
   ev = list(wl.eval_batches(hp, host=HostShard()))
   assert sum(float(e['mask'].sum()) for e in ev) == wl.variant.eval_samples
   assert wl.variant.train_samples == len(text_corpus.load(
-      bert_wl.MINI_CORPUS).train['tokens'])
+      bert_wl.mini_corpus_config()).train['tokens'])
 
 
 def test_reference_reads_the_tfrecord_layout(tmp_path):
-  from mlperf_jax.input_pipelines import bert_synthetic  # pylint: disable=import-outside-toplevel
   from mlperf_jax.input_pipelines import bert_tfrecord  # pylint: disable=import-outside-toplevel
-  arrays = bert_synthetic.synthetic_batch(6, 512, 76, 30522,
-                                          np.random.default_rng(0))
+  from mlperf_jax.input_pipelines import synthetic  # pylint: disable=import-outside-toplevel
+  ref = bert_wl.BertWorkload('reference')
+  ref_hp = ref.resolve_hparams({'global_batch_size': '6'})
+  arrays = dict(next(synthetic.train_batches_from_spec(
+      ref.batch_spec(ref_hp, train=True), ref.synthetic_bounds(ref_hp),
+      seed=0, host=HostShard())))
   os.makedirs(tmp_path / 'train')
   bert_tfrecord.write_bert_tfrecord(str(tmp_path / 'train' / 'part-00000'),
                                     arrays)
@@ -201,14 +209,14 @@ def test_reference_reads_the_tfrecord_layout(tmp_path):
 
 
 def test_mini_target_is_well_above_the_unigram_baseline(corpus):
-  target = bert_wl.SCALES['mini'].target.value
+  target = bert_wl.VARIANTS['mini'].target.value
   assert corpus.unigram_accuracy < 0.06
   assert target > 2.5 * corpus.unigram_accuracy
 
 
 def test_mini_ruleset_matches_workload_constants():
   text = open(os.path.join(compliance.RULES_DIR, 'mini_bert.yaml')).read()
-  target = bert_wl.SCALES['mini'].target.value
+  target = bert_wl.VARIANTS['mini'].target.value
   assert f"v['value'] >= {target} " in text
 
 
@@ -244,7 +252,7 @@ def test_mini_run_reaches_target(mini_run):
   stop = [r for r in recs if r['key'] == 'run_stop'][0]
   assert stop['metadata']['status'] == 'success'
   accs = [r for r in recs if r['key'] == 'eval_accuracy']
-  target = bert_wl.SCALES['mini'].target.value
+  target = bert_wl.VARIANTS['mini'].target.value
   assert accs[-1]['value'] >= target
   assert all(a['value'] < target for a in accs[:-1])
   # Progress in samples: eval k after ceil(k * 2048 / 32) steps of 32.

@@ -38,8 +38,8 @@ def test_mini_run_reaches_target(mini_run):
   stop = [r for r in recs if r['key'] == 'run_stop'][0]
   assert stop['metadata']['status'] == 'success'
   accs = [r['value'] for r in recs if r['key'] == 'eval_accuracy']
-  assert accs[-1] >= resnet_wl.SCALES['mini'].target.value
-  assert all(a < resnet_wl.SCALES['mini'].target.value for a in accs[:-1])
+  assert accs[-1] >= resnet_wl.VARIANTS['mini'].target.value
+  assert all(a < resnet_wl.VARIANTS['mini'].target.value for a in accs[:-1])
 
 
 def test_mini_log_passes_project_ruleset(mini_run):
@@ -62,7 +62,7 @@ def test_mini_ruleset_rejects_a_log_claiming_to_be_a_result(mini_run, tmp_path):
 def test_mini_ruleset_matches_workload_constants():
   text = (compliance.RULES_DIR + '/mini_resnet.yaml')
   yaml_text = open(text).read()
-  cfg = resnet_wl.SCALES['mini']
+  cfg = resnet_wl.VARIANTS['mini']
   assert f"v['value'] == {cfg.train_samples} " in yaml_text
   assert f"v['value'] == {cfg.eval_samples} " in yaml_text
   assert f"v['value'] >= {cfg.target.value} " in yaml_text

@@ -102,15 +102,15 @@ def test_reader_batches_hosts_and_eval_padding(tmp_path):
 
 
 def test_synthetic_clicks_deterministic_and_bayes_auc():
-  spec = synthetic_clicks.ClickSpec(dlrm_wl.MINI_ROWS, train_samples=1000,
+  spec = synthetic_clicks.ClickSpec(dlrm_wl.mini_rows(), train_samples=1000,
                                     eval_samples=500)
   a, b = synthetic_clicks.generate(spec), synthetic_clicks._split(spec, 1000, 1)
   np.testing.assert_array_equal(a[0].sparse, b.sparse)
   assert a[0].sparse.min() >= 0
-  assert (a[0].sparse < np.array(dlrm_wl.MINI_ROWS)).all()
+  assert (a[0].sparse < np.array(dlrm_wl.mini_rows())).all()
   # Power law: the most frequent id of a 1000-row table is far above uniform.
   _, c = np.unique(a[0].sparse[:, 0], return_counts=True)
   assert c.max() > 20 * 1000 / 1000
-  assert synthetic_clicks.bayes_auc(dlrm_wl.MINI_SPEC) == pytest.approx(
+  assert synthetic_clicks.bayes_auc(dlrm_wl.mini_spec()) == pytest.approx(
       dlrm_wl.MINI_BAYES_AUC, abs=1e-12)
   assert dlrm_wl.MINI_TARGET == round(0.88 * dlrm_wl.MINI_BAYES_AUC, 4)

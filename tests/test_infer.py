@@ -6,7 +6,10 @@ import json
 import subprocess
 import sys
 
+import numpy as np
 import pytest
+
+from mlperf_jax.input_pipelines import digits
 
 
 def _infer(out, *args):
@@ -14,6 +17,25 @@ def _infer(out, *args):
       [sys.executable, '-m', 'mlperf_jax.infer', '--workload', 'resnet',
        '--output-dir', str(out), *args],
       capture_output=True, text=True, timeout=300, check=False)
+
+
+def _top1(stdout):
+  """The top-1 the accuracy script printed ('top1 = 0.972222 (...)')."""
+  line = [l for l in stdout.splitlines() if 'top1 = ' in l][0]
+  return float(line.split('top1 = ')[1].split()[0])
+
+
+def _independent_top1(log_path):
+  """Top-1 of an accuracy log from the raw JSON and the digits labels,
+  without the project's accuracy code: one little-endian int32 class per
+  response, the first response of each sample."""
+  labels = digits.load_digits_split()['eval_label']
+  first = {}
+  for e in json.loads(log_path.read_text()):
+    first.setdefault(e['qsl_idx'], e['data'])
+  pred = {i: int(np.frombuffer(bytes.fromhex(d), '<i4')[0])
+          for i, d in first.items()}
+  return np.mean([pred[i] == labels[i] for i in sorted(pred)])
 
 
 @pytest.mark.parametrize('loadgen', ['official', 'python'])
@@ -27,12 +49,22 @@ def test_offline_accuracy_mode_scores_the_whole_set(tmp_path, loadgen):
   entries = json.loads((tmp_path / 'mlperf_log_accuracy.json').read_text())
   assert sorted(e['qsl_idx'] for e in entries) == list(range(360))
   assert all(len(e['data']) == 8 for e in entries)  # one int32 each
-  line = [l for l in proc.stdout.splitlines() if 'top-1' in l][0]
-  served = float(line.split('top-1 = ')[1].split()[0]) / 100
+  served = _top1(proc.stdout)
   # Printed to 4 decimals; one sample differs by 1/360 = 0.0028.
   assert served == pytest.approx(trained, abs=1e-4)
+  assert 'samples = 360' in proc.stdout
   assert (tmp_path / 'mlperf_log_summary.txt').exists()
   assert (tmp_path / 'mlperf_log_detail.txt').exists()
+  # The standalone accuracy script dispatches to the workload and agrees
+  # with an independent reading of the log.
+  log = tmp_path / 'mlperf_log_accuracy.json'
+  acc = subprocess.run(
+      [sys.executable, '-m', 'mlperf_jax.accuracy', '--workload', 'resnet',
+       '--scale', 'mini', str(log)],
+      capture_output=True, text=True, timeout=120, check=False)
+  assert acc.returncode == 0, acc.stdout + acc.stderr
+  assert _top1(acc.stdout) == pytest.approx(_independent_top1(log), abs=1e-6)
+  assert _top1(acc.stdout) == pytest.approx(served, abs=1e-6)
 
 
 @pytest.mark.parametrize('scenario, loadgen', [
@@ -52,6 +84,17 @@ def test_bad_input_exits_2(tmp_path):
   assert proc.returncode == 2 and 'does not exist' in proc.stderr
   proc = _infer(tmp_path, '--scale', 'reference')
   assert proc.returncode == 2 and '--checkpoint' in proc.stderr
+  assert '--data-dir' in proc.stderr
+  # The accuracy script needs the workload and a readable log.
+  acc = subprocess.run(
+      [sys.executable, '-m', 'mlperf_jax.accuracy', str(tmp_path / 'x')],
+      capture_output=True, text=True, timeout=120, check=False)
+  assert acc.returncode == 2 and '--workload' in acc.stderr
+  acc = subprocess.run(
+      [sys.executable, '-m', 'mlperf_jax.accuracy', '--workload', 'resnet',
+       str(tmp_path / 'missing.json')],
+      capture_output=True, text=True, timeout=120, check=False)
+  assert acc.returncode == 2 and 'cannot read' in acc.stderr
 
 
 def test_serves_the_final_parameters_saved_by_train(tmp_path):
@@ -67,7 +110,6 @@ def test_serves_the_final_parameters_saved_by_train(tmp_path):
                 'accuracy')
   assert proc.returncode == 0, proc.stdout + proc.stderr
   assert 'training the mini model' not in proc.stdout
-  line = [l for l in proc.stdout.splitlines() if 'top-1' in l][0]
-  served = float(line.split('top-1 = ')[1].split()[0]) / 100
+  served = _top1(proc.stdout)
   # Serving the saved parameters reproduces the run's final eval exactly.
   assert served == pytest.approx(metrics['quality'], abs=1e-5)

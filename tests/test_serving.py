@@ -1,10 +1,13 @@
 # Copyright 2026 The mlperf_jax Authors. Licensed under the Apache License 2.0.
-"""`serving.BatchingSUT` with a fake model (no network) under a LoadGen.
+"""`serving.BatchingSUT` with fake inference specs (no network) under a
+LoadGen.
 
-The fake `predict` runs on the host through `jax.pure_callback`, so each
-executed batch is seen with its real (padded) shape and time; it returns
-`3 * x[:, 0] + 1` as int32, so every response's bytes are known. Most cases
-use the project's Python LoadGen (fast); one goes through the official one.
+The fake model's `predict` runs on the host through `jax.pure_callback`, so
+each executed batch is seen with its real (padded) shape and time; a sample
+is {'x': int32 [4]} and the model returns {'y': 3 * x[:, 0] + 1} as int32,
+so every response's bytes are known. A second spec serves 2-input samples
+with several outputs and variable-length responses. Most cases use the
+project's Python LoadGen (fast); some go through the official one.
 """
 
 import collections
@@ -20,6 +23,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
+from mlperf_jax import api
 from mlperf_jax.inference import serving
 from mlperf_jax.loadgen import logs
 from mlperf_jax.loadgen import official
@@ -51,30 +55,34 @@ class FakeModel:
       time.sleep(self.delay_s)
     return (3 * x[:, 0] + 1).astype(np.int32)
 
-  def predict(self, x):
-    return jax.pure_callback(
-        self.host, jax.ShapeDtypeStruct((x.shape[0],), jnp.int32), x)
+  def predict(self, params, model_state, batch):
+    del params, model_state
+    x = batch['x']
+    return {'y': jax.pure_callback(
+        self.host, jax.ShapeDtypeStruct((x.shape[0],), jnp.int32), x)}
 
 
 def _sample(i):
-  return np.arange(i, i + 4, dtype=np.int32)
+  return {'x': np.arange(i, i + 4, dtype=np.int32)}
+
+
+def _encode(outputs, row):
+  return np.asarray(outputs['y'][row], '<i4').tobytes()
 
 
 def _expected_hex(i):
   return np.array([3 * i + 1], '<i4').tobytes().hex().upper()
 
 
-def _serve(tmp_path, scenario, mode='PerformanceOnly', loadgen='python',
-           count=64, buckets=(1, 8, 32), max_wait_ms=2.0, model=None,
-           **settings):
-  """Builds QSL + SUT, runs one test; returns (sut, model, detail, errors)."""
-  lg = official.get(loadgen)
-  model = model or FakeModel()
-  qsl = serving.SampleQSL(lg, count, count, _sample)
-  sut = serving.BatchingSUT(lg, model.predict, qsl, scenario=scenario,
-                            buckets=buckets, max_wait_ms=max_wait_ms)
-  sut.warmup()
-  model.arm()
+def _spec(model, count, buckets=(1, 8, 32), **kwargs):
+  """A fake workload's inference spec around `model`."""
+  return api.InferenceSpec(
+      count=count, performance_count=count, load_sample=_sample,
+      buckets=lambda scenario: buckets, predict=model.predict,
+      encode=_encode, accuracy=lambda responses: {}, metric='none', **kwargs)
+
+
+def _run_test(lg, qsl, sut, scenario, mode, tmp_path, loadgen, **settings):
   s = lg.TestSettings()
   s.scenario = getattr(lg.TestScenario, scenario)
   s.mode = getattr(lg.TestMode, mode)
@@ -93,7 +101,23 @@ def _serve(tmp_path, scenario, mode='PerformanceOnly', loadgen='python',
   finally:
     sut.destroy()
     qsl.destroy()
-  detail, errors = logs.parse_detail(tmp_path / 'mlperf_log_detail.txt')
+  return logs.parse_detail(tmp_path / 'mlperf_log_detail.txt')
+
+
+def _serve(tmp_path, scenario, mode='PerformanceOnly', loadgen='python',
+           count=64, buckets=(1, 8, 32), max_wait_ms=2.0, model=None,
+           **settings):
+  """Builds QSL + SUT, runs one test; returns (sut, model, detail, errors)."""
+  lg = official.get(loadgen)
+  model = model or FakeModel()
+  spec = _spec(model, count, buckets)
+  qsl = serving.SampleQSL.for_spec(lg, spec)
+  sut = serving.BatchingSUT(lg, spec, qsl, scenario=scenario,
+                            max_wait_ms=max_wait_ms)
+  sut.warmup()
+  model.arm()
+  detail, errors = _run_test(lg, qsl, sut, scenario, mode, tmp_path, loadgen,
+                             **settings)
   return sut, model, detail, errors
 
 
@@ -108,18 +132,21 @@ def _check_accuracy_log(tmp_path, count):
 
 def test_bucket_is_the_smallest_that_fits():
   lg = official.get('python')
-  qsl = serving.SampleQSL(lg, 4, 4, _sample)
-  sut = serving.BatchingSUT(lg, FakeModel().predict, qsl,
-                            scenario='Offline', buckets=(16, 1, 4))
+  spec = _spec(FakeModel(), 4, buckets=(16, 1, 4))
+  qsl = serving.SampleQSL.for_spec(lg, spec)
+  sut = serving.BatchingSUT(lg, spec, qsl, scenario='Offline')
   try:
-    assert sut.buckets == [1, 4, 16]
+    assert sut.buckets == [1, 4, 16]  # the spec's, sorted
     assert [sut._bucket(n) for n in (1, 2, 4, 5, 16)] == [1, 4, 4, 16, 16]  # pylint: disable=protected-access
   finally:
     sut.destroy()
-    qsl.destroy()
+  # An explicit list overrides the spec's.
+  sut = serving.BatchingSUT(lg, spec, qsl, scenario='Offline', buckets=(2,))
+  sut.destroy()
+  assert sut.buckets == [2]
   with pytest.raises(ValueError, match='buckets'):
-    serving.BatchingSUT(lg, FakeModel().predict, qsl, scenario='Offline',
-                        buckets=(0, 4))
+    serving.BatchingSUT(lg, spec, qsl, scenario='Offline', buckets=(0, 4))
+  qsl.destroy()
 
 
 @pytest.mark.parametrize('loadgen', ['python', 'official'])
@@ -329,3 +356,105 @@ def test_predict_exception_in_offline_is_surfaced_not_a_hang(tmp_path,
   assert 32 <= len(empty) <= 100 - 32  # the failed batch; not the first
   for e in entries:
     assert e['data'] in ('', _expected_hex(e['qsl_idx']))
+
+
+# ---- multi-input samples -----------------------------------------------------
+
+def _pair_sample(i):
+  """A 2-input sample: float pixels [2, 3] and int ids [5] (exact in
+  float32, so the device and NumPy agree bit for bit)."""
+  return {'pixels': i + np.arange(6, dtype=np.float32).reshape(2, 3) / 8,
+          'ids': (i * np.arange(5, dtype=np.int32)) % 7}
+
+
+def _pair_predict(params, model_state, batch):
+  return {'score': jnp.sum(batch['pixels'], (1, 2)) * params['w'],
+          'ids': batch['ids'][:, ::-1] + model_state['shift']}
+
+
+def _pair_encode(outputs, row):
+  # Variable-length responses: the score, then the first `row % 3` ids.
+  return (np.asarray(outputs['score'][row], '<f4').tobytes() +
+          np.asarray(outputs['ids'][row][:row % 3], '<i4').tobytes())
+
+
+def _pair_expected(i, row):
+  """The response of sample `i` served at batch row `row`, from NumPy."""
+  s = _pair_sample(i)
+  score = np.float32(s['pixels'].sum()) * np.float32(2.0)
+  ids = s['ids'][::-1] + np.int32(5)
+  return (np.asarray(score, '<f4').tobytes() +
+          np.asarray(ids[:row % 3], '<i4').tobytes())
+
+
+class _ZeroPadCollate:
+  """A workload's own collate: stacks, pads with zeros, records sizes."""
+
+  def __init__(self):
+    self.calls = []
+
+  def __call__(self, samples, size):
+    self.calls.append((len(samples), size))
+    out = {}
+    for k in samples[0]:
+      rows = np.stack([s[k] for s in samples])
+      pad = np.zeros((size - len(samples), *rows.shape[1:]), rows.dtype)
+      out[k] = np.concatenate([rows, pad])
+    return out
+
+
+@pytest.mark.parametrize('loadgen, scenario, own_collate, constants', [
+    ('python', 'Offline', False, None), ('official', 'Offline', False, False),
+    ('python', 'Server', True, False), ('official', 'SingleStream', True,
+                                        None)])
+def test_serves_multi_input_pytree_samples(tmp_path, loadgen, scenario,
+                                           own_collate, constants):
+  # Samples with two inputs of different shapes and dtypes, outputs with
+  # two leaves, params and model state reaching predict (compiled in as
+  # constants or passed as arguments), and responses of different lengths:
+  # each sample's logged bytes are exactly what NumPy computes for it.
+  lg = official.get(loadgen)
+  count = 50
+  collate = _ZeroPadCollate() if own_collate else None
+  spec = api.InferenceSpec(
+      count=count, performance_count=count, load_sample=_pair_sample,
+      buckets=lambda s: {'SingleStream': (1,)}.get(s, (1, 8, 32)),
+      predict=_pair_predict, encode=_pair_encode,
+      accuracy=lambda responses: {}, metric='none', collate=collate)
+  qsl = serving.SampleQSL.for_spec(lg, spec)
+  sut = serving.BatchingSUT(
+      lg, spec, qsl, scenario=scenario, params={'w': jnp.float32(2.0)},
+      model_state={'shift': jnp.int32(5)}, max_wait_ms=1.0,
+      weights_as_constants=constants)
+  # Tiny weights are compiled in unless the caller says otherwise.
+  assert sut.weights_as_constants == (constants is None)
+  sut.warmup()
+  assert isinstance(qsl.load_sample(0), dict)
+  _, errors = _run_test(lg, qsl, sut, scenario, 'AccuracyOnly', tmp_path,
+                        loadgen, server_target_qps=2000,
+                        server_target_latency_ns=1_000_000_000,
+                        single_stream_expected_latency_ns=100_000)
+  assert errors == []
+  assert sut.error is None
+  assert sum(sut.stats.batch_sizes) == count
+  assert set(sut.stats.buckets) <= set(sut.buckets)
+  entries = logs.read_accuracy(tmp_path / 'mlperf_log_accuracy.json')
+  assert sorted(e['qsl_idx'] for e in entries) == list(range(count))
+  # The row a sample ran at is not logged; its response length says
+  # row % 3, and its bytes must match NumPy's for one such row.
+  for e in entries:
+    data = bytes.fromhex(e['data'])
+    row = (len(data) - 4) // 4
+    assert data == _pair_expected(e['qsl_idx'], row), e
+  if scenario == 'Offline':
+    # 50 samples in one query: a full batch of 32, then 18 padded to 32;
+    # responses of rows 0, 1 and 2 of a batch have 4, 8 and 12 bytes.
+    assert sut.stats.batch_sizes == [32, 18]
+    lengths = collections.Counter(len(e['data']) // 2 for e in entries)
+    assert lengths == {4: 11 + 6, 8: 11 + 6, 12: 10 + 6}
+  if own_collate:
+    # The spec's collate built every batch (after the warm-up's), padded
+    # to the bucket it ran at.
+    served = collate.calls[len(sut.buckets) * 2:]
+    assert [n for n, _ in served] == sut.stats.batch_sizes
+    assert [b for _, b in served] == sut.stats.buckets

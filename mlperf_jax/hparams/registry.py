@@ -145,11 +145,13 @@ class OptimizerContext:
 
   Attributes:
     steps_per_epoch: optimizer steps per training epoch.
-    param_labels: params -> pytree of the same structure whose leaves are
-      labels from `PARAM_LABELS`. It must depend on the tree's structure and
-      leaf shapes only, not on values: optax evaluates masks on the updates
-      (`optax.masked` calls the mask with the gradients), which have the
-      parameters' structure and shapes.
+    param_labels: params -> pytree shaped like `params` (one leaf per
+      parameter, in the parameters' leaf order; nested dicts as `params`
+      are the usual form) whose leaves are labels from `PARAM_LABELS`. It
+      must depend on the tree's structure and leaf shapes only, not on
+      values: optax evaluates masks on the updates (`optax.masked` calls the
+      mask with the gradients), which share the parameters' structure and
+      shapes.
   """
   steps_per_epoch: int
   param_labels: Callable[[Any], Any]
@@ -157,9 +159,14 @@ class OptimizerContext:
   def mask(self, *labels: str) -> Callable[[Any], Any]:
     """params -> pytree of bools, True where the leaf's label is in `labels`.
 
+    The mask has the structure of the tree it is called with (the labels
+    are read in its leaf order), so that it fits `optax.masked` also when
+    `param_labels` rebuilds the containers (a dict for a FrozenDict).
+
     Raises:
       ValueError: for a label outside `PARAM_LABELS` (here, or, when the
-        mask is evaluated, in what `param_labels` returned).
+        mask is evaluated, in what `param_labels` returned), or when the
+        labels do not have one leaf per parameter.
     """
     wanted = frozenset(labels)
     _check_labels(wanted)
@@ -167,16 +174,20 @@ class OptimizerContext:
 
     def mask_fn(params):
       import jax  # pylint: disable=import-outside-toplevel
-      def leaf(label):
-        _check_labels((label,))
-        return label in wanted
-      return jax.tree.map(leaf, param_labels(params))
+      leaves = jax.tree.leaves(param_labels(params))
+      _check_labels(leaves)
+      treedef = jax.tree.structure(params)
+      if len(leaves) != treedef.num_leaves:
+        raise ValueError(f'param_labels gave {len(leaves)} labels for '
+                         f'{treedef.num_leaves} parameters')
+      return jax.tree.unflatten(treedef, [x in wanted for x in leaves])
 
     return mask_fn
 
 
 def _check_labels(labels) -> None:
-  bad = sorted(repr(x) for x in labels if x not in PARAM_LABELS)
+  bad = sorted({repr(x) for x in labels
+                if not (isinstance(x, str) and x in PARAM_LABELS)})
   if bad:
     raise ValueError(f'unknown parameter label(s) {", ".join(bad)}; valid: '
                      f'{list(PARAM_LABELS)}')

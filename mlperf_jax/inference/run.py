@@ -1,23 +1,21 @@
 # Copyright 2026 The mlperf_jax Authors. Licensed under the Apache License 2.0.
-"""One MLPerf Inference test: parameters, QSL, SUT, LoadGen, accuracy."""
+"""One MLPerf Inference test: parameters, QSL, SUT, LoadGen, accuracy.
+
+Workload-agnostic: the samples, buckets, serving function, response
+encoding and accuracy come from `workload.inference()`, the LoadGen model
+name (user.conf / mlperf.conf section) from `workload.variant`.
+"""
 
 from __future__ import annotations
 
 import dataclasses
-import functools
 import os
 import re
 from typing import Any, Mapping
 
-import jax
-
 from mlperf_jax import accuracy
 from mlperf_jax.inference import serving
 from mlperf_jax.api import Workload
-
-# Offline feeds the largest buckets; streams use their own query sizes.
-BUCKETS = {'SingleStream': (1,), 'MultiStream': (8,),
-           'Server': (1, 2, 4, 8, 16, 32, 64), 'Offline': (1, 8, 32, 128)}
 
 
 class InferenceInputError(ValueError):
@@ -43,11 +41,11 @@ def trained_params(workload: Workload, checkpoint: str | None):
       # checkpoint.CheckpointError (a ValueError) names the problem.
       raise InferenceInputError(
           f'cannot load checkpoint {checkpoint}: {e}') from e
-  if workload.scale != 'mini':
-    raise InferenceInputError('a reference-scale model needs --checkpoint')
+  if workload.variant.is_result:
+    raise InferenceInputError(
+        f'a {workload.scale}-scale model needs --checkpoint')
   from mlperf_jax.runtime import loop  # pylint: disable=import-outside-toplevel
   from mlperf_jax.runtime.mllog import RunLog  # pylint: disable=import-outside-toplevel
-  import mlperf_jax  # pylint: disable=import-outside-toplevel
   print('no --checkpoint: training the mini model first (seconds)...',
         flush=True)
   hp = workload.resolve_hparams()
@@ -83,22 +81,31 @@ def parse_summary(path: str) -> dict[str, str]:
   return out
 
 
+def loadgen_model_name(workload: Workload) -> str:
+  """The model's name in LoadGen's mlperf.conf / user.conf."""
+  return workload.variant.mlperf_conf_model or workload.name
+
+
 def run(workload: Workload, lg, args, mini_settings: Mapping[str, Any]
         ) -> InferenceResult:
+  try:
+    spec = workload.inference()
+  except NotImplementedError as e:
+    raise InferenceInputError(str(e)) from e
   params, model_state = trained_params(workload, args.checkpoint)
-  data = workload.inference_set()
-  predict = functools.partial(workload.predict, params, model_state)
   os.makedirs(args.output_dir, exist_ok=True)
-  qsl = serving.SampleQSL(lg, data.count, data.performance_count,
-                          data.get_sample)
-  sut = serving.BatchingSUT(lg, jax.jit(predict), qsl, scenario=args.scenario,
-                            buckets=BUCKETS[args.scenario],
-                            max_wait_ms=args.max_wait_ms)
+  qsl = serving.SampleQSL.for_spec(lg, spec)
+  try:
+    sut = serving.BatchingSUT(lg, spec, qsl, scenario=args.scenario,
+                              params=params, model_state=model_state,
+                              max_wait_ms=args.max_wait_ms)
+  except BaseException:
+    qsl.destroy()
+    raise
   sut.warmup()
   settings = _settings(lg, args.scenario, args.mode, args.user_conf,
-                       'resnet50' if workload.name == 'resnet'
-                       else workload.name,
-                       mini_settings if workload.scale == 'mini' else {})
+                       loadgen_model_name(workload),
+                       {} if workload.variant.is_result else mini_settings)
   log_settings = lg.LogSettings()
   log_settings.log_output.outdir = os.path.abspath(args.output_dir)
   log_settings.log_output.copy_summary_to_stdout = False
@@ -122,10 +129,9 @@ def run(workload: Workload, lg, args, mini_settings: Mapping[str, Any]
   acc = None
   ok = summary.get('Result is', 'VALID') == 'VALID'
   if args.mode == 'accuracy':
-    acc = accuracy.score(workload, os.path.join(args.output_dir,
-                                                'mlperf_log_accuracy.json'),
-                         data.labels)
-    lines.append(f'  accuracy: {accuracy.describe(acc)}')
+    acc = accuracy.score(spec, os.path.join(args.output_dir,
+                                            'mlperf_log_accuracy.json'))
+    lines.append(f'  accuracy: {accuracy.describe(acc, spec.metric)}')
     ok = True
   png = os.path.join(args.output_dir, 'latency_histogram.png')
   if serving.latency_histogram(sut.stats, png,

@@ -47,7 +47,7 @@ from typing import Any, Callable, NamedTuple
 import jax
 import optax
 
-from mlperf_jax.optim import lars
+from mlperf_jax.optim import schedules
 
 Mask = Any | Callable[[optax.Params], Any]
 
@@ -117,7 +117,7 @@ def mlperf_lamb(learning_rate: optax.ScalarOrSchedule,
       optax.scale_by_adam(b1=beta1, b2=beta2, eps=epsilon, eps_root=0.0),
       decay,
       trust,
-      optax.scale_by_learning_rate(lars.as_schedule(learning_rate)))
+      optax.scale_by_learning_rate(schedules.as_schedule(learning_rate)))
 
   def init_fn(params):
     adam_state = tx.init(params)[1]

@@ -41,10 +41,10 @@ gradients (its trace is TF's `mom` with the opposite sign). It differs from
     `||g + wd * w|| = 0`, TF when `||w|| = 0` or `||g|| = 0` (a parameter
     without gradient gets ratio 1 from TF, `eeta / wd` from optax).
 
-Hence the composition below: the optax primitives for the learning rate, the
-momentum trace, the sign and the mask, and one custom stateless
-transformation, `scale_by_mlperf_trust_ratio`, for TF's ratio (which needs
-`||g||` before the decay term is added, so it also adds that term).
+Hence the composition below: optax's momentum trace and sign, and one custom
+transformation, `scale_by_mlperf_lars_rate`, for TF's learning-rate-scaled
+trust ratio (which needs `||g||` before the decay term is added, so it also
+adds that term, and applies the rate in TF's order of operations).
 """
 
 from __future__ import annotations
@@ -54,6 +54,8 @@ from typing import Any, Callable, NamedTuple
 import jax
 import jax.numpy as jnp
 import optax
+
+from mlperf_jax.optim import schedules
 
 # A mask is a pytree of bools shaped like the parameters, or a function of
 # the parameters that returns one; True marks the variables that get weight
@@ -81,41 +83,52 @@ def _l2_norm(x: jax.Array) -> jax.Array:
   return jnp.sqrt(jnp.sum(x * x))
 
 
-def scale_by_mlperf_trust_ratio(eeta: float, weight_decay: float,
-                                epsilon: float = 0.0
-                                ) -> optax.GradientTransformation:
-  """`g -> trust * (g + wd * w)` with TF `MLPERF_LARSOptimizer`'s ratio.
+def scale_by_mlperf_lars_rate(learning_rate: optax.ScalarOrSchedule,
+                              eeta: float, weight_decay: float,
+                              epsilon: float = 0.0, mask: Mask | None = None
+                              ) -> optax.GradientTransformation:
+  """`g -> (lr * trust) * (g + wd * w)` where `mask`, else `lr * g`.
 
-  Custom because `optax.scale_by_trust_ratio` cannot express it (see the
-  module docstring): the ratio's denominator is `||g|| + wd * ||w|| +
-  epsilon` of the undecayed gradient, with the guard on `||g||`. Stateless;
-  `update` needs the parameters.
+  TF `MLPERF_LARSOptimizer`'s scaled step, before the momentum trace.
+  Custom because `optax.scale_by_trust_ratio` cannot express its ratio (see
+  the module docstring): the denominator is `||g|| + wd * ||w|| + epsilon`
+  of the undecayed gradient, with the zero guard on `||g||`. The learning
+  rate multiplies the ratio before the gradient, in the reference's order,
+  so that results equal the reference's float32 arithmetic bit for bit
+  (`optax.scale_by_learning_rate` after the ratio rounds differently).
+  State: the step count of the schedule. `update` needs the parameters.
   """
+  schedule = schedules.as_schedule(learning_rate)
+
+  def init_fn(params):
+    del params
+    return optax.ScaleByScheduleState(count=jnp.zeros([], jnp.int32))
 
   def update_fn(updates, state, params=None):
     if params is None:
       raise ValueError('mlperf_lars needs the parameters: call '
                        'update(grads, state, params)')
+    lr = jnp.asarray(schedule(state.count), jnp.float32)
+    if mask is None:
+      mask_tree = jax.tree.map(lambda _: True, params)
+    else:
+      mask_tree = mask(params) if callable(mask) else mask
 
-    def leaf(g, w):
+    def leaf(g, w, m):
+      if not m:
+        return (lr * g).astype(g.dtype)
       w_norm, g_norm = _l2_norm(w), _l2_norm(g)
       ok = jnp.logical_and(w_norm > 0, g_norm > 0)
       denom = g_norm + weight_decay * w_norm + epsilon
       # The inner where keeps the discarded branch finite (0 / 0 otherwise).
       trust = jnp.where(ok, eeta * w_norm / jnp.where(ok, denom, 1.0), 1.0)
-      return (trust * (g + weight_decay * w)).astype(g.dtype)
+      return ((lr * trust) * (g + weight_decay * w)).astype(g.dtype)
 
-    return jax.tree.map(leaf, updates, params), state
+    new = jax.tree.map(leaf, updates, params, mask_tree)
+    return new, optax.ScaleByScheduleState(
+        count=optax.safe_increment(state.count))
 
-  return optax.GradientTransformation(optax.init_empty_state, update_fn)
-
-
-def as_schedule(learning_rate: optax.ScalarOrSchedule) -> optax.Schedule:
-  """A schedule for `optax.scale_by_learning_rate`, also for a constant, so
-  that the composition always keeps the update count."""
-  if callable(learning_rate):
-    return learning_rate
-  return optax.constant_schedule(learning_rate)
+  return optax.GradientTransformation(init_fn, update_fn)
 
 
 def mlperf_lars(learning_rate: optax.ScalarOrSchedule,
@@ -126,8 +139,7 @@ def mlperf_lars(learning_rate: optax.ScalarOrSchedule,
                 mask: Mask | None = None) -> optax.GradientTransformation:
   """TF `MLPERF_LARSOptimizer` as an optax transformation.
 
-  The composition `masked(scale_by_mlperf_trust_ratio) ->
-  scale_by_learning_rate(lr, flip_sign=False) -> trace(momentum) ->
+  The composition `scale_by_mlperf_lars_rate -> trace(momentum) ->
   scale(-1)`; its state is presented as `MlperfLarsState` (TF's `momentum`
   slot and the step), so that checkpoints and tests see the reference's
   variables. The returned updates are to be added to the parameters
@@ -157,32 +169,25 @@ def mlperf_lars(learning_rate: optax.ScalarOrSchedule,
   if weight_decay < 0.0:
     raise ValueError(f'weight_decay must be >= 0, got {weight_decay}')
 
-  trust = scale_by_mlperf_trust_ratio(eeta, weight_decay, epsilon)
-  if mask is not None:
-    trust = optax.masked(trust, mask)
   tx = optax.chain(
-      trust,
-      optax.scale_by_learning_rate(as_schedule(learning_rate),
-                                   flip_sign=False),   # a * g'
-      optax.trace(decay=momentum),                     # mom = m * mom + a g'
-      optax.scale(-1.0))                               # w += -mom
+      scale_by_mlperf_lars_rate(learning_rate, eeta, weight_decay, epsilon,
+                                mask),              # a * g'
+      optax.trace(decay=momentum),                  # mom = m * mom + a g'
+      optax.scale(-1.0))                            # w += -mom
 
   def init_fn(params):
-    _, lr_state, trace_state, _ = tx.init(params)
+    lr_state, trace_state, _ = tx.init(params)
     return MlperfLarsState(count=lr_state.count, momentum=trace_state.trace)
 
   def update_fn(updates, state, params=None):
     if params is None:
       raise ValueError('mlperf_lars needs the parameters: call '
                        'update(grads, state, params)')
-    # The chain's state, rebuilt from the named one (the masked trust ratio
-    # and the sign flip hold no arrays).
-    chain_state = (trust.init(params),
-                   optax.ScaleByScheduleState(count=state.count),
+    chain_state = (optax.ScaleByScheduleState(count=state.count),
                    optax.TraceState(trace=state.momentum),
                    optax.EmptyState())
-    updates, (_, lr_state, trace_state, _) = tx.update(updates, chain_state,
-                                                       params)
+    updates, (lr_state, trace_state, _) = tx.update(updates, chain_state,
+                                                    params)
     return updates, MlperfLarsState(count=lr_state.count,
                                     momentum=trace_state.trace)
 

@@ -24,6 +24,14 @@ import jax.numpy as jnp
 import optax
 
 
+def as_schedule(learning_rate: optax.ScalarOrSchedule) -> optax.Schedule:
+  """A schedule for `optax.scale_by_learning_rate`, also for a constant, so
+  that the composition always keeps the update count."""
+  if callable(learning_rate):
+    return learning_rate
+  return optax.constant_schedule(learning_rate)
+
+
 def linear_warmup(peak: float, warmup_steps: float,
                   begin: float = 0.0) -> optax.Schedule:
   """`peak * (t - begin) / warmup_steps`, the references' warmup ramp.

@@ -33,7 +33,7 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from mlperf_jax.optim import lars
+from mlperf_jax.optim import schedules
 
 
 class TorchSgdState(NamedTuple):
@@ -87,7 +87,8 @@ def torch_sgd(learning_rate: optax.ScalarOrSchedule,
   tx = optax.chain(
       decay,                                            # g = g + wd * w
       optax.trace(decay=momentum, nesterov=nesterov),   # buf, d
-      optax.scale_by_learning_rate(lars.as_schedule(learning_rate)))  # -lr d
+      optax.scale_by_learning_rate(                     # -lr * d
+          schedules.as_schedule(learning_rate)))
 
   def init_fn(params):
     _, trace_state, lr_state = tx.init(params)
