@@ -200,8 +200,9 @@ def main():
       '|---|---|---|---|']
   for name, vals in rows:
     o, p = med(vals['official']), med(vals['python'])
+    ratio = f'{p / o:.2f}' if o else '-'  # no VALID official run
     lines.append(f'| {name} | {o:,.0f} ({rng(vals["official"])}) | '
-                 f'{p:,.0f} ({rng(vals["python"])}) | {p / o:.2f} |')
+                 f'{p:,.0f} ({rng(vals["python"])}) | {ratio} |')
   lines += [
       '', f'Offline runs VALID: official {sum(valid["official"])}/'
       f'{args.repeats}, ours {sum(valid["python"])}/{args.repeats}. Mean '

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import sys
 
 from mlperf_jax import api
@@ -37,13 +36,13 @@ def score(spec: api.InferenceSpec, log_path: str) -> dict[str, float]:
 def describe(metrics: dict[str, float], metric: str) -> str:
   """'top1 = 0.972222 (samples = 360)': the target metric, then the rest."""
 
-  def fmt(v):
-    if isinstance(v, float) and v.is_integer() and not math.isnan(v):
+  def fmt(v):  # counts as integers, the rest to 6 decimals
+    if isinstance(v, float) and v.is_integer():
       return str(int(v))
     return f'{v:.6f}' if isinstance(v, float) else str(v)
 
   rest = [f'{k} = {fmt(v)}' for k, v in metrics.items() if k != metric]
-  head = f'{metric} = {fmt(metrics[metric])}'
+  head = f'{metric} = {float(metrics[metric]):.6f}'
   return head + (f' ({", ".join(rest)})' if rest else '')
 
 
@@ -63,8 +62,9 @@ def main(argv: list[str] | None = None) -> int:
   wl = workloads.get(args.workload, args.scale, data_dir=args.data_dir)
   try:
     spec = wl.inference()
-  except NotImplementedError as e:
-    p.error(str(e))
+  except (NotImplementedError, OSError, ImportError, ValueError) as e:
+    # No inference model, or its data set is missing or unreadable.
+    p.error(f'cannot score {args.workload} ({args.scale}): {e}')
   try:
     log = read_log(args.log)
   except (OSError, ValueError, KeyError) as e:

@@ -3,83 +3,23 @@
 
 Reference-scale logs are checked against the official rulesets (e.g. 1.1.0,
 4.0.0); mini-scale logs (`submission_benchmark: mini_*`) against this
-project's mini ruleset in `mlperf_jax/rules/`, by the same official checker.
+project's mini ruleset in `mlperf_jax/submission/rules/`, by the same
+official checker.
 
   python -m mlperf_jax.compliance LOG [--ruleset 1.1.0]
+
+Exit codes: 0 the log passed every ruleset; 1 it did not; 2 bad input.
 """
 
 from __future__ import annotations
 
 import argparse
-import dataclasses
-import json
 import os
-import subprocess
 import sys
-import tempfile
 
-RULES_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'submission', 'rules')
-
-
-@dataclasses.dataclass(frozen=True)
-class CheckResult:
-  passed: bool
-  ruleset: str
-  output: str
-
-  @property
-  def failures(self) -> list[str]:
-    """The checker's complaint lines (empty when it passed)."""
-    return [l for l in self.output.splitlines()
-            if ('failed' in l.lower() or 'required' in l.lower()
-                or 'Failed checks' in l) and 'FAILED' != l.strip()]
-
-
-def benchmark_of(log_path: str) -> str | None:
-  with open(log_path) as f:
-    for line in f:
-      if ':::MLLOG ' in line:
-        rec = json.loads(line.split(':::MLLOG ', 1)[1])
-        if rec.get('key') == 'submission_benchmark':
-          return rec.get('value')
-  return None
-
-
-def check(log_path: str, ruleset: str = '1.1.0') -> CheckResult:
-  """Runs `mlperf_logging.compliance_checker` on `log_path`.
-
-  Mini logs are checked with the project ruleset regardless of `ruleset`
-  (which then only selects the log-line parser).
-  """
-  log_path = os.path.abspath(log_path)
-  cmd = [sys.executable, '-m', 'mlperf_logging.compliance_checker',
-         '--usage', 'training', '--ruleset', ruleset]
-  env = dict(os.environ)
-  name = 'official'
-  bench = benchmark_of(log_path)
-  if bench and bench.startswith('mini_'):
-    cmd += ['--config', os.path.join(RULES_DIR, 'mini_common.yaml')]
-    env['MLPERF_JAX_RULES_DIR'] = RULES_DIR
-    name = 'mlperf_jax mini'
-  with tempfile.TemporaryDirectory() as tmp:
-    cmd += ['--log_output', os.path.join(tmp, 'checker.log'), log_path]
-    proc = subprocess.run(cmd, capture_output=True, text=True, env=env,
-                          cwd=tmp, check=False)
-  out = (proc.stdout + proc.stderr).strip()
-  last = out.splitlines()[-1].strip() if out else ''
-  passed = proc.returncode == 0 and last.endswith('SUCCESS')
-  return CheckResult(passed=passed, ruleset=f'{name} {ruleset}', output=out)
-
-
-def default_rulesets(log_path: str) -> list[str]:
-  """The rulesets the logged benchmark's variant must pass (mini logs: the
-  project's rules, read with the 1.1.0 parser)."""
-  from mlperf_jax import workloads  # pylint: disable=import-outside-toplevel
-  found = workloads.by_benchmark(benchmark_of(log_path) or '')
-  if found is None:
-    return ['1.1.0']
-  rulesets = [r for r in found[1].rulesets if r != 'mini']
-  return rulesets or ['1.1.0']
+# The library (mlperf_jax.submission.compliance), also importable from here.
+from mlperf_jax.submission.compliance import (  # pylint: disable=unused-import
+    RULES_DIR, CheckResult, benchmark_of, check, check_log, default_rulesets)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -93,14 +33,7 @@ def main(argv: list[str] | None = None) -> int:
   args = p.parse_args(argv)
   if not os.path.isfile(args.log):
     p.error(f'no such log file: {args.log}')
-  ok = True
-  for ruleset in args.ruleset or default_rulesets(args.log):
-    r = check(args.log, ruleset)
-    print(f'[{r.ruleset}] {"PASSED" if r.passed else "FAILED"}')
-    if not r.passed:
-      print(r.output)
-    ok &= r.passed
-  return 0 if ok else 1
+  return 0 if check_log(args.log, args.ruleset) else 1
 
 
 if __name__ == '__main__':

@@ -16,3 +16,49 @@ _CACHE = os.environ.setdefault(
                  '.jax_cache'))
 os.environ.setdefault('JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS', '0')
 os.environ.setdefault('JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES', '0')
+
+import json  # noqa: E402
+import subprocess  # noqa: E402
+import sys  # noqa: E402
+
+import pytest  # noqa: E402
+
+# tests/ on sys.path, for `support` and the harnesses, from any test folder.
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+# The seed of the one cached mini run per workload.
+MINI_SEED = 1
+
+
+class MiniRun:
+  """One `python -m mlperf_jax.train --workload NAME` run at mini scale."""
+
+  def __init__(self, name: str, out):
+    self.name = name
+    self.proc = subprocess.run(
+        [sys.executable, '-m', 'mlperf_jax.train', '--workload', name,
+         '--seed', str(MINI_SEED), '--output-dir', str(out), '--quiet'],
+        capture_output=True, text=True, timeout=900, check=False)
+    logs = sorted(out.rglob('mllog.txt'))
+    self.log = logs[0] if logs else None
+
+  def records(self) -> list[dict]:
+    return [json.loads(line.split(':::MLLOG ', 1)[1])
+            for line in self.log.read_text().splitlines()
+            if ':::MLLOG ' in line]
+
+  def output(self) -> str:
+    return self.proc.stdout[-3000:] + self.proc.stderr[-3000:]
+
+
+@pytest.fixture(scope='session')
+def mini_run(tmp_path_factory):
+  """name -> its `MiniRun`, run once per session and shared by every test
+  that asserts something about a finished mini run."""
+  cache: dict[str, MiniRun] = {}
+
+  def get(name: str) -> MiniRun:
+    if name not in cache:
+      cache[name] = MiniRun(name, tmp_path_factory.mktemp(f'mini_{name}'))
+    return cache[name]
+  return get

@@ -12,7 +12,6 @@ import sys
 import numpy as np
 import pytest
 
-import mlperf_jax
 from mlperf_jax import compliance
 from mlperf_jax.input_pipelines import text_corpus
 from mlperf_jax.models import bert as bert_model
@@ -214,12 +213,6 @@ def test_mini_target_is_well_above_the_unigram_baseline(corpus):
   assert target > 2.5 * corpus.unigram_accuracy
 
 
-def test_mini_ruleset_matches_workload_constants():
-  text = open(os.path.join(compliance.RULES_DIR, 'mini_bert.yaml')).read()
-  target = bert_wl.VARIANTS['mini'].target.value
-  assert f"v['value'] >= {target} " in text
-
-
 # ---- whole runs, judged by the official checker -----------------------------------
 
 
@@ -237,33 +230,15 @@ def _records(log):
           for l in log.read_text().splitlines() if ':::MLLOG ' in l]
 
 
-@pytest.fixture(scope='module')
-def mini_run(tmp_path_factory):
-  out = tmp_path_factory.mktemp('mini_bert')
-  proc, logs = _train(out, '--seed', '1')
-  return proc, logs[0]
-
-
-def test_mini_run_reaches_target(mini_run):
-  proc, log = mini_run
-  assert proc.returncode == 0, proc.stdout + proc.stderr
-  assert 'run_stop status: success' in proc.stdout
-  recs = _records(log)
-  stop = [r for r in recs if r['key'] == 'run_stop'][0]
-  assert stop['metadata']['status'] == 'success'
-  accs = [r for r in recs if r['key'] == 'eval_accuracy']
-  target = bert_wl.VARIANTS['mini'].target.value
-  assert accs[-1]['value'] >= target
-  assert all(a['value'] < target for a in accs[:-1])
+def test_mini_run_counts_progress_in_samples(mini_run):
+  # The conformance suite's cached mini BERT run checks the target and the
+  # ruleset; here: what is BERT's own.
+  run = mini_run('bert')
+  assert run.proc.returncode == 0, run.output()
+  accs = [r for r in _records(run.log) if r['key'] == 'eval_accuracy']
   # Progress in samples: eval k after ceil(k * 2048 / 32) steps of 32.
   assert [a['metadata']['epoch_num'] for a in accs] == [
       2048 * (k + 1) for k in range(len(accs))]
-
-
-def test_mini_log_passes_project_ruleset(mini_run):
-  _, log = mini_run
-  r = compliance.check(str(log))
-  assert r.passed, r.output
 
 
 @pytest.fixture(scope='module')
@@ -312,7 +287,6 @@ def test_init_checkpoint_starts_from_the_tf_checkpoint(tmp_path):
   """--init-checkpoint: weights come from a reference-layout TF checkpoint."""
   import flax.linen as nn  # pylint: disable=import-outside-toplevel
   import jax  # pylint: disable=import-outside-toplevel
-  import mlperf_jax  # pylint: disable=import-outside-toplevel
   from mlperf_jax.models import bert_tf as bert_checkpoint  # pylint: disable=import-outside-toplevel
   from mlperf_jax.runtime import loop
   from support import tf_checkpoint_writer  # pylint: disable=import-outside-toplevel

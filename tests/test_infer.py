@@ -95,6 +95,14 @@ def test_bad_input_exits_2(tmp_path):
        str(tmp_path / 'missing.json')],
       capture_output=True, text=True, timeout=120, check=False)
   assert acc.returncode == 2 and 'cannot read' in acc.stderr
+  # A workload without an inference model is bad input, found before any
+  # training.
+  proc = subprocess.run(
+      [sys.executable, '-m', 'mlperf_jax.infer', '--workload', 'dlrm',
+       '--output-dir', str(tmp_path)],
+      capture_output=True, text=True, timeout=120, check=False)
+  assert proc.returncode == 2 and 'no inference model' in proc.stderr
+  assert 'training' not in proc.stdout
 
 
 def test_serves_the_final_parameters_saved_by_train(tmp_path):
@@ -113,3 +121,52 @@ def test_serves_the_final_parameters_saved_by_train(tmp_path):
   served = _top1(proc.stdout)
   # Serving the saved parameters reproduces the run's final eval exactly.
   assert served == pytest.approx(metrics['quality'], abs=1e-5)
+
+
+class _FakeValidation:
+  """A stand-in for the ImageNet validation source: records made on access
+  (label i % 1000), with a count of reads."""
+
+  def __init__(self, n):
+    self.n, self.reads = n, 0
+
+  def __len__(self):
+    return self.n
+
+  def __getitem__(self, i):
+    self.reads += 1
+    rng = np.random.default_rng(int(i))
+    return {'image': rng.integers(0, 256, (300, 400, 3), np.uint8),
+            'label': int(i) % 1000, 'file_name': f'{i}.JPEG'}
+
+
+def test_reference_spec_reads_imagenet_validation_lazily(monkeypatch):
+  from mlperf_jax import workloads  # pylint: disable=import-outside-toplevel
+  from mlperf_jax.input_pipelines import imagenet  # pylint: disable=import-outside-toplevel
+  source = _FakeValidation(3000)
+  opened = []
+
+  def open_split(data_dir, split):
+    opened.append((data_dir, split))
+    return source
+  monkeypatch.setattr(imagenet, 'open_split', open_split)
+  wl = workloads.get('resnet', 'reference', data_dir='/data/imagenet')
+  spec = wl.inference()
+  assert opened == [('/data/imagenet', 'validation')]
+  assert (spec.count, spec.performance_count) == (3000, 1024)
+  assert source.reads == 0  # nothing decoded up front
+  assert spec.buckets('Offline') == (1, 8, 32, 128)
+  assert spec.buckets('Server') == (1, 2, 4, 8, 16, 32, 64)
+  sample = spec.load_sample(7)
+  np.testing.assert_array_equal(
+      sample['image'], imagenet.eval_example(source[7], 224))
+  assert sample['image'].shape == (224, 224, 3)
+  # Responses: one little-endian int32 class each; an empty one (a failed
+  # sample) is wrong. Labels are read only for the logged samples.
+  outputs = {'label': np.array([5, 6, 9], np.int32)}
+  assert spec.encode(outputs, 1) == np.int32(6).astype('<i4').tobytes()
+  source.reads = 0
+  acc = spec.accuracy({5: spec.encode(outputs, 0), 6: spec.encode(outputs, 1),
+                       2000: spec.encode(outputs, 2), 11: b''})
+  assert acc == {'top1': 0.5, 'samples': 4.0}
+  assert source.reads == 4

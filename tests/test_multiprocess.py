@@ -14,7 +14,7 @@ import pytest
 
 import mlperf_jax
 from mlperf_jax.runtime import checkpoint
-from mlperf_jax import launch_local
+from mlperf_jax.runtime import launch as launch_local
 from mlperf_jax.runtime import loop
 from mlperf_jax.runtime import sharding as shd
 from mlperf_jax.runtime import steps

@@ -21,10 +21,10 @@ import time
 
 import pytest
 
-from mlperf_jax import check
+from mlperf_jax.submission import package_check as check
 from mlperf_jax.submission import result_log
 from mlperf_jax.submission import tree as st
-from mlperf_jax import submit
+from mlperf_jax.submission import package as submit
 
 MINI_SEEDS = '11,12,13,14,15'
 

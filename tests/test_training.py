@@ -7,7 +7,6 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-import mlperf_jax
 from mlperf_jax.runtime import loop
 from mlperf_jax.runtime import sharding as shd
 from mlperf_jax.runtime import steps
@@ -43,7 +42,8 @@ def single_device():
   return _train_losses(shd.make_mesh('data=1', devices=jax.devices()[:1]))
 
 
-@pytest.mark.parametrize('spec', ['data=8', 'data=2,fsdp=2,tensor=2'])
+# data=8 against one device is in the conformance suite for every workload.
+@pytest.mark.parametrize('spec', ['data=2,fsdp=2,tensor=2'])
 def test_sharded_steps_match_one_device(single_device, spec):
   assert jax.device_count() == 8
   ref_losses, ref_params = single_device
@@ -64,24 +64,6 @@ def _run(tmp_path, seed, max_steps, workload=None, name='log'):
                                             progress=False), log)
   finally:
     log.close()
-
-
-def test_same_seed_same_losses(tmp_path):
-  a = _run(tmp_path, 7, 15, name='a')
-  b = _run(tmp_path, 7, 15, name='b')
-  c = _run(tmp_path, 8, 15, name='c')
-  assert len(a.losses) == 15
-  assert a.losses == b.losses  # bit-identical on CPU
-  assert a.losses != c.losses
-  assert a.evals[0].metrics == b.evals[0].metrics
-
-
-def test_eval_covers_whole_eval_set_with_padding(tmp_path):
-  r = _run(tmp_path, 1, 12)  # one epoch (12 steps of 128) then eval
-  assert r.evals, 'no evaluation ran'
-  # 360 held-out digits in padded batches of 128: every one counted once.
-  assert r.evals[0].metrics['count'] == 360
-  assert 0.0 <= r.evals[0].metrics['top1'] <= 1.0
 
 
 class _NaNResNet(ResNetWorkload):

@@ -90,8 +90,10 @@ def run(workload: Workload, lg, args, mini_settings: Mapping[str, Any]
         ) -> InferenceResult:
   try:
     spec = workload.inference()
-  except NotImplementedError as e:
-    raise InferenceInputError(str(e)) from e
+  except (NotImplementedError, OSError, ImportError, ValueError) as e:
+    # No inference model, or its data set is missing or unreadable.
+    raise InferenceInputError(
+        f'cannot serve {workload.name} ({workload.scale}): {e}') from e
   params, model_state = trained_params(workload, args.checkpoint)
   os.makedirs(args.output_dir, exist_ok=True)
   qsl = serving.SampleQSL.for_spec(lg, spec)
