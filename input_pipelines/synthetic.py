@@ -7,8 +7,9 @@ A spec maps each feature name to `(shape, dtype, maxval)`; `shape` includes the
 * integer dtypes: uniform in `[0, maxval)` (maxval required: class ids, token
   ids, embedding rows all need an upper bound);
 * bool: fair coin flips (maxval ignored);
-* floating dtypes: standard normal when `maxval` is None, else uniform in
-  `[0, maxval)`.
+* floating dtypes: standard normal when `maxval` is None, whole numbers in
+  `[0, maxval)` for an integer `maxval` (e.g. 2 for 0/1 labels), else uniform
+  in `[0, maxval)`.
 
 Training cycles through a small pool of pre-generated batches so that
 generation does not dominate a throughput measurement. The pooled arrays are
@@ -51,6 +52,8 @@ def _random_array(rng: np.random.Generator, name: str, shape: Sequence[int],
     return rng.integers(0, high, size=shape).astype(dtype)
   if maxval is None:
     return rng.standard_normal(shape, dtype=np.float32).astype(dtype)
+  if isinstance(maxval, (int, np.integer)):  # integer values, float dtype
+    return rng.integers(0, int(maxval), size=shape).astype(dtype)
   return (rng.random(shape, dtype=np.float32) * maxval).astype(dtype)
 
 

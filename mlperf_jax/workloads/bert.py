@@ -319,7 +319,7 @@ class BertWorkload(Workload):
     vocab = self.model_config().vocab_size
     return {'input_ids': vocab, 'masked_lm_ids': vocab,
             'masked_lm_positions': self.seq_length(),
-            'masked_lm_weights': 1.0}
+            'masked_lm_weights': 2}  # 0/1, as real padded predictions
 
   # ---- schedule ------------------------------------------------------------
 

@@ -248,7 +248,7 @@ class DlrmWorkload(Workload):
 
   def synthetic_bounds(self, hp):
     rows = self.model_config(hp, num_shards=1).table_rows
-    return {'sparse': np.asarray(rows)}
+    return {'sparse': np.asarray(rows), 'label': 2}  # 0/1 click labels
 
   # ---- schedule ------------------------------------------------------------
 
