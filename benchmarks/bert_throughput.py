@@ -33,13 +33,13 @@ import time
 import jax
 import jax.numpy as jnp
 
-import mlperf_jax
 from mlperf_jax.runtime import sharding as shd
 from mlperf_jax.runtime import steps as steps_lib
 from mlperf_jax.models import bert as bert_model
 
 import step_timing  # benchmarks/step_timing.py (this folder)
 from mlperf_jax.workloads.bert import BertWorkload
+from mlperf_jax.runtime import loop
 
 _COLLECTIVES = ('all-reduce', 'all-gather', 'reduce-scatter',
                 'collective-permute', 'all-to-all')

@@ -28,6 +28,7 @@ import mlperf_jax
 from mlperf_jax.runtime import sharding as shd
 from mlperf_jax.runtime import steps as steps_lib
 from mlperf_jax.api import HostShard
+from mlperf_jax.runtime import loop
 
 
 def _best(fn, *args, reps=5):

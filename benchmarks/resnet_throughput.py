@@ -24,6 +24,7 @@ import jax.numpy as jnp
 import mlperf_jax
 from mlperf_jax.runtime import sharding as shd
 from mlperf_jax.runtime import steps as steps_lib
+from mlperf_jax.runtime import loop
 
 import step_timing  # benchmarks/step_timing.py (this folder)
 

@@ -148,7 +148,7 @@ def find_prepared_dataset(data_dir: str | os.PathLike[str]) -> PreparedDataset:
 
 def _tensorflow_available() -> bool:
   try:
-    import tensorflow  # pylint: disable=g-import-not-at-top,unused-import
+    import tensorflow  # noqa: F401  # pylint: disable=g-import-not-at-top,unused-import
   except ImportError:
     return False
   return True

@@ -20,7 +20,7 @@ from mlperf_jax.api import SCALES, Workload
 from mlperf_jax.hparams import registry
 from mlperf_jax.runtime import distributed
 from mlperf_jax.runtime import mesh_spec
-from mlperf_jax.runtime.options import RunOptions
+from mlperf_jax.runtime.run_options import RunOptions
 
 
 # The per-device capacity to plan for (read by models/dlrm_embedding.py).

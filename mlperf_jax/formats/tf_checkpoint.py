@@ -360,7 +360,7 @@ def read_tf_checkpoint(prefix: str,
         files[shard] = open(path, 'rb')  # pylint: disable=consider-using-with
       f = files[shard]
       count = int(np.prod(e['shape'], dtype=np.int64))
-      if dtype != object and e['size'] != count * dtype.itemsize:
+      if dtype != np.dtype(object) and e['size'] != count * dtype.itemsize:
         raise CheckpointError(
             f'{path}: corrupt entry for {name!r}: size {e["size"]} bytes does '
             f'not match shape {e["shape"]} of {dtype}.')
@@ -372,7 +372,7 @@ def read_tf_checkpoint(prefix: str,
             f'{e["offset"] + e["size"]}) but the file ends at '
             f'{os.path.getsize(path)}.')
       where = f'{path}: tensor {name!r}'
-      if dtype == object:
+      if dtype == np.dtype(object):
         array, crc = _read_string_tensor(raw, count, where)
         array = array.reshape(e['shape'])
       else:

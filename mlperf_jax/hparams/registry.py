@@ -240,14 +240,10 @@ def register(entry: OptimizerEntry) -> OptimizerEntry:
 def _ensure_builtin_entries() -> None:
   # Importing the entry modules registers them; kept lazy so that importing
   # the registry stays cheap and cycle-free.
-  from mlperf_jax.hparams import resnet  # pylint: disable=unused-import,import-outside-toplevel
-  from mlperf_jax.hparams import dlrm  # pylint: disable=unused-import,import-outside-toplevel
-  from mlperf_jax.hparams import bert  # pylint: disable=unused-import,import-outside-toplevel
-  from mlperf_jax.hparams import ssd  # pylint: disable=unused-import,import-outside-toplevel
-  from mlperf_jax.hparams import maskrcnn  # pylint: disable=unused-import,import-outside-toplevel
-  from mlperf_jax.hparams import unet3d  # pylint: disable=unused-import,import-outside-toplevel
-  from mlperf_jax.hparams import rnnt  # pylint: disable=unused-import,import-outside-toplevel
-  from mlperf_jax.hparams import minigo  # pylint: disable=unused-import,import-outside-toplevel
+  import importlib  # pylint: disable=import-outside-toplevel
+  for name in ('resnet', 'dlrm', 'bert', 'ssd', 'maskrcnn', 'unet3d', 'rnnt',
+               'minigo'):
+    importlib.import_module(f'mlperf_jax.hparams.{name}')
 
 
 def names(workload: str) -> list[str]:

@@ -27,7 +27,7 @@ from mlperf_jax.runtime import steps as steps_lib
 from mlperf_jax.runtime.mllog import C, RunLog
 from mlperf_jax.hparams import registry
 from mlperf_jax.api import Block, HostShard, Workload
-from mlperf_jax.runtime.options import RunOptions
+from mlperf_jax.runtime.run_options import RunOptions
 
 # Marks logs that are not MLPerf results (mini scale, synthetic data).
 NOTICE_KEY = 'mlperf_jax_notice'

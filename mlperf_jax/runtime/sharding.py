@@ -7,7 +7,6 @@ parameters are replicated or split by a workload's logical axis rules.
 
 from __future__ import annotations
 
-import math
 from typing import Any, Mapping, Sequence
 
 import flax.linen as nn

@@ -102,7 +102,7 @@ def _plot_time_to_train(plt, rep: BenchmarkReport, path: str):
   finite = sorted(t for t in times if math.isfinite(t))
   drop = scoring.drop_count(rep.benchmark)
   dropped = set(finite[:drop]) | set(finite[-drop:]) if finite else set()
-  for k, (r, t) in enumerate(zip(rep.runs, times)):
+  for k, (_, t) in enumerate(zip(rep.runs, times)):
     if math.isfinite(t):
       ax.barh(k, t, color='tab:gray' if t in dropped else 'tab:blue')
     else:

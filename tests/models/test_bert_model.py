@@ -11,7 +11,6 @@ import mlperf_logging
 import numpy as np
 import pytest
 
-import mlperf_jax
 from mlperf_jax.models import bert_tf as bert_checkpoint
 from mlperf_jax.runtime import sharding as shd
 from mlperf_jax.runtime import steps
@@ -19,6 +18,7 @@ from mlperf_jax.formats import tf_checkpoint
 from mlperf_jax.models import bert
 from mlperf_jax.api import HostShard
 from mlperf_jax.workloads.bert import BertWorkload
+from mlperf_jax.runtime import loop
 from support import tf_checkpoint_writer
 
 
@@ -173,7 +173,7 @@ def test_checkpoint_import_maps_names_and_shapes(tmp_path):
   rng = np.random.default_rng(0)
   h, n = cfg.hidden_size, cfg.num_attention_heads
   ref = {}
-  for path, (name, shape) in bert_checkpoint.name_map(abstract).items():
+  for _, (name, shape) in bert_checkpoint.name_map(abstract).items():
     ref[name] = rng.normal(size=shape).astype(np.float32)
   assert ref['bert/encoder/layer_1/attention/self/query/kernel'].shape == (h, h)
   assert ref['bert/encoder/layer_0/attention/self/key/bias'].shape == (h,)

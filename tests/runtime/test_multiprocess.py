@@ -12,7 +12,6 @@ import jax
 import numpy as np
 import pytest
 
-import mlperf_jax
 from mlperf_jax.runtime import checkpoint
 from mlperf_jax.runtime import launch as launch_local
 from mlperf_jax.runtime import loop
@@ -93,6 +92,7 @@ def test_two_processes_train_like_one_with_8_devices(two_process_run):
   assert metrics['top1'] == multi['quality']
 
 
+@pytest.mark.slow  # two training processes and a kill: ~30 s
 def test_killing_one_process_stops_the_other(tmp_path):
   out = tmp_path / 'runs'
   args = [a if a != '12' else '600' for a in TRAIN_ARGS]

@@ -13,7 +13,6 @@ import jax
 import numpy as np
 import pytest
 
-import mlperf_jax
 from mlperf_jax.runtime import checkpoint
 from mlperf_jax.runtime import loop
 from mlperf_jax import workloads

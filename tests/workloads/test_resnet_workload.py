@@ -6,7 +6,6 @@ import json
 import jax
 import tensorflow_datasets as tfds
 
-import mlperf_jax
 from mlperf_jax.runtime import loop
 from mlperf_jax.runtime.mllog import RunLog
 from mlperf_jax.workloads.resnet import ResNetWorkload

@@ -11,7 +11,7 @@ import pytest
 
 from mlperf_jax.loadgen import logs
 from mlperf_jax.loadgen import metrics
-import loadgen_harness
+from support import loadgen_harness
 
 pytest.importorskip('mlperf_loadgen')
 

@@ -13,8 +13,9 @@ from mlperf_jax import compliance
 from mlperf_jax.models import dlrm_embedding as ep
 from mlperf_jax import workloads
 from mlperf_jax.hparams import registry
+from support import paths
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+REPO = str(paths.REPO_ROOT)
 
 
 def _hp(wl, **over):

@@ -7,8 +7,9 @@ import subprocess
 import sys
 
 import pytest
+from support import paths
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ROOT = str(paths.REPO_ROOT)
 SCRIPTS = ['tpu_pod.sh', 'slurm_gpu.sbatch', 'local_multiprocess.sh']
 
 
