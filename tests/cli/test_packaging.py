@@ -71,7 +71,7 @@ def test_non_editable_install_works_from_any_directory(tmp_path):
   import sys  # pylint: disable=import-outside-toplevel
   target = tmp_path / 'site'
   build = subprocess.run(
-      [sys.executable, '-m', 'pip', 'install', '--no-deps', '--no-build-isolation',
+      [sys.executable, '-m', 'pip', 'install', '--no-deps',
        '--target', str(target), '-q', str(ROOT)],
       capture_output=True, text=True, timeout=600, check=False)
   assert build.returncode == 0, build.stdout + build.stderr

@@ -257,6 +257,10 @@ def reference_smoke(tmp_path_factory):
   return proc, logs[0]
 
 
+# One step of BERT-large on a CPU: ~90 s of compilation, the largest single
+# cost of the suite; run with -m slow (ResNet's and DLRM's reference smoke
+# logs go through the official checker in every run).
+@pytest.mark.slow
 @pytest.mark.parametrize('ruleset', ['1.1.0', '5.0.0'])
 def test_reference_smoke_log_passes_official_rules_except_target(
     reference_smoke, ruleset):
