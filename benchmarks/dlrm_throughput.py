@@ -24,7 +24,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-import mlperf_jax
+from mlperf_jax import workloads
 from mlperf_jax.runtime import sharding as shd
 from mlperf_jax.runtime import steps as steps_lib
 from mlperf_jax.api import HostShard
@@ -63,7 +63,7 @@ def lookup_bandwidth(batch: int, rows=2_000_000, dim=128) -> float:
 
 
 def train_throughput(batch: int, steps: int, max_ind_range: int) -> dict:
-  wl = mlperf_jax.workloads.get('dlrm', 'reference', synthetic=True)
+  wl = workloads.get('dlrm', 'reference', synthetic=True)
   hp = wl.resolve_hparams({
       'global_batch_size': str(batch), 'max_ind_range': str(max_ind_range)})
   tx, _ = wl.optimizer(hp).build(hp, loop.optimizer_context(wl, hp))

@@ -21,7 +21,7 @@ import time
 import jax
 import jax.numpy as jnp
 
-import mlperf_jax
+from mlperf_jax import workloads
 from mlperf_jax.runtime import sharding as shd
 from mlperf_jax.runtime import steps as steps_lib
 from mlperf_jax.runtime import loop
@@ -30,7 +30,7 @@ import step_timing  # benchmarks/step_timing.py (this folder)
 
 
 def resnet_step(batch: int, n_steps: int, dtype: str) -> dict:
-  wl = mlperf_jax.workloads.get('resnet', 'reference', synthetic=True,
+  wl = workloads.get('resnet', 'reference', synthetic=True,
                                 compute_dtype=dtype)
   hp = wl.resolve_hparams({'global_batch_size': batch})
   tx, _ = wl.optimizer(hp).build(hp, loop.optimizer_context(wl, hp))

@@ -1,19 +1,9 @@
 # Copyright 2026 The mlperf_jax Authors. Licensed under the Apache License 2.0.
 """`python -m mlperf_jax.check DIR [--ruleset 1.1.0]`: check, score a package.
 
-Reference scale (official benchmark names): the official
-`mlperf_logging.package_checker` (its verdict is its last "PACKAGE CHECKER
-FOUND ..." line; it exits 0 either way), then the official
-`result_summarizer`.
-
-Mini scale (`mini_*` names, unknown to the official tools): the same
-machinery with this project's rules: every result file through the official
-compliance checker with the mini ruleset (`mlperf_jax.compliance`), the
-exact run count, one integer seed per run and no seed twice, the official
-`rcp_checker` on this project's RCPs
-(`mlperf_jax/submission/rules/rcps_mini.json`), the normalization factor
-written to `scaling.json` as the package checker does, and the olympic mean
-of the times to train.
+Reference-scale packages go through the official package checker and
+result summarizer; mini packages through the same machinery with this
+project's rules (see `mlperf_jax.submission.package_check`).
 
 Both print a table per benchmark (seed, time to train, convergence point
 -- in the workload's progress unit: epochs, or training samples where

@@ -74,11 +74,49 @@ def test_open_division_accepts_and_logs_illegal_values(tmp_path):
   assert 'step budget' in proc.stdout
 
 
-def test_dry_run_reference_does_not_allocate(tmp_path):
+def test_every_problem_of_a_command_line_in_one_message(tmp_path):
+  proc, out = _train(
+      tmp_path, '--workload', 'resnet', '--scale', 'reference', '--mesh',
+      'data=x', '--max-epochs', '0', '--set', 'nosuch=1', '--set',
+      'lars_opt_momentum=0.5', '--set', 'global_batch_size')
+  assert proc.returncode == 2
+  for words in ("'x' is not an integer", '--max-epochs must be >= 1',
+                "unknown hyperparameter 'nosuch'", 'lars_opt_momentum=0.5',
+                '--data-dir', 'KEY=VALUE'):
+    assert words in proc.stderr, (words, proc.stderr)
+  assert not out.exists()
+
+
+@pytest.mark.parametrize('name', ['resnet', 'bert', 'dlrm'])
+def test_validation_imports_no_jax(name):
+  code = f'''
+import argparse, sys
+from mlperf_jax.cli import options
+p = argparse.ArgumentParser()
+options.add_arguments(p)
+for scale in ('mini', 'reference'):
+  parsed = options.parse(p, ['--workload', '{name}', '--scale', scale,
+                             '--dry-run', '--set', 'global_batch_size=64'])
+  assert parsed.hp['global_batch_size'] == 64
+heavy = sorted(m for m in ('jax', 'jaxlib', 'flax', 'optax', 'orbax')
+               if m in sys.modules)
+assert not heavy, heavy
+'''
+  r = subprocess.run([sys.executable, '-c', code], capture_output=True,
+                     text=True, timeout=120, check=False)
+  assert r.returncode == 0, r.stderr
+
+
+def test_dry_run_reference_plans_any_mesh_without_data_or_allocation(
+    tmp_path):
+  # The tests have 8 fake devices; a 16-device mesh is planned on 16
+  # abstract ones, with no data flag (a dry run reads no data).
   proc, out = _train(tmp_path, '--workload', 'resnet', '--scale', 'reference',
-                     '--synthetic-data', '--dry-run', '--mesh', 'data=8',
-                     '--set', 'global_batch_size=256')
+                     '--dry-run', '--mesh', 'data=16',
+                     '--set', 'global_batch_size=512')
   assert proc.returncode == 0, proc.stderr
+  assert 'data=16, fsdp=1, tensor=1 (16 devices, abstract' in proc.stdout
+  assert 'per data shard 32' in proc.stdout
   assert 'parameters: 25,557,032' in proc.stdout
   line = [l for l in proc.stdout.splitlines() if 'FLOPs per device' in l][0]
   flops = float(line.split(':')[-1].split()[0])
