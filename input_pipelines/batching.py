@@ -34,6 +34,8 @@ from typing import Any
 
 import numpy as np
 
+from mlperf_jax.api import HostShard
+
 Batch = dict[str, np.ndarray]
 # `load(indices, rng)`: rng is a per-batch `np.random.Generator` for training
 # and None for eval (eval preprocessing must be deterministic).
@@ -43,30 +45,30 @@ MASK_KEY = 'mask'
 
 
 def _check_sharding(num_examples: int, global_batch_size: int,
-                    host_index: int, host_count: int) -> int:
+                    host: HostShard) -> int:
   """Validates the sharding arguments and returns the per-host batch size."""
   if num_examples <= 0:
     raise ValueError(f'num_examples must be positive, got {num_examples}.')
   if global_batch_size <= 0:
     raise ValueError(
         f'global_batch_size must be positive, got {global_batch_size}.')
-  if host_count <= 0:
-    raise ValueError(f'host_count must be positive, got {host_count}.')
-  if not 0 <= host_index < host_count:
+  if host.count <= 0:
+    raise ValueError(f'host_count must be positive, got {host.count}.')
+  if not 0 <= host.index < host.count:
     raise ValueError(
-        f'host_index must be in [0, {host_count}), got {host_index}.')
-  if global_batch_size % host_count:
+        f'host_index must be in [0, {host.count}), got {host.index}.')
+  if global_batch_size % host.count:
     raise ValueError(
         f'global_batch_size ({global_batch_size}) must be divisible by '
-        f'host_count ({host_count}): every host feeds an equal slice of each '
+        f'host_count ({host.count}): every host feeds an equal slice of each '
         'global batch.')
-  return global_batch_size // host_count
+  return global_batch_size // host.count
 
 
-def host_batch_size(global_batch_size: int, host_index: int = 0,
-                    host_count: int = 1) -> int:
+def host_batch_size(global_batch_size: int,
+                    host: HostShard = HostShard()) -> int:
   """Per-host batch size, validating the sharding arguments."""
-  return _check_sharding(1, global_batch_size, host_index, host_count)
+  return _check_sharding(1, global_batch_size, host)
 
 
 def _check_seed(seed: int) -> None:
@@ -90,11 +92,11 @@ def epoch_permutation(num_examples: int, seed: int, epoch: int) -> np.ndarray:
 
 
 def augmentation_rng(seed: int, step: int,
-                     host_index: int) -> np.random.Generator:
-  """The augmentation generator of global batch `step` on host `host_index`."""
+                     host: HostShard) -> np.random.Generator:
+  """The augmentation generator of global batch `step` on `host`."""
   _check_seed(seed)
   return np.random.default_rng(
-      np.random.SeedSequence(seed, spawn_key=(step, host_index)))
+      np.random.SeedSequence(seed, spawn_key=(step, host.index)))
 
 
 class _EpochPermutations:
@@ -127,8 +129,8 @@ class _EpochPermutations:
 
 
 def train_batch_indices(num_examples: int, step: int, *,
-                        global_batch_size: int, seed: int, host_index: int = 0,
-                        host_count: int = 1) -> np.ndarray:
+                        global_batch_size: int, seed: int,
+                        host: HostShard = HostShard()) -> np.ndarray:
   """Example indices of one host's slice of training batch `step`.
 
   A stateless version of what `train_batches` computes, for tests and tools.
@@ -138,16 +140,14 @@ def train_batch_indices(num_examples: int, step: int, *,
     step: global batch index (0-based).
     global_batch_size: examples per global batch, over all hosts.
     seed: data seed (non-negative).
-    host_index: this host's index in [0, host_count).
-    host_count: number of hosts.
+    host: this host's shard (index in [0, count), number of hosts).
 
   Returns:
-    int64 array of length `global_batch_size // host_count`.
+    int64 array of length `global_batch_size // host.count`.
   """
   _check_seed(seed)
-  per_host = _check_sharding(num_examples, global_batch_size, host_index,
-                             host_count)
-  start = step * global_batch_size + host_index * per_host
+  per_host = _check_sharding(num_examples, global_batch_size, host)
+  start = step * global_batch_size + host.index * per_host
   return _EpochPermutations(num_examples, seed).take(start, start + per_host)
 
 
@@ -188,7 +188,7 @@ def _ordered_map(fn: Callable[[Any], Batch], args: Iterator[Any],
 
 
 def train_batches(num_examples: int, load: LoadFn, *, global_batch_size: int,
-                  seed: int, host_index: int = 0, host_count: int = 1,
+                  seed: int, host: HostShard = HostShard(),
                   start_step: int = 0, num_threads: int = 0,
                   prefetch: int = 2) -> Iterator[Batch]:
   """Infinite stream of this host's slices of the training batches.
@@ -203,8 +203,7 @@ def train_batches(num_examples: int, load: LoadFn, *, global_batch_size: int,
       worker threads when `num_threads > 0`, so it must be thread-safe.
     global_batch_size: examples per global batch, over all hosts.
     seed: data seed (non-negative); fixes both order and augmentation.
-    host_index: this host's index in [0, host_count).
-    host_count: number of hosts; must divide `global_batch_size`.
+    host: this host's shard; `host.count` must divide `global_batch_size`.
     start_step: first step to produce (resume); earlier steps cost nothing.
     num_threads: loader threads; 0 loads synchronously in the caller.
     prefetch: with threads, how many extra batches may be loaded ahead.
@@ -213,8 +212,7 @@ def train_batches(num_examples: int, load: LoadFn, *, global_batch_size: int,
     The dicts returned by `load`, one per step.
   """
   _check_seed(seed)
-  per_host = _check_sharding(num_examples, global_batch_size, host_index,
-                             host_count)
+  per_host = _check_sharding(num_examples, global_batch_size, host)
   if start_step < 0:
     raise ValueError(f'start_step must be non-negative, got {start_step}.')
   perms = _EpochPermutations(num_examples, seed)
@@ -222,41 +220,40 @@ def train_batches(num_examples: int, load: LoadFn, *, global_batch_size: int,
   def plan() -> Iterator[tuple[np.ndarray, int]]:
     step = start_step
     while True:
-      start = step * global_batch_size + host_index * per_host
+      start = step * global_batch_size + host.index * per_host
       yield perms.take(start, start + per_host), step
       step += 1
 
   def run(item: tuple[np.ndarray, int]) -> Batch:
     indices, step = item
-    return load(indices, augmentation_rng(seed, step, host_index))
+    return load(indices, augmentation_rng(seed, step, host))
 
   return _ordered_map(run, plan(), num_threads, prefetch)
 
 
 def eval_batch_indices(num_examples: int, batch: int, *,
-                       global_batch_size: int, host_index: int = 0,
-                       host_count: int = 1) -> tuple[np.ndarray, np.ndarray]:
+                       global_batch_size: int, host: HostShard = HostShard()
+                       ) -> tuple[np.ndarray, np.ndarray]:
   """Indices and mask of one host's slice of eval batch `batch`.
 
   Returns:
     `(indices, mask)`: int64 indices (padding positions point at example 0)
-    and float32 mask (1 real, 0 padding), both of length GBS / host_count.
+    and float32 mask (1 real, 0 padding), both of length GBS / host.count.
   """
-  per_host = _check_sharding(num_examples, global_batch_size, host_index,
-                             host_count)
-  start = batch * global_batch_size + host_index * per_host
+  per_host = _check_sharding(num_examples, global_batch_size, host)
+  start = batch * global_batch_size + host.index * per_host
   positions = np.arange(start, start + per_host, dtype=np.int64)
   real = positions < num_examples
   return np.where(real, positions, 0), real.astype(np.float32)
 
 
 def eval_batches(num_examples: int, load: LoadFn, *, global_batch_size: int,
-                 host_index: int = 0, host_count: int = 1, num_threads: int = 0,
+                 host: HostShard = HostShard(), num_threads: int = 0,
                  prefetch: int = 2) -> Iterator[Batch]:
   """This host's slices of the eval batches: every example exactly once.
 
   Every host yields `num_eval_batches(num_examples, global_batch_size)` batches
-  of `global_batch_size // host_count` examples. Padding positions load
+  of `global_batch_size // host.count` examples. Padding positions load
   example 0 and carry `mask == 0`; real ones carry `mask == 1`, so the masks
   over all hosts and batches sum to `num_examples`.
 
@@ -264,21 +261,20 @@ def eval_batches(num_examples: int, load: LoadFn, *, global_batch_size: int,
     num_examples: split size N.
     load: `load(indices, None) -> dict of arrays` (deterministic; no rng).
     global_batch_size: examples per global batch, over all hosts.
-    host_index: this host's index in [0, host_count).
-    host_count: number of hosts; must divide `global_batch_size`.
+    host: this host's shard; `host.count` must divide `global_batch_size`.
     num_threads: loader threads; 0 loads synchronously in the caller.
     prefetch: with threads, how many extra batches may be loaded ahead.
 
   Yields:
     The dicts returned by `load`, each with an added float32 `mask`.
   """
-  _check_sharding(num_examples, global_batch_size, host_index, host_count)
+  _check_sharding(num_examples, global_batch_size, host)
   count = num_eval_batches(num_examples, global_batch_size)
 
   def run(batch: int) -> Batch:
     indices, mask = eval_batch_indices(
         num_examples, batch, global_batch_size=global_batch_size,
-        host_index=host_index, host_count=host_count)
+        host=host)
     out = dict(load(indices, None))
     if MASK_KEY in out:
       raise ValueError(f'load() must not return a {MASK_KEY!r} entry.')

@@ -43,6 +43,7 @@ import threading
 
 import numpy as np
 
+from mlperf_jax.api import HostShard
 from mlperf_jax.input_pipelines import batching
 from mlperf_jax.input_pipelines.tfrecord import DataError
 from mlperf_jax.input_pipelines.tfrecord import ExampleError
@@ -344,7 +345,7 @@ def open_source(path: str | Sequence[str],
 
 
 def bert_train_batches(files: str | Sequence[str], *, global_batch_size: int,
-                       seed: int, host_index: int = 0, host_count: int = 1,
+                       seed: int, host: HostShard = HostShard(),
                        start_step: int = 0, num_threads: int = 0,
                        seq_length: int = SEQ_LENGTH,
                        max_predictions: int = MAX_PREDICTIONS
@@ -355,15 +356,15 @@ def bert_train_batches(files: str | Sequence[str], *, global_batch_size: int,
     files: TFRecord glob / file list, or a directory written by `convert`.
     global_batch_size: sequences per step over all hosts.
     seed: data seed; epoch `e` visits `permutation((seed, e))` of all records.
-    host_index: this host's index; it takes a contiguous slice of each batch.
-    host_count: number of hosts (divides `global_batch_size`).
+    host: this host's shard; it takes a contiguous slice of each batch
+      (`host.count` divides `global_batch_size`).
     start_step: first step (resume without replaying earlier steps).
     num_threads: loader threads (0: load in the caller).
     seq_length: tokens per sequence in the data (512 for the reference).
     max_predictions: masked positions per sequence (76 for the reference).
 
   Yields:
-    `{feature: array}` with `global_batch_size // host_count` rows: int32
+    `{feature: array}` with `global_batch_size // host.count` rows: int32
     `[B, seq_length]` ids/mask/segments, int32 `[B, max_predictions]`
     positions/ids, float32 `[B, max_predictions]` weights, int32 `[B, 1]`
     next-sentence labels.
@@ -372,12 +373,11 @@ def bert_train_batches(files: str | Sequence[str], *, global_batch_size: int,
                        max_predictions=max_predictions)
   return batching.train_batches(
       len(source), source.load, global_batch_size=global_batch_size, seed=seed,
-      host_index=host_index, host_count=host_count, start_step=start_step,
-      num_threads=num_threads)
+      host=host, start_step=start_step, num_threads=num_threads)
 
 
 def bert_eval_batches(path: str | Sequence[str], *, global_batch_size: int,
-                      host_index: int = 0, host_count: int = 1,
+                      host: HostShard = HostShard(),
                       num_examples: int | None = None, num_threads: int = 0,
                       seq_length: int = SEQ_LENGTH,
                       max_predictions: int = MAX_PREDICTIONS
@@ -390,8 +390,7 @@ def bert_eval_batches(path: str | Sequence[str], *, global_batch_size: int,
   Args:
     path: the eval TFRecord file (or glob / converted directory).
     global_batch_size: sequences per eval step over all hosts.
-    host_index: this host's index.
-    host_count: number of hosts.
+    host: this host's shard (`host.count` divides `global_batch_size`).
     num_examples: if given, the exact number of examples the data must hold
       (`EVAL_EXAMPLES` = 10,000 for the reference).
     num_threads: loader threads.
@@ -408,7 +407,7 @@ def bert_eval_batches(path: str | Sequence[str], *, global_batch_size: int,
                     f'{num_examples}.')
   return batching.eval_batches(
       len(source), source.load, global_batch_size=global_batch_size,
-      host_index=host_index, host_count=host_count, num_threads=num_threads)
+      host=host, num_threads=num_threads)
 
 
 def _split_dir(data_dir: str, split: str) -> str:

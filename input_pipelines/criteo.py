@@ -37,6 +37,8 @@ from typing import Iterator, Sequence
 
 import numpy as np
 
+from mlperf_jax.api import HostShard
+
 NUM_DENSE = 13
 NUM_SPARSE = 26
 RECORD = 1 + NUM_DENSE + NUM_SPARSE
@@ -83,13 +85,13 @@ def to_model_inputs(records: np.ndarray, max_ind_range: int
           'label': records[:, 0].astype(np.float32)}
 
 
-def _host_slice(n: int, host) -> slice:
+def _host_slice(n: int, host: HostShard) -> slice:
   per = n // host.count
   return slice(host.index * per, (host.index + 1) * per)
 
 
-def train_batches(data_dir: str, *, global_batch_size: int, seed: int, host,
-                  start_step: int = 0, max_ind_range: int = 40_000_000
+def train_batches(data_dir: str, *, global_batch_size: int, seed: int,
+                  host: HostShard, start_step: int = 0, max_ind_range: int = 40_000_000
                   ) -> Iterator[dict[str, np.ndarray]]:
   """Endless per-host training batches from the train `.bin`.
 
@@ -118,7 +120,7 @@ def train_batches(data_dir: str, *, global_batch_size: int, seed: int, host,
     step += 1
 
 
-def eval_batches(data_dir: str, *, global_batch_size: int, host,
+def eval_batches(data_dir: str, *, global_batch_size: int, host: HostShard,
                  max_ind_range: int = 40_000_000, split: str = 'test'
                  ) -> Iterator[dict[str, np.ndarray]]:
   """Per-host eval batches over the whole split, the last padded + masked."""

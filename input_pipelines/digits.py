@@ -18,6 +18,7 @@ import functools
 
 import numpy as np
 
+from mlperf_jax.api import HostShard
 from mlperf_jax.input_pipelines import batching
 
 DIGITS_NUM_SAMPLES = 1797
@@ -128,16 +129,15 @@ def _make_load(images: np.ndarray, labels: np.ndarray, augment: bool,
 
 
 def digits_train_batches(
-    *, global_batch_size: int, seed: int, host_index: int = 0,
-    host_count: int = 1, start_step: int = 0,
+    *, global_batch_size: int, seed: int, host: HostShard = HostShard(),
+    start_step: int = 0,
     augment: bool = True) -> Iterator[dict[str, np.ndarray]]:
   """Infinite training stream of `{'image', 'label'}` host batches.
 
   Args:
     global_batch_size: examples per global batch, over all hosts.
     seed: data seed (order and augmentation).
-    host_index: this host's index.
-    host_count: number of hosts; must divide `global_batch_size`.
+    host: this host's shard; `host.count` must divide `global_batch_size`.
     start_step: first step to produce (resume).
     augment: random one-pixel translations.
 
@@ -150,15 +150,15 @@ def digits_train_batches(
   load = _make_load(split['train_image'], split['train_label'], augment, fill)
   return batching.train_batches(
       DIGITS_TRAIN_SAMPLES, load, global_batch_size=global_batch_size,
-      seed=seed, host_index=host_index, host_count=host_count,
-      start_step=start_step)
+      seed=seed, host=host, start_step=start_step)
 
 
-def digits_eval_batches(*, global_batch_size: int, host_index: int = 0,
-                        host_count: int = 1) -> Iterator[dict[str, np.ndarray]]:
+def digits_eval_batches(*, global_batch_size: int,
+                        host: HostShard = HostShard()
+                        ) -> Iterator[dict[str, np.ndarray]]:
   """The 360 eval digits once, padded, with `mask` (see `batching`)."""
   split = load_digits_split()
   load = _make_load(split['eval_image'], split['eval_label'], False, 0.0)
   return batching.eval_batches(
       DIGITS_EVAL_SAMPLES, load, global_batch_size=global_batch_size,
-      host_index=host_index, host_count=host_count)
+      host=host)

@@ -35,6 +35,7 @@ from typing import Any
 
 import numpy as np
 
+from mlperf_jax.api import HostShard
 from mlperf_jax.input_pipelines import batching
 from mlperf_jax.input_pipelines import image_ops
 
@@ -228,7 +229,7 @@ def eval_example(record: dict[str, Any], image_size: int) -> np.ndarray:
 
 def imagenet_train_batches(
     data_dir: str | os.PathLike[str], *, global_batch_size: int, seed: int,
-    host_index: int = 0, host_count: int = 1, image_size: int = 224,
+    host: HostShard = HostShard(), image_size: int = 224,
     start_step: int = 0, num_threads: int | None = None,
     crop: image_ops.CropConfig = image_ops.MLPERF_CROP,
 ) -> Iterator[dict[str, np.ndarray]]:
@@ -238,8 +239,7 @@ def imagenet_train_batches(
     data_dir: tfds data_dir holding `imagenet2012/<version>/`.
     global_batch_size: images per global batch, over all hosts.
     seed: data seed (order and augmentation).
-    host_index: this host's index.
-    host_count: number of hosts; must divide `global_batch_size`.
+    host: this host's shard; `host.count` must divide `global_batch_size`.
     image_size: output side.
     start_step: first step to produce (resume).
     num_threads: loader threads (default `DEFAULT_NUM_THREADS`).
@@ -247,7 +247,7 @@ def imagenet_train_batches(
 
   Returns:
     Iterator of {'image': float32 [B, S, S, 3], 'label': int32 [B]},
-    B = global_batch_size // host_count.
+    B = global_batch_size // host.count.
 
   Raises:
     FileNotFoundError: no prepared dataset.
@@ -256,8 +256,8 @@ def imagenet_train_batches(
   num_threads = DEFAULT_NUM_THREADS if num_threads is None else num_threads
   prepared = find_prepared_dataset(data_dir)
   if prepared.file_format != 'array_record':
-    return _tf_train_batches(prepared, global_batch_size, seed, host_index,
-                             host_count, image_size, start_step, crop)
+    return _tf_train_batches(prepared, global_batch_size, seed, host,
+                             image_size, start_step, crop)
   source = open_split(prepared.data_dir, TRAIN_SPLIT)
 
   def load(indices: np.ndarray, rng: np.random.Generator | None):
@@ -267,13 +267,12 @@ def imagenet_train_batches(
 
   return batching.train_batches(
       len(source), load, global_batch_size=global_batch_size, seed=seed,
-      host_index=host_index, host_count=host_count, start_step=start_step,
-      num_threads=num_threads)
+      host=host, start_step=start_step, num_threads=num_threads)
 
 
 def imagenet_eval_batches(
     data_dir: str | os.PathLike[str], *, global_batch_size: int,
-    host_index: int = 0, host_count: int = 1, image_size: int = 224,
+    host: HostShard = HostShard(), image_size: int = 224,
     num_threads: int | None = None) -> Iterator[dict[str, np.ndarray]]:
   """The validation split once, in padded host batches with a `mask`.
 
@@ -283,8 +282,7 @@ def imagenet_eval_batches(
   Args:
     data_dir: tfds data_dir holding `imagenet2012/<version>/`.
     global_batch_size: images per global batch, over all hosts.
-    host_index: this host's index.
-    host_count: number of hosts; must divide `global_batch_size`.
+    host: this host's shard; `host.count` must divide `global_batch_size`.
     image_size: output side (centre crop of a 256/224 * size resize).
     num_threads: loader threads (default `DEFAULT_NUM_THREADS`).
 
@@ -299,8 +297,7 @@ def imagenet_eval_batches(
   num_threads = DEFAULT_NUM_THREADS if num_threads is None else num_threads
   prepared = find_prepared_dataset(data_dir)
   if prepared.file_format != 'array_record':
-    return _tf_eval_batches(prepared, global_batch_size, host_index,
-                            host_count, image_size)
+    return _tf_eval_batches(prepared, global_batch_size, host, image_size)
   source = open_split(prepared.data_dir, EVAL_SPLIT)
 
   def load(indices: np.ndarray, rng: np.random.Generator | None):
@@ -311,7 +308,7 @@ def imagenet_eval_batches(
 
   return batching.eval_batches(
       len(source), load, global_batch_size=global_batch_size,
-      host_index=host_index, host_count=host_count, num_threads=num_threads)
+      host=host, num_threads=num_threads)
 
 
 # TFRecord builds: streamed through TensorFlow. Order differs from the
@@ -320,8 +317,8 @@ def imagenet_eval_batches(
 _TF_SHUFFLE_BUFFER = 16384
 
 
-def _tf_records(prepared: PreparedDataset, split: str, host_index: int,
-                host_count: int, *, shuffle_seed: int | None):
+def _tf_records(prepared: PreparedDataset, split: str, host: HostShard, *,
+                shuffle_seed: int | None):
   """Per-host numpy iterator over a TFRecord split (TensorFlow required)."""
   if not _tensorflow_available():
     raise _tf_missing_error(prepared)
@@ -331,8 +328,8 @@ def _tf_records(prepared: PreparedDataset, split: str, host_index: int,
   tf.config.set_visible_devices([], 'GPU')
   builder = tfds.builder(f'{DATASET_NAME}:{prepared.version}',
                          data_dir=prepared.data_dir)
-  host_split = tfds.even_splits(split, n=host_count,
-                                drop_remainder=False)[host_index]
+  host_split = tfds.even_splits(split, n=host.count,
+                                drop_remainder=False)[host.index]
   training = shuffle_seed is not None
   read_config = tfds.ReadConfig(
       shuffle_seed=shuffle_seed, shuffle_reshuffle_each_iteration=True)
@@ -345,19 +342,17 @@ def _tf_records(prepared: PreparedDataset, split: str, host_index: int,
   return ds.as_numpy_iterator()
 
 
-def _tf_train_batches(prepared, global_batch_size, seed, host_index,
-                      host_count, image_size, start_step, crop):
-  per_host = batching.host_batch_size(global_batch_size, host_index,
-                                      host_count)
-  records = _tf_records(prepared, TRAIN_SPLIT, host_index, host_count,
-                           shuffle_seed=seed)
+def _tf_train_batches(prepared, global_batch_size, seed, host, image_size,
+                      start_step, crop):
+  per_host = batching.host_batch_size(global_batch_size, host)
+  records = _tf_records(prepared, TRAIN_SPLIT, host, shuffle_seed=seed)
 
   def generate():
     for _ in range(start_step * per_host):  # Resume by skipping records.
       next(records)
     step = start_step
     while True:
-      rng = batching.augmentation_rng(seed, step, host_index)
+      rng = batching.augmentation_rng(seed, step, host)
       chunk = [next(records) for _ in range(per_host)]
       yield _stack([_train_example(r, rng, image_size, crop) for r in chunk],
                    [r['label'] for r in chunk])
@@ -366,12 +361,9 @@ def _tf_train_batches(prepared, global_batch_size, seed, host_index,
   return generate()
 
 
-def _tf_eval_batches(prepared, global_batch_size, host_index, host_count,
-                     image_size):
-  per_host = batching.host_batch_size(global_batch_size, host_index,
-                                      host_count)
-  records = _tf_records(prepared, EVAL_SPLIT, host_index, host_count,
-                               shuffle_seed=None)
+def _tf_eval_batches(prepared, global_batch_size, host, image_size):
+  per_host = batching.host_batch_size(global_batch_size, host)
+  records = _tf_records(prepared, EVAL_SPLIT, host, shuffle_seed=None)
   # Hosts hold N/H (+1) examples each; ceil(N / GBS) batches fit them all.
   num_batches = batching.num_eval_batches(
       _split_size(prepared, EVAL_SPLIT), global_batch_size)

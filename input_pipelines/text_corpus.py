@@ -49,6 +49,7 @@ from typing import Iterator, Sequence
 
 import numpy as np
 
+from mlperf_jax.api import HostShard
 from mlperf_jax.input_pipelines import batching
 
 SPECIAL_TOKENS = ('[PAD]', '[UNK]', '[CLS]', '[SEP]', '[MASK]')
@@ -478,8 +479,8 @@ def load(cfg: CorpusConfig = CorpusConfig()) -> Prepared:
 
 
 def train_batches(prepared: Prepared, cfg: CorpusConfig, *,
-                  global_batch_size: int, seed: int, host_index: int = 0,
-                  host_count: int = 1, start_step: int = 0
+                  global_batch_size: int, seed: int,
+                  host: HostShard = HostShard(), start_step: int = 0
                   ) -> Iterator[dict[str, np.ndarray]]:
   """Infinite deterministic stream of freshly masked training batches."""
   tr = prepared.train
@@ -492,12 +493,11 @@ def train_batches(prepared: Prepared, cfg: CorpusConfig, *,
 
   return batching.train_batches(
       len(tr['tokens']), load_fn, global_batch_size=global_batch_size,
-      seed=seed, host_index=host_index, host_count=host_count,
-      start_step=start_step)
+      seed=seed, host=host, start_step=start_step)
 
 
 def eval_batches(prepared: Prepared, *, global_batch_size: int,
-                 host_index: int = 0, host_count: int = 1
+                 host: HostShard = HostShard()
                  ) -> Iterator[dict[str, np.ndarray]]:
   """The held-out set once, in order, padded and masked (`mask` key)."""
   ev = prepared.eval
@@ -508,4 +508,4 @@ def eval_batches(prepared: Prepared, *, global_batch_size: int,
 
   return batching.eval_batches(
       len(ev['input_ids']), load_fn, global_batch_size=global_batch_size,
-      host_index=host_index, host_count=host_count)
+      host=host)

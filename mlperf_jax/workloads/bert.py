@@ -86,14 +86,13 @@ def _corpus_train(wl, data_dir, hp, *, seed, host, start_step):
   return text_corpus.train_batches(
       _mini_corpus(), mini_corpus_config(),
       global_batch_size=int(hp['global_batch_size']), seed=seed,
-      host_index=host.index, host_count=host.count, start_step=start_step)
+      host=host, start_step=start_step)
 
 
 def _corpus_eval(wl, data_dir, hp, *, global_batch_size, host):
   del wl, data_dir, hp
   return text_corpus.eval_batches(
-      _mini_corpus(), global_batch_size=global_batch_size,
-      host_index=host.index, host_count=host.count)
+      _mini_corpus(), global_batch_size=global_batch_size, host=host)
 
 
 def _tfrecord_reader():
@@ -111,14 +110,14 @@ def _tfrecord_train(wl, data_dir, hp, *, seed, host, start_step):
   del wl
   return _tfrecord_reader().train_batches(
       data_dir, global_batch_size=int(hp['global_batch_size']), seed=seed,
-      host_index=host.index, host_count=host.count, start_step=start_step)
+      host=host, start_step=start_step)
 
 
 def _tfrecord_eval(wl, data_dir, hp, *, global_batch_size, host):
   del wl, hp
   return _tfrecord_reader().eval_batches(
-      data_dir, global_batch_size=global_batch_size, host_index=host.index,
-      host_count=host.count, num_examples=REFERENCE_EVAL_SAMPLES)
+      data_dir, global_batch_size=global_batch_size, host=host,
+      num_examples=REFERENCE_EVAL_SAMPLES)
 
 
 def reference_eval_interval(global_batch_size: int) -> int:

@@ -82,7 +82,7 @@ def _clicks_train(wl, data_dir, hp, *, seed, host, start_step):
   return batching.train_batches(
       spec.train_samples, synthetic_clicks.load_fn(train),
       global_batch_size=int(hp['global_batch_size']), seed=seed,
-      host_index=host.index, host_count=host.count, start_step=start_step)
+      host=host, start_step=start_step)
 
 
 def _clicks_eval(wl, data_dir, hp, *, global_batch_size, host):
@@ -91,8 +91,7 @@ def _clicks_eval(wl, data_dir, hp, *, global_batch_size, host):
   _, ev = synthetic_clicks.generate(spec)
   return batching.eval_batches(
       spec.eval_samples, synthetic_clicks.load_fn(ev),
-      global_batch_size=global_batch_size, host_index=host.index,
-      host_count=host.count)
+      global_batch_size=global_batch_size, host=host)
 
 
 def _criteo_train(wl, data_dir, hp, *, seed, host, start_step):

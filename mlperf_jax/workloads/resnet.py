@@ -52,22 +52,20 @@ def _digits_train(wl, data_dir, hp, *, seed, host, start_step):
 def _digits_eval(wl, data_dir, hp, *, global_batch_size, host):
   del wl, data_dir, hp
   return digits.digits_eval_batches(global_batch_size=global_batch_size,
-                                    host_index=host.index,
-                                    host_count=host.count)
+                                    host=host)
 
 
 def _imagenet_train(wl, data_dir, hp, *, seed, host, start_step):
   del wl
   return imagenet.imagenet_train_batches(
       data_dir, global_batch_size=int(hp['global_batch_size']), seed=seed,
-      host_index=host.index, host_count=host.count, start_step=start_step)
+      host=host, start_step=start_step)
 
 
 def _imagenet_eval(wl, data_dir, hp, *, global_batch_size, host):
   del wl, hp
   return imagenet.imagenet_eval_batches(
-      data_dir, global_batch_size=global_batch_size, host_index=host.index,
-      host_count=host.count)
+      data_dir, global_batch_size=global_batch_size, host=host)
 
 
 VARIANTS = {

@@ -69,10 +69,16 @@ def test_non_editable_install_works_from_any_directory(tmp_path):
   and from elsewhere."""
   import subprocess  # pylint: disable=import-outside-toplevel
   import sys  # pylint: disable=import-outside-toplevel
+  import shutil  # pylint: disable=import-outside-toplevel
   target = tmp_path / 'site'
+  # Built from a copy: setuptools writes build/ next to the sources.
+  src = tmp_path / 'src'
+  shutil.copytree(ROOT, src, ignore=shutil.ignore_patterns(
+      '.git', '.jax_cache', 'build', '*.egg-info', 'runs', '__pycache__',
+      '.pytest_cache'))
   build = subprocess.run(
       [sys.executable, '-m', 'pip', 'install', '--no-deps',
-       '--target', str(target), '-q', str(ROOT)],
+       '--target', str(target), '-q', str(src)],
       capture_output=True, text=True, timeout=600, check=False)
   assert build.returncode == 0, build.stdout + build.stderr
   assert (target / 'mlperf_jax' / 'models' / '__init__.py').is_file()

@@ -10,6 +10,7 @@ import pytest
 
 from tensorflow_datasets.proto import tf_example_pb2
 
+from mlperf_jax.api import HostShard
 from mlperf_jax.formats import crc32c
 from mlperf_jax.input_pipelines import batching
 from mlperf_jax.input_pipelines import bert_tfrecord as bt
@@ -298,8 +299,8 @@ def test_train_batches_deterministic_sharded_and_format_independent(
   full = take(bt.bert_train_batches(files, **kw), 6)  # > 2 epochs of 21
   again = take(bt.bert_train_batches(files, **kw), 6)
   converted = take(bt.bert_train_batches(dst, **kw), 6)
-  h0 = take(bt.bert_train_batches(files, host_index=0, host_count=2, **kw), 6)
-  h1 = take(bt.bert_train_batches(dst, host_index=1, host_count=2, **kw), 6)
+  h0 = take(bt.bert_train_batches(files, host=HostShard(0, 2), **kw), 6)
+  h1 = take(bt.bert_train_batches(dst, host=HostShard(1, 2), **kw), 6)
   resumed = take(bt.bert_train_batches(files, start_step=4, **kw), 2)
   for step in range(6):
     for k in expected:
@@ -322,9 +323,10 @@ def test_eval_batches_cover_every_record_once(shards, tmp_path):
   root, expected = shards
   kw = dict(global_batch_size=8, seq_length=SEQ, max_predictions=PRED)
   seen = []
-  for host in range(2):
-    for batch in bt.bert_eval_batches(str(root / 'part-*'), host_index=host,
-                                      host_count=2, num_examples=21, **kw):
+  for h in range(2):
+    for batch in bt.bert_eval_batches(str(root / 'part-*'),
+                                      host=HostShard(h, 2), num_examples=21,
+                                      **kw):
       assert batch['input_ids'].shape == (4, SEQ)
       real = batch['mask'] == 1
       seen.append(batch['input_ids'][real])

@@ -10,6 +10,7 @@ import PIL.Image
 import pytest
 import tensorflow_datasets as tfds
 
+from mlperf_jax.api import HostShard
 from mlperf_jax.input_pipelines import batching
 from mlperf_jax.input_pipelines import digits
 from mlperf_jax.input_pipelines import image_ops
@@ -43,7 +44,7 @@ def _assert_streams_equal(a, b):
 
 
 def test_train_stream_is_deterministic_in_seed():
-  kw = dict(global_batch_size=16, host_index=0, host_count=1)
+  kw = dict(global_batch_size=16, host=HostShard(0, 1))
   a = _take(batching.train_batches(100, _index_load, seed=3, **kw), 20)
   b = _take(batching.train_batches(100, _index_load, seed=3, **kw), 20)
   c = _take(batching.train_batches(100, _index_load, seed=4, **kw), 20)
@@ -54,24 +55,24 @@ def test_train_stream_is_deterministic_in_seed():
   assert not np.array_equal(a[0]['draw'], a[1]['draw'])
 
 
-@pytest.mark.parametrize('host_count', [1, 2, 4])
+@pytest.mark.parametrize('num_hosts', [1, 2, 4])
 @pytest.mark.parametrize('num_examples,gbs', [(96, 16), (50, 16), (10, 24)])
 def test_every_example_once_per_epoch_across_hosts(num_examples, gbs,
-                                                   host_count):
+                                                   num_hosts):
   steps = 3 * num_examples // gbs + 2
   per_host = [
       _take(batching.train_batches(num_examples, _index_load,
                                    global_batch_size=gbs, seed=7,
-                                   host_index=h, host_count=host_count), steps)
-      for h in range(host_count)]
+                                   host=HostShard(h, num_hosts)), steps)
+      for h in range(num_hosts)]
   single = _take(batching.train_batches(num_examples, _index_load,
                                         global_batch_size=gbs, seed=7), steps)
   stream = []
   for step in range(steps):
     joined = np.concatenate([per_host[h][step]['index']
-                             for h in range(host_count)])
-    assert all(len(per_host[h][step]['index']) == gbs // host_count
-               for h in range(host_count))
+                             for h in range(num_hosts)])
+    assert all(len(per_host[h][step]['index']) == gbs // num_hosts
+               for h in range(num_hosts))
     # Host slices concatenate to the single-host global batch.
     np.testing.assert_array_equal(joined, single[step]['index'])
     stream.append(joined)
@@ -85,7 +86,7 @@ def test_every_example_once_per_epoch_across_hosts(num_examples, gbs,
 
 
 def test_start_step_equals_skipping_and_threads_change_nothing():
-  kw = dict(global_batch_size=12, seed=11, host_index=1, host_count=3)
+  kw = dict(global_batch_size=12, seed=11, host=HostShard(1, 3))
   full = _take(batching.train_batches(37, _index_load, **kw), 25)
   resumed = _take(batching.train_batches(37, _index_load, start_step=9, **kw),
                   16)
@@ -100,30 +101,31 @@ def test_start_step_equals_skipping_and_threads_change_nothing():
 def test_bad_sharding_arguments_raise():
   with pytest.raises(ValueError, match='divisible by host_count'):
     batching.train_batches(10, _index_load, global_batch_size=10, seed=0,
-                           host_count=4)
+                           host=HostShard(0, 4))
   with pytest.raises(ValueError, match='host_index'):
-    batching.eval_batches(10, _index_load, global_batch_size=8, host_index=2,
-                          host_count=2)
+    batching.eval_batches(10, _index_load, global_batch_size=8,
+                          host=HostShard(2, 2))
   with pytest.raises(ValueError, match='seed'):
     batching.train_batches(10, _index_load, global_batch_size=2, seed=-1)
 
 
-@pytest.mark.parametrize('host_count', [1, 2, 4])
+@pytest.mark.parametrize('num_hosts', [1, 2, 4])
 @pytest.mark.parametrize('num_examples,gbs', [(103, 16), (64, 16), (3, 8)])
-def test_eval_covers_each_example_once(num_examples, gbs, host_count):
+def test_eval_covers_each_example_once(num_examples, gbs, num_hosts):
   expected = batching.num_eval_batches(num_examples, gbs)
   per_host = [
       list(batching.eval_batches(num_examples, _index_load,
-                                 global_batch_size=gbs, host_index=h,
-                                 host_count=host_count, num_threads=h % 2))
-      for h in range(host_count)]
-  assert [len(b) for b in per_host] == [expected] * host_count
+                                 global_batch_size=gbs,
+                                 host=HostShard(h, num_hosts),
+                                 num_threads=h % 2))
+      for h in range(num_hosts)]
+  assert [len(b) for b in per_host] == [expected] * num_hosts
   real, total_mask = [], 0.0
   for step in range(expected):
-    for h in range(host_count):
+    for h in range(num_hosts):
       batch = per_host[h][step]
       assert batch['mask'].dtype == np.float32
-      assert batch['index'].shape == batch['mask'].shape == (gbs // host_count,)
+      assert batch['index'].shape == batch['mask'].shape == (gbs // num_hosts,)
       assert 'draw' not in batch  # Eval loads get no rng.
       real.append(batch['index'][batch['mask'] == 1])
       np.testing.assert_array_equal(batch['index'][batch['mask'] == 0], 0)
@@ -234,7 +236,7 @@ def test_digits_split_and_batches():
   np.testing.assert_array_equal(again['eval_label'], split['eval_label'])
   np.testing.assert_array_equal(again['train_image'], split['train_image'])
 
-  kw = dict(global_batch_size=32, seed=5, host_index=1, host_count=2)
+  kw = dict(global_batch_size=32, seed=5, host=HostShard(1, 2))
   a = _take(digits.digits_train_batches(**kw), 3)
   b = _take(digits.digits_train_batches(**kw), 3)
   _assert_streams_equal(a, b)
@@ -327,19 +329,19 @@ def test_imagenet_array_record_without_tensorflow(tiny_imagenet_dir):
   assert prepared.file_format == 'array_record'
   assert imagenet.find_prepared_dataset(prepared.path) == prepared
   batches = _take(imagenet.imagenet_train_batches(
-      tiny_imagenet_dir, global_batch_size=8, seed=0, host_index=1,
-      host_count=2, image_size=32, num_threads=2), 4)
+      tiny_imagenet_dir, global_batch_size=8, seed=0, host=HostShard(1, 2),
+      image_size=32, num_threads=2), 4)
   for b in batches:
     assert b['image'].shape == (4, 32, 32, 3) and b['image'].dtype == np.float32
     assert b['label'].dtype == np.int32
   # 4 steps x 8 = 32 positions >= 2 epochs of 13: every label seen.
   again = _take(imagenet.imagenet_train_batches(
-      tiny_imagenet_dir, global_batch_size=8, seed=0, host_index=1,
-      host_count=2, image_size=32, start_step=2, num_threads=0), 2)
+      tiny_imagenet_dir, global_batch_size=8, seed=0, host=HostShard(1, 2),
+      image_size=32, start_step=2, num_threads=0), 2)
   _assert_streams_equal(batches[2:], again)
 
   evals = [list(imagenet.imagenet_eval_batches(
-      tiny_imagenet_dir, global_batch_size=4, host_index=h, host_count=2,
+      tiny_imagenet_dir, global_batch_size=4, host=HostShard(h, 2),
       image_size=32)) for h in range(2)]
   assert len(evals[0]) == len(evals[1]) == 2
   labels = np.concatenate([e['label'][e['mask'] == 1]

@@ -91,3 +91,72 @@ def test_progress_bar_labels_follow_the_progress_unit():
       'train epochs 1 to 1.05')
   assert bert.block_label(Block(2048, 2048, 64, 4096)) == (
       'train samples 2048 to 4096')
+
+
+class _SplitBlocks(ResNetWorkload):
+  """Trains each block in two calls and records the hook's order of events,
+  as MiniGo's self-play-then-train generation would."""
+
+  events: list
+
+  def run_block(self, ctx, block):
+    self.events.append(('block', block.first_epoch_num, ctx.state.step))
+    first = ctx.train(steps=block.steps // 2)
+    self.events.append(('half', int(ctx.state.step)))
+    return first or ctx.train()
+
+
+def test_run_block_hook_drives_training_with_the_same_result(tmp_path):
+  plain = _run(tmp_path, 3, 24, name='plain')
+  wl = _SplitBlocks('mini')
+  wl.events = []
+  split = _run(tmp_path, 3, 24, workload=wl, name='split')
+  assert split.losses == plain.losses  # same steps, same order
+  assert split.evals[-1].metrics == plain.evals[-1].metrics
+  # One hook call per block, before its steps; the half point in between.
+  assert [e[0] for e in wl.events] == ['block', 'half'] * 2
+  assert wl.events[1][1] == 6 and wl.events[3][1] == 18  # 12 steps a block
+  text = (tmp_path / 'split.txt').read_text()
+  assert text.count('"key": "block_start"') == 2
+
+
+class _TwoShapes(ResNetWorkload):
+  """Two training buckets: 8x8 and 12x12 digits (the mini ResNet pools
+  globally), alternating, as RNN-T lengths or U-Net volumes would."""
+
+  def buckets(self, hp, *, train):
+    return ((8, 8), (12, 12)) if train else (None,)
+
+  def batch_spec(self, hp, *, train, bucket=None):
+    spec = super().batch_spec(hp, train=train)
+    if bucket is not None:
+      s = spec['image']
+      spec['image'] = jax.ShapeDtypeStruct((s.shape[0], *bucket, s.shape[3]),
+                                           s.dtype)
+    return spec
+
+  def train_batches(self, hp, *, seed, host, start_step=0):
+    for i, b in enumerate(super().train_batches(hp, seed=seed, host=host,
+                                                start_step=start_step)):
+      if i % 2:
+        b = dict(b, image=np.pad(b['image'], ((0, 0), (2, 2), (2, 2), (0, 0))))
+      yield b
+
+
+def test_one_executable_per_bucket_dispatched_by_shape():
+  wl = _TwoShapes('mini')
+  hp = wl.resolve_hparams({'global_batch_size': '64'})
+  tx, _ = wl.optimizer(hp).build(hp, loop.optimizer_context(wl, hp))
+  c = steps.build(wl, tx, hp, shd.make_mesh('data=8'))
+  assert len(c.train_step.executables) == 2
+  state = c.init(jax.random.PRNGKey(0))
+  it = wl.train_batches(hp, seed=0, host=HostShard())
+  for _ in range(4):  # 8x8, 12x12, 8x8, 12x12: no recompilation, no error
+    state, m = c.train_step(state, shd.host_to_global(next(it),
+                                                      c.batch_sharding))
+    assert np.isfinite(float(m['loss']))
+  assert int(state.step) == 4
+  odd = {'image': np.zeros((64, 10, 10, 1), np.float32),
+         'label': np.zeros((64,), np.int32)}
+  with pytest.raises(ValueError, match='matches none of the 2 compiled'):
+    c.train_step(state, shd.host_to_global(odd, c.batch_sharding))
