@@ -262,9 +262,12 @@ class Workload(abc.ABC):
     return registry.names(self.name)
 
   def default_opt_name(self) -> str:
-    return self.variant.defaults.get(
-        'opt_name', next(h.default for h in self.hparams(
-            self.optimizer_names()[0]) if h.key == 'opt_name'))
+    """The variant's `opt_name` default, else the reference's (the
+    registry's `opt_name` entry)."""
+    if 'opt_name' in self.variant.defaults:
+      return self.variant.defaults['opt_name']
+    first = self.hparams(self.optimizer_names()[0])
+    return next(h.default for h in first if h.key == 'opt_name')
 
   def optimizer(self, hp: Mapping[str, Any]) -> registry.OptimizerEntry:
     return registry.get(self.name, hp['opt_name'])

@@ -89,6 +89,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
   distributed.add_arguments(p)
 
 
+def _fail(p: argparse.ArgumentParser, problems: list[str]) -> None:
+  """Exit 2 with every problem in one message."""
+  p.error(problems[0] if len(problems) == 1 else
+          'bad command line:\n  - ' + '\n  - '.join(problems))
+
+
 def parse(p: argparse.ArgumentParser, argv: list[str] | None) -> Parsed:
   """Parses and validates the command line without importing JAX.
 
@@ -123,8 +129,7 @@ def parse(p: argparse.ArgumentParser, argv: list[str] | None) -> Parsed:
   if args.workload not in workloads.names():
     problems.insert(0, f'unknown workload {args.workload!r}; valid workloads: '
                     f'{", ".join(workloads.names())}')
-    p.error('\n  '.join(problems) if len(problems) == 1 else
-            'bad command line:\n  - ' + '\n  - '.join(problems))
+    _fail(p, problems)
   workload = workloads.get(args.workload, args.scale, data_dir=args.data_dir,
                            synthetic=args.synthetic_data,
                            compute_dtype=args.compute_dtype)
@@ -150,8 +155,7 @@ def parse(p: argparse.ArgumentParser, argv: list[str] | None) -> Parsed:
       problems.extend(f'{workload.name} hyperparameters ({args.division} '
                       f'division): {q}' for q in e.problems)
   if problems:
-    p.error(problems[0] if len(problems) == 1 else
-            'bad command line:\n  - ' + '\n  - '.join(problems))
+    _fail(p, problems)
   seed = args.seed
   if seed is None:
     seed = int.from_bytes(os.urandom(4), 'little') & 0x7FFFFFFF
@@ -216,8 +220,7 @@ def check_devices(p: argparse.ArgumentParser, parsed: Parsed) -> None:
                                                      parsed.opts.seed)
     parsed.opts = dataclasses.replace(parsed.opts, seed=seed)
   if problems:
-    p.error(problems[0] if len(problems) == 1 else
-            'bad command line:\n  - ' + '\n  - '.join(problems))
+    _fail(p, problems)
 
 
 def _has_checkpoints(path: str) -> bool:

@@ -26,6 +26,7 @@ own; a mini run is not an MLPerf result.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import math
 import re
@@ -191,7 +192,6 @@ class BertWorkload(Workload):
     """
     v = self.variants[self.scale]
     if v.train_data is _corpus_train and not self.synthetic:
-      import dataclasses  # pylint: disable=import-outside-toplevel
       corpus = _mini_corpus()
       v = dataclasses.replace(
           v, train_samples=len(corpus.train['tokens']),
@@ -202,9 +202,6 @@ class BertWorkload(Workload):
 
   def hparams(self, opt_name: str) -> tuple[registry.HParam, ...]:
     return bert_hparams.hparams(opt_name)
-
-  def default_opt_name(self) -> str:
-    return 'lamb'
 
   def logged_train_samples(self, hp) -> int:
     if not self.variant.extra['train_samples_from_steps']:

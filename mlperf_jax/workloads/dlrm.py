@@ -143,9 +143,6 @@ class DlrmWorkload(Workload):
   def hparams(self, opt_name: str) -> tuple[registry.HParam, ...]:
     return dlrm_hparams.hparams(opt_name, synthetic=self.synthetic)
 
-  def default_opt_name(self) -> str:
-    return 'sgd'
-
   def extra_mllog_items(self, hp):
     if int(hp['max_ind_range']) < dlrm_model.MAX_IND_RANGE:
       return [(NOTICE_KEY, f'embedding tables capped at '

@@ -68,6 +68,28 @@ def _imagenet_eval(wl, data_dir, hp, *, global_batch_size, host):
       data_dir, global_batch_size=global_batch_size, host=host)
 
 
+# The variants' extra['inference_data']: workload -> (count, load_sample,
+# label), where load_sample(index) is one sample pytree and label(index) the
+# ground-truth class, read lazily (decoding every validation image up front
+# would take minutes).
+
+
+def _digits_inference(wl):
+  del wl
+  split = digits.load_digits_split()
+  images, labels = split['eval_image'], split['eval_label']
+  return (len(labels), lambda i: {'image': images[int(i)]},
+          lambda i: int(labels[int(i)]))
+
+
+def _imagenet_inference(wl):
+  source = imagenet.open_split(wl.data_dir, 'validation')
+  size = wl.variant.extra['image_shape'][0]
+  return (len(source),
+          lambda i: {'image': imagenet.eval_example(source[int(i)], size)},
+          lambda i: int(source[int(i)]['label']))
+
+
 VARIANTS = {
     'reference': Variant(
         scale='reference', benchmark='resnet',
@@ -83,7 +105,7 @@ VARIANTS = {
         # Inference: ImageNet 2012 validation (50,000 images); 1,024 of them
         # fit the QSL (the v1.x performance sample count).
         extra={'image_shape': (224, 224, 3), 'inference_count': 1024,
-               'inference_data': lambda wl: _imagenet_inference(wl)}),  # pylint: disable=unnecessary-lambda
+               'inference_data': _imagenet_inference}),
     'mini': Variant(
         scale='mini', benchmark='mini_resnet',
         target=Target('top1', 0.97), train_samples=DIGITS_TRAIN,
@@ -110,7 +132,7 @@ VARIANTS = {
         mlperf_conf_model='resnet50',
         # Inference: the 360 held-out digits, all of them in the QSL.
         extra={'image_shape': (8, 8, 1), 'inference_count': None,
-               'inference_data': lambda wl: _digits_inference(wl)}),  # pylint: disable=unnecessary-lambda
+               'inference_data': _digits_inference}),
 }
 
 
@@ -124,9 +146,6 @@ class ResNetWorkload(Workload):
 
   def hparams(self, opt_name: str) -> tuple[registry.HParam, ...]:
     return resnet_hparams.hparams(opt_name)
-
-  def default_opt_name(self) -> str:
-    return self.variant.defaults.get('opt_name', 'lars')
 
   # ---- model ---------------------------------------------------------------
 
@@ -249,29 +268,6 @@ class ResNetWorkload(Workload):
 INFERENCE_BUCKETS = {'SingleStream': (1,), 'MultiStream': (8,),
                      'Server': (1, 2, 4, 8, 16, 32, 64),
                      'Offline': (1, 8, 32, 128)}
-
-# The variants' extra['inference_data']: workload -> (count, load_sample,
-# label), where load_sample(index) is one sample pytree and label(index) the
-# ground-truth class, read lazily (decoding every validation image up front
-# would take minutes). The variants reach these through a lambda because
-# they are defined here, after the variants.
-
-
-def _digits_inference(wl):
-  del wl
-  split = digits.load_digits_split()
-  images, labels = split['eval_image'], split['eval_label']
-  return (len(labels), lambda i: {'image': images[int(i)]},
-          lambda i: int(labels[int(i)]))
-
-
-def _imagenet_inference(wl):
-  source = imagenet.open_split(wl.data_dir, 'validation')
-  size = wl.variant.extra['image_shape'][0]
-  return (len(source),
-          lambda i: {'image': imagenet.eval_example(source[int(i)], size)},
-          lambda i: int(source[int(i)]['label']))
-
 
 def encode_label(outputs, row: int) -> bytes:
   """The predicted class of `row` as one little-endian int32."""
