@@ -62,9 +62,11 @@ def _source_checkout_finder() -> None:
         return importlib.util.spec_from_file_location(fullname, base + '.py')
       return None
 
+  # First on the path: an editable install of another checkout maps these
+  # subpackages too, and the checkout being imported must win.
   if not any(type(f).__name__ == '_Finder' and f.__module__ == __name__
              for f in _sys.meta_path):
-    _sys.meta_path.append(_Finder())
+    _sys.meta_path.insert(0, _Finder())
 
 
 _source_checkout_finder()
