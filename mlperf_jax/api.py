@@ -343,6 +343,19 @@ class Workload(abc.ABC):
     raise ValueError(f'workload {self.name!r} does not start from a '
                      'checkpoint; drop --init-checkpoint')
 
+  def check_request(self, hp: Mapping[str, Any], *, division: str,
+                    init_checkpoint: str | None, dry_run: bool) -> list[str]:
+    """Problems with this request that only the workload can see.
+
+    Called by the CLI's argument checking, before JAX is imported and before
+    anything is compiled or written: each string names one problem and its
+    fix (e.g. a dataset whose layout or counts are wrong, or a closed run
+    that must start from the reference checkpoint). All of them are
+    reported together and the command exits 2.
+    """
+    del hp, division, init_checkpoint, dry_run
+    return []
+
   @classmethod
   def starts_from_checkpoint(cls) -> bool:
     return cls.load_init_checkpoint is not Workload.load_init_checkpoint

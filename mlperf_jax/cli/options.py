@@ -154,6 +154,10 @@ def parse(p: argparse.ArgumentParser, argv: list[str] | None) -> Parsed:
     except registry.HParamError as e:
       problems.extend(f'{workload.name} hyperparameters ({args.division} '
                       f'division): {q}' for q in e.problems)
+  if hp is not None:
+    problems.extend(workload.check_request(
+        hp, division=args.division, init_checkpoint=args.init_checkpoint,
+        dry_run=args.dry_run))
   if problems:
     _fail(p, problems)
   seed = args.seed
