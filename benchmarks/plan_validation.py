@@ -1,0 +1,117 @@
+# Copyright 2026 The mlperf_jax Authors. Licensed under the Apache License 2.0.
+"""`python -m mlperf_jax.plan` against published MLPerf Training results.
+
+For every row of `benchmarks/published_results.csv` (made by
+`benchmarks/published_results.py` from the official results repos) this
+predicts the time-to-train of our reference workload on that system, at the
+logged global batch size, with the RCPs of the round's ruleset, and prints
+predicted / published. The one free constant per benchmark, the roofline
+efficiency (planning/predict.py), is fitted on the v1.1 8x A100 row of that
+benchmark (marked `calibration`) and then used unchanged for every other
+row. Run on CPU (abstract compiles on fake devices; the compile cache makes
+reruns fast):
+
+  JAX_PLATFORMS=cpu python benchmarks/plan_validation.py   # a markdown table
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import os
+import sys
+
+os.environ.setdefault('JAX_PLATFORMS', 'cpu')
+os.environ['XLA_FLAGS'] = (os.environ.get('XLA_FLAGS', '')
+                           + ' --xla_force_host_platform_device_count=8')
+
+# pylint: disable=wrong-import-position
+from mlperf_jax import workloads  # noqa: E402
+from mlperf_jax.planning import predict as pr  # noqa: E402
+from mlperf_jax.planning import systems  # noqa: E402
+from mlperf_jax.runtime import compilation_cache  # noqa: E402
+
+CSV = os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                   'published_results.csv')
+RULESETS = {'v1.0': '1.0.0', 'v1.1': '1.1.0'}
+CALIBRATION = ('v1.1', 8, 'NVIDIA')
+
+
+def _system(row) -> systems.System:
+  chips = int(row['chips'])
+  if row['accelerator'].startswith('TPU'):
+    return systems.parse_system(f'tpu-v4-{2 * chips}')
+  return systems.parse_system(f'a100-{chips}')
+
+
+def _fit(p: pr.Prediction, minutes: float) -> float:
+  """The efficiency at which prediction `p` (made at efficiency 1) takes
+  `minutes` (bisection: time-to-train falls as efficiency rises)."""
+  def ttt(eff):
+    step = max(p.compute_s / eff, p.data_comm_s) + p.other_comm_s
+    return p.steps * step + p.eval_s / eff
+  lo, hi = 1e-3, 1.0
+  for _ in range(60):
+    mid = (lo + hi) / 2
+    if ttt(mid) > minutes * 60:
+      lo = mid
+    else:
+      hi = mid
+  return (lo + hi) / 2
+
+
+def main() -> int:
+  ap = argparse.ArgumentParser(description=__doc__,
+                               formatter_class=argparse.RawDescriptionHelpFormatter)
+  ap.parse_args()
+  compilation_cache.enable()
+  with open(CSV) as f:
+    rows = list(csv.DictReader(f))
+  costs, base = {}, []
+  for row in rows:
+    wl = workloads.get(row['benchmark'], 'reference', synthetic=True,
+                       compute_dtype='bfloat16')
+    gbs = int(row['global_batch_size'])
+    hp = wl.resolve_hparams({'global_batch_size': str(gbs)}, division='open')
+    system = _system(row)
+    key = (row['benchmark'], gbs // system.chips)
+    if key not in costs:
+      print(f'compiling {key} ...', file=sys.stderr, flush=True)
+      costs[key] = pr.step_cost(wl, hp, pr.target_mesh(None, system.chips),
+                                gbs)
+    p = pr.predict(wl, hp, system, ruleset=RULESETS[row['round']],
+                   efficiency=1.0, cost=costs[key])
+    base.append((row, wl, hp, system, p))
+  eff = {}
+  for row, _, _, system, p in base:
+    if (row['round'], system.chips, row['submitter']) == CALIBRATION:
+      eff[row['benchmark']] = _fit(p, float(row['minutes']))
+  out = ['| round | submitter | system | chips | global batch | RCP epoch_num '
+         '| bound | predicted min | published min | predicted / published |',
+         '|---|---|---|---|---|---|---|---|---|---|']
+  ratios = []
+  for row, wl, hp, system, p in base:
+    e = eff[row['benchmark']]
+    q = pr.predict(wl, hp, system, ruleset=RULESETS[row['round']],
+                   efficiency=e, cost=p.cost)
+    ratio = q.time_to_train_s / 60 / float(row['minutes'])
+    calib = (row['round'], system.chips, row['submitter']) == CALIBRATION
+    if not calib:
+      ratios.append(ratio)
+    out.append(
+        f'| {row["round"]} | {row["submitter"]} | {row["system"]} | '
+        f'{system.chips} | {q.global_batch_size} | '
+        f'{q.conv.mean_epoch_num:.4g} ({q.conv.how}) | {q.bound} | '
+        f'{q.time_to_train_s / 60:.3f} | {float(row["minutes"]):.3f} | '
+        f'{ratio:.2f}' + (' (calibration)' if calib else '') + ' |')
+  within = sum(1 for r in ratios if 1 / 1.5 <= r <= 1.5)
+  out.append('')
+  out.append('Efficiency fitted per benchmark: ' + ', '.join(
+      f'{b} {e:.3f}' for b, e in sorted(eff.items())) + f'. Within 1.5x: '
+      f'{within} of {len(ratios)} validation rows (calibration rows excluded).')
+  print('\n'.join(out))
+  return 0
+
+
+if __name__ == '__main__':
+  sys.exit(main())

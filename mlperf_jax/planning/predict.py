@@ -1,0 +1,230 @@
+# Copyright 2026 The mlperf_jax Authors. Licensed under the Apache License 2.0.
+"""Predicted step time and time-to-train of a workload on a named system.
+
+The method, every assumption stated:
+1. **Cost of one step.** The reference train step is compiled abstractly
+   (`ShapeDtypeStruct`s on fake CPU devices; nothing is allocated) for a
+   *compile mesh* of at most 8 devices with the target's per-device batch
+   and the target's `fsdp` and `tensor` sizes; only the `data` axis is
+   smaller. XLA's cost analysis of the partitioned step gives the FLOPs and
+   bytes one device executes, and its HLO the collectives (kind, bytes,
+   which mesh axes they span). Per-device compute and the tensor/fsdp
+   collectives do not change with the data-axis size; data-axis collectives
+   keep their buffer size and only their ring factor and network tier change,
+   so they are rescaled to the target's data size.
+2. **Roofline.** Compute time = max(FLOPs / peak bf16 FLOP/s, bytes / HBM
+   bandwidth) / `efficiency`, where `efficiency` is the fraction of the
+   roofline a tuned implementation reaches end to end (input pipeline,
+   kernel efficiency, launch overhead). It is *not* derived here: each
+   workload's default is calibrated on one published 8-GPU result and then
+   held fixed for every other system, scale and round (the validation in
+   `benchmarks/plan_validation.py` reports all rows, the calibration row
+   marked).
+3. **Communication.** Ring collectives; TPU: the chip's ICI bandwidth for
+   every group; GPU: NVLink inside a node, and for a group spanning nodes a
+   hierarchical all-reduce (reduce-scatter/all-gather over NVLink, the 1/8
+   shard across nodes over InfiniBand). Gradient reductions (collectives
+   spanning only batch axes) overlap with the backward pass; every other
+   collective is on the critical path:
+   step = max(compute, data-axis communication) + other communication.
+4. **Convergence.** Epochs (or samples) to converge at the global batch come
+   from the RCPs of the round's ruleset (`convergence.py`); the run's
+   evaluation blocks (`Workload.blocks`) up to that point give the steps and
+   the number of evaluations; an evaluation costs `eval_samples` forward
+   passes at one third of a training sample's FLOPs.
+5. **Time-to-train** = steps x step time + evaluations. Initialisation,
+   compilation and checkpointing are outside MLPerf's timed region.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import os
+from typing import Any, Mapping
+
+from mlperf_jax.planning import collectives as coll
+from mlperf_jax.planning import convergence
+from mlperf_jax.planning.systems import System
+from mlperf_jax.runtime import mesh_spec
+
+# The one calibrated constant per benchmark (see the module docstring, 2.):
+# the fraction of the roofline time a tuned submission reaches, fitted on one
+# published 8x A100 result of MLPerf Training v1.1 (the `calibration` rows of
+# benchmarks/plan_validation.py) and used unchanged everywhere else.
+DEFAULT_EFFICIENCY = {'resnet': 0.27, 'bert': 0.39, 'dlrm': 0.16}
+FALLBACK_EFFICIENCY = 0.3
+COMPILE_DEVICES = 8
+# Mini-scale benchmarks converge by this project's own RCPs.
+MINI_RCPS = os.path.join(os.path.dirname(os.path.dirname(
+    os.path.abspath(__file__))), 'submission', 'rules', 'rcps_mini.json')
+EVAL_FLOPS_FRACTION = 1 / 3   # a forward pass of a training sample
+
+
+@dataclasses.dataclass(frozen=True)
+class StepCost:
+  """What one device does in one train step, from the compiled step."""
+  flops: float
+  bytes_accessed: float
+  collectives: tuple[coll.Collective, ...]
+  compile_mesh: dict[str, int]
+  per_device_batch: int
+  state_bytes: int
+  temp_bytes: int
+  param_count: int
+
+
+@dataclasses.dataclass(frozen=True)
+class Prediction:
+  system: System
+  mesh: dict[str, int]
+  global_batch_size: int
+  cost: StepCost
+  efficiency: float
+  compute_s: float
+  data_comm_s: float
+  other_comm_s: float
+  step_s: float
+  conv: convergence.Convergence
+  steps: int
+  evals: int
+  eval_s: float
+  time_to_train_s: float
+  fits: bool
+
+  @property
+  def bound(self) -> str:
+    if self.data_comm_s > self.compute_s:
+      return 'communication (gradient reduction)'
+    return 'compute' if self.other_comm_s < self.compute_s else (
+        'communication (model-parallel collectives)')
+
+
+def target_mesh(spec: str | None, chips: int) -> dict[str, int]:
+  sizes = mesh_spec.parse_mesh_spec(spec)
+  shape = mesh_spec.resolve_mesh_shape(sizes, chips)
+  return dict(zip(mesh_spec.MESH_AXES, shape))
+
+
+def compile_mesh(target: Mapping[str, int]) -> dict[str, int]:
+  """The target's fsdp/tensor sizes with a data axis of at most 8 devices."""
+  inner = target['fsdp'] * target['tensor']
+  if inner > COMPILE_DEVICES:
+    raise ValueError(f'fsdp x tensor = {inner} exceeds the {COMPILE_DEVICES} '
+                     'devices plan compiles on; use smaller model axes')
+  data = max(1, min(target['data'], COMPILE_DEVICES // inner))
+  return {'data': data, 'fsdp': target['fsdp'], 'tensor': target['tensor']}
+
+
+def step_cost(workload, hp: Mapping[str, Any], target: Mapping[str, int],
+              global_batch_size: int) -> StepCost:
+  """Compiles the train step on the compile mesh and reads its cost."""
+  import jax  # pylint: disable=import-outside-toplevel
+  import numpy as np  # pylint: disable=import-outside-toplevel
+  from mlperf_jax.runtime import loop  # pylint: disable=import-outside-toplevel
+  from mlperf_jax.runtime import sharding as shd  # pylint: disable=import-outside-toplevel
+  from mlperf_jax.runtime import steps as steps_lib  # pylint: disable=import-outside-toplevel
+
+  batch_shards = target['data'] * target['fsdp']
+  if global_batch_size % batch_shards:
+    raise ValueError(f'global batch {global_batch_size} does not split over '
+                     f'{batch_shards} batch shards (data x fsdp)')
+  per_shard = global_batch_size // batch_shards
+  cm = compile_mesh(target)
+  n = math.prod(cm.values())
+  if len(jax.devices()) < n:
+    raise ValueError(f'plan needs {n} (fake) devices; it has '
+                     f'{len(jax.devices())}')
+  mesh = shd.make_mesh(cm, devices=jax.devices()[:n])
+  chp = dict(hp, global_batch_size=per_shard * cm['data'] * cm['fsdp'])
+  tx, _ = workload.optimizer(chp).build(chp, loop.optimizer_context(workload,
+                                                                    chp))
+  c = steps_lib.build(workload, tx, chp, mesh, compile_eval=False)
+  exe = c.train_step.first
+  cost = exe.cost_analysis()
+  if isinstance(cost, (list, tuple)):
+    cost = cost[0] if cost else {}
+  cost = cost or {}
+  mem = exe.memory_analysis()
+  coords = {i: dict(zip(mesh.axis_names, idx))
+            for i, idx in enumerate(np.ndindex(mesh.devices.shape))}
+  state_bytes = 0
+  for a, s in zip(jax.tree.leaves(c.abstract_state),
+                  jax.tree.leaves(c.state_sharding)):
+    state_bytes += math.prod(s.shard_shape(a.shape)) * np.dtype(a.dtype).itemsize
+  return StepCost(
+      flops=float(cost.get('flops', 0.0)),
+      bytes_accessed=float(cost.get('bytes accessed', 0.0)),
+      collectives=tuple(coll.parse(exe.as_text(), coords, mesh.axis_names)),
+      compile_mesh=cm, per_device_batch=per_shard,
+      state_bytes=state_bytes,
+      temp_bytes=int(getattr(mem, 'temp_size_in_bytes', 0)),
+      param_count=sum(math.prod(p.shape)
+                      for p in jax.tree.leaves(c.abstract_state.params)))
+
+
+def _collective_seconds(c: coll.Collective, group: int, system: System
+                        ) -> float:
+  chip = system.chip
+  per_node = chip.chips_per_node
+  if per_node is None or group <= per_node:
+    return c.wire_bytes(group) / chip.fast_bandwidth
+  nodes = -(-group // per_node)
+  if c.kind == 'all-reduce':
+    intra = c.wire_bytes(per_node) / chip.fast_bandwidth
+    shard = dataclasses.replace(c, bytes=c.bytes // per_node)
+    return intra + shard.wire_bytes(nodes) / chip.node_bandwidth
+  return c.wire_bytes(group) / chip.node_bandwidth
+
+
+def communication(cost: StepCost, target: Mapping[str, int], system: System
+                  ) -> tuple[float, float]:
+  """(seconds of gradient-reduction collectives, seconds of the others)."""
+  data_s = other_s = 0.0
+  batch_axes = set(mesh_spec.BATCH_AXES)
+  for c in cost.collectives:
+    if not c.axes:
+      continue
+    group = math.prod(target[a] for a in c.axes)
+    s = _collective_seconds(c, group, system)
+    if set(c.axes) <= batch_axes and c.kind in ('all-reduce', 'reduce-scatter'):
+      data_s += s
+    else:
+      other_s += s
+  return data_s, other_s
+
+
+def predict(workload, hp: Mapping[str, Any], system: System, *,
+            mesh: str | None = None, ruleset: str = '1.1.0',
+            efficiency: float | None = None,
+            cost: StepCost | None = None) -> Prediction:
+  """The prediction for `workload` with hyperparameters `hp` on `system`."""
+  target = target_mesh(mesh, system.chips)
+  gbs = int(hp['global_batch_size'])
+  if cost is None:
+    cost = step_cost(workload, hp, target, gbs)
+  bench = workload.variant.benchmark
+  eff = efficiency or DEFAULT_EFFICIENCY.get(bench, FALLBACK_EFFICIENCY)
+  chip = system.chip
+  compute = max(cost.flops / chip.peak_bf16_flops,
+                cost.bytes_accessed / chip.hbm_bandwidth) / eff
+  data_s, other_s = communication(cost, target, system)
+  step = max(compute, data_s) + other_s
+  conv = convergence.mean_to_converge(
+      bench, gbs, ruleset=ruleset, runs=workload.variant.num_runs,
+      rcp_path=None if workload.scale == 'reference' else MINI_RCPS)
+  steps = evals = 0
+  for block in workload.blocks(hp, 10**6):
+    steps += block.steps
+    evals += 1
+    if block.eval_epoch_num >= conv.mean_epoch_num - 1e-9:
+      break
+  per_sample_flops = cost.flops * system.chips / gbs
+  eval_s = (evals * workload.variant.eval_samples * per_sample_flops
+            * EVAL_FLOPS_FRACTION / (system.chips * chip.peak_bf16_flops * eff))
+  return Prediction(
+      system=system, mesh=target, global_batch_size=gbs, cost=cost,
+      efficiency=eff, compute_s=compute, data_comm_s=data_s,
+      other_comm_s=other_s, step_s=step, conv=conv, steps=steps, evals=evals,
+      eval_s=eval_s, time_to_train_s=steps * step + eval_s,
+      fits=cost.state_bytes + cost.temp_bytes <= chip.hbm_bytes)
