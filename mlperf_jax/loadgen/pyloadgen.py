@@ -208,8 +208,11 @@ def QuerySamplesComplete(responses, response_cb=None):  # pylint: disable=invali
                      'running; ignored.\n')
     return
   if response_cb is not None and (run.accuracy or run.log_mask is not None):
+    # Only for the samples whose data is logged, before the data is copied
+    # (ResponseDelegateDetailed::SampleComplete, loadgen.cc:75-95).
     for r in responses:
-      response_cb(r)
+      if run.is_logged(r):
+        response_cb(r)
   run.complete(responses, t)
 
 
@@ -329,7 +332,9 @@ def _run_logged(sut, qsl, req, detail, acc, summary_parts, stamp,
     ts.sample_index_rng_seed = req.test05_sample_index_rng_seed
     ts.schedule_rng_seed = req.test05_schedule_rng_seed
   eff = settings_lib.EffectiveSettings(ts, qsl.performance, qsl.total)
-  for k, v in settings_lib.requested_items(req):
+  # The official logs as "requested" the settings after audit.config and
+  # test05 (TestSettingsInternal::requested, test_settings_internal.cc:27).
+  for k, v in settings_lib.requested_items(ts):
     d(k, v)
   for key, msg in eff.errors:
     detail.error(key, msg)
@@ -353,7 +358,6 @@ def _run_logged(sut, qsl, req, detail, acc, summary_parts, stamp,
     if summ is not None:
       summary_parts.append(logs.summary_text(summ))
       logs.log_result_details(detail, summ)
-  d('num_errors', detail.errors)
   return state.error
 
 
@@ -405,18 +409,18 @@ class _TestState:
       self.acc.write(run.acc_entries)
     if run.sut_exception is not None:
       self.error = run.sut_exception
-    if not accuracy:
-      for k in ('logger_swap_request_slots_retry_count',
-                'logger_swap_request_slots_retry_retry_count',
-                'logger_swap_request_slots_retry_reencounter_count',
-                'logger_start_reading_entries_retry_count',
-                'logger_tls_total_log_cas_fail_count',
-                'logger_tls_total_swap_buffers_slot_retry_count'):
-        d(k, 0)
-      active = (run.max_completion_ns() - run.start) / 1e9
-      end = power_begin + datetime.timedelta(seconds=max(active, 0))
-      d('power_begin', _power(power_begin))
-      d('power_end', _power(end))
+    # Every IssueQueries call, accuracy mode included (loadgen.cc:538-568).
+    for k in ('logger_swap_request_slots_retry_count',
+              'logger_swap_request_slots_retry_retry_count',
+              'logger_swap_request_slots_retry_reencounter_count',
+              'logger_start_reading_entries_retry_count',
+              'logger_tls_total_log_cas_fail_count',
+              'logger_tls_total_swap_buffers_slot_retry_count'):
+      d(k, 0)
+    active = (run.max_completion_ns() - run.start) / 1e9
+    end = power_begin + datetime.timedelta(seconds=max(active, 0))
+    d('power_begin', _power(power_begin))
+    d('power_end', _power(end))
     return run
 
   def accuracy(self, eff):
