@@ -19,6 +19,7 @@ in the SUT stops the test, is logged with its traceback and re-raised from
 
 import datetime
 import hashlib
+import math
 import os
 import sys
 import threading
@@ -274,6 +275,9 @@ def _run_test(sut, qsl, req, log_settings, audit_config_filename):
   try:
     sut_error = _run_logged(sut, qsl, req, detail, acc, summary_parts, stamp,
                             audit_config_filename)
+  except ConfigError as e:  # bad settings or audit.config: no traceback
+    detail.error('error_invalid_config', str(e))
+    raise
   except BaseException:
     detail.error('error_runtime', 'LoadGen failed:\n' + traceback.format_exc())
     raise
@@ -340,6 +344,9 @@ def _run_logged(sut, qsl, req, detail, acc, summary_parts, stamp,
     detail.error(key, msg)
   for k, v in settings_lib.effective_items(eff):
     d(k, v)
+  problem = _unrunnable(eff, qsl)
+  if problem:
+    raise ConfigError(problem)
   timeout = float(getattr(req, 'completion_timeout_s',
                           DEFAULT_COMPLETION_TIMEOUT_S))
   state = _TestState(sut, qsl, detail, acc, timeout)
@@ -359,6 +366,38 @@ def _run_logged(sut, qsl, req, detail, acc, summary_parts, stamp,
       summary_parts.append(logs.summary_text(summ))
       logs.log_result_details(detail, summ)
   return state.error
+
+
+def _unrunnable(eff, qsl):
+  """Why the test cannot run with ``eff`` (checked before any load), or None.
+
+  The official LoadGen logs ``performance_issue_same_index >=
+  performance_sample_count`` as an error and then reads past the end of the
+  loaded set (undefined behaviour); here it stops the test before the QSL
+  is asked to load anything.
+  """
+  if not eff.performance_issue_same:
+    return None
+  idx = eff.performance_issue_same_index
+  limits = []
+  if eff.mode != 'AccuracyOnly':
+    limits.append((eff.performance_sample_count, 'the performance sample '
+                   'count (the size of the loaded set)'))
+  if eff.mode in ('AccuracyOnly', 'SubmissionRun'):
+    n = min(eff.accuracy_sample_count, qsl.total)
+    size = max(eff.performance_sample_count, 1)
+    smallest = n % size or min(n, size)
+    limits.append((smallest, 'the size of the smallest accuracy-mode loaded '
+                   f'set ({n} samples in sets of {size})'))
+  for limit, what in limits:
+    if idx >= limit:
+      return (f'performance_issue_same_index {idx} must be below {what}, '
+              f'{limit}: the sample to repeat is picked by its position in '
+              'the loaded set. Set performance_issue_same_index to a value in '
+              f'[0, {limit}) (TEST04 uses 3) or raise '
+              'performance_sample_count_override. The test was stopped '
+              'before any sample was loaded or issued.')
+  return None
 
 
 def _copy_settings(req):
@@ -425,8 +464,7 @@ class _TestState:
 
   def accuracy(self, eff):
     for loaded, end in self._sets(eff, eff.accuracy_sample_count):
-      self.detail.log('loaded_qsl_set', loaded)
-      self.qsl.load(list(loaded))
+      self._load(loaded)
       run = self._issue(eff, loaded, end, True)
       self.qsl.unload(list(loaded))
       if run.fault:
@@ -440,51 +478,73 @@ class _TestState:
     return summ, run
 
   def performance(self, eff):
-    loaded, end = self._sets(eff, eff.performance_sample_count)[0]
-    self.detail.log('loaded_qsl_set', loaded)
-    self.qsl.load(list(loaded))
-    try:
-      summ, _ = self._perf_once(eff, loaded, end)
-    finally:
-      self.qsl.unload(list(loaded))
+    summ, _ = self._perf_loaded(eff)
     return summ
 
+  def _load(self, loaded):
+    self.detail.log('loaded_qsl_set', loaded)
+    self.qsl.load(list(loaded))
+
+  def _perf_loaded(self, eff):
+    """Loads the first set, runs ``eff`` once, unloads (FindBoundaries)."""
+    loaded, end = self._sets(eff, eff.performance_sample_count)[0]
+    self._load(loaded)
+    try:
+      return self._perf_once(eff, loaded, end)
+    finally:
+      self.qsl.unload(list(loaded))
+
   def find_peak(self, eff):
-    """Server FindPeakPerformance: widen then bisect ``target_qps``."""
+    """Server FindPeakPerformance: widen then bisect ``target_qps``.
+
+    As ``FindPeakPerformanceMode`` (loadgen.cc:926-1060): the base run and
+    each widening run load and unload the performance set; the bisection
+    runs share one load. The same progress messages are logged.
+    """
     d = self.detail.log
+    d('generic_message', 'Starting FindPeakPerformance mode')
     if eff.scenario != 'Server':
       self.detail.error('error_invalid_config', 'Finding peak performance is '
                         'only supported in Server scenarios.')
       return None
-    d('generic_message', 'Starting FindPeakPerformance mode')
-    sets = self._sets(eff, eff.performance_sample_count)
-    loaded, end = sets[0]
-    self.qsl.load(list(loaded))
-    try:
-      lower, run = self._perf_once(eff, loaded, end)
+    field = lambda e: f'{e.target_qps:f}'  # std::to_string(double)
+    d('generic_message', 'FindPeakPerformance: Check validity of the base '
+      f'settings field: {field(eff)}')
+    lower, run = self._perf_loaded(eff)
+    if run.fault:
+      return lower
+    if not lower.perf_constraints_met:
+      self.detail.error('error_runtime', 'FindPeakPerformance: Initial '
+                        'lower bound does not satisfy performance '
+                        'constraints, msg: ' + lower.perf_rec)
+      return lower
+    step = float(eff.requested.server_find_peak_qps_boundary_step_size)
+    while True:
+      u_eff = lower.settings.copy(
+          target_qps=lower.settings.target_qps * (1 + step))
+      d('generic_message', 'FindBoundaries: Checking fields '
+        f'[{field(lower.settings)}, {field(u_eff)})')
+      upper, run = self._perf_loaded(u_eff)
       if run.fault:
-        return lower
-      if not lower.perf_constraints_met:
-        self.detail.error('error_runtime', 'FindPeakPerformance: Initial '
-                          'lower bound does not satisfy performance '
-                          'constraints, msg: ' + lower.perf_rec)
-        return lower
-      step = float(eff.requested.server_find_peak_qps_boundary_step_size)
-      while True:
-        u_eff = lower.settings.copy(
-            target_qps=lower.settings.target_qps * (1 + step))
-        upper, run = self._perf_once(u_eff, loaded, end)
-        if run.fault:
-          return upper
-        if not upper.perf_constraints_met:
-          break
-        lower = upper
-      prec = int(eff.requested.server_find_peak_qps_decimals_of_precision)
-      while (int(lower.settings.target_qps * 10**prec) + 1 <
-             int(upper.settings.target_qps * 10**prec)):
+        return upper
+      if not upper.perf_constraints_met:
+        break
+      lower = upper
+    d('generic_message', 'FindPeakPerformance: Found boundaries: '
+      f'[{field(lower.settings)}, {field(upper.settings)})')
+    prec = int(eff.requested.server_find_peak_qps_decimals_of_precision) % 256
+    loaded, end = self._sets(upper.settings,
+                             upper.settings.performance_sample_count)[0]
+    self._load(loaded)
+    try:
+      while (math.floor(lower.settings.target_qps * 10**prec) + 1 <
+             math.floor(upper.settings.target_qps * 10**prec)):
         lo, hi = lower.settings.target_qps, upper.settings.target_qps
-        mid, run = self._perf_once(
-            lower.settings.copy(target_qps=lo + (hi - lo) / 2), loaded, end)
+        m_eff = lower.settings.copy(target_qps=lo + (hi - lo) / 2)
+        d('generic_message', 'FindPeakPerformanceBinarySearch: Testing the '
+          f'mid value of bounds [{field(lower.settings)}, '
+          f'{field(upper.settings)}): {field(m_eff)}')
+        mid, run = self._perf_once(m_eff, loaded, end)
         if run.fault:
           return mid
         if mid.perf_constraints_met:
@@ -492,7 +552,7 @@ class _TestState:
         else:
           upper = mid
       d('generic_message', 'FindPeakPerformance: Found peak performance '
-        f'field: {lower.settings.target_qps:f}')
+        f'field: {field(lower.settings)}')
       return lower
     finally:
       self.qsl.unload(list(loaded))

@@ -39,7 +39,7 @@ class LoggingMode(enum.IntEnum):
 
 
 class ConfigError(ValueError):
-  """A malformed or unreadable conf file."""
+  """A malformed or unreadable conf file, or settings a test cannot run."""
 
 
 # Fields whose C++ type is double (they print as doubles in the logs).
