@@ -159,6 +159,7 @@ class _QSL:
 _HANDLES = {}
 _NEXT = [1]
 _ACTIVE = [None]
+_STRAY_REPORTED = [False]
 _TEST_LOCK = threading.Lock()
 
 
@@ -205,8 +206,11 @@ def QuerySamplesComplete(responses, response_cb=None):  # pylint: disable=invali
   t = time.perf_counter_ns()
   run = _ACTIVE[0]
   if run is None:
-    sys.stderr.write('pyloadgen: QuerySamplesComplete called with no test '
-                     'running; ignored.\n')
+    if not _STRAY_REPORTED[0]:  # once, not once per call (a flood)
+      _STRAY_REPORTED[0] = True
+      sys.stderr.write('pyloadgen: QuerySamplesComplete called with no test '
+                       'running; ignored (so are any more such calls before '
+                       'the next test).\n')
     return
   if response_cb is not None and (run.accuracy or run.log_mask is not None):
     # Only for the samples whose data is logged, before the data is copied
@@ -249,6 +253,7 @@ def StartTestWithLogSettings(sut, qsl, test_settings, log_settings,  # pylint: d
   """
   if not _TEST_LOCK.acquire(blocking=False):  # pylint: disable=consider-using-with
     raise RuntimeError('A LoadGen test is already running in this process.')
+  _STRAY_REPORTED[0] = False
   try:
     return _run_test(_HANDLES[sut], _HANDLES[qsl], test_settings,
                      log_settings, audit_config_filename)
@@ -443,7 +448,10 @@ class _TestState:
                           traceback.format_exc())
       run.wait_all()
     finally:
-      _ACTIVE[0] = None
+      # The run stays the active one until its set is unloaded (_unload): a
+      # completion arriving after a completion timeout, before the SUT has
+      # been told by the unload, is recorded late rather than reported as
+      # "no test running".
       scenarios.thaw_gc(run.gc_frozen)
       self.acc.write(run.acc_entries)
     if run.sut_exception is not None:
@@ -466,7 +474,7 @@ class _TestState:
     for loaded, end in self._sets(eff, eff.accuracy_sample_count):
       self._load(loaded)
       run = self._issue(eff, loaded, end, True)
-      self.qsl.unload(list(loaded))
+      self._unload(loaded)
       if run.fault:
         return
 
@@ -481,6 +489,10 @@ class _TestState:
     summ, _ = self._perf_loaded(eff)
     return summ
 
+  def _unload(self, loaded):
+    self.qsl.unload(list(loaded))
+    _ACTIVE[0] = None
+
   def _load(self, loaded):
     self.detail.log('loaded_qsl_set', loaded)
     self.qsl.load(list(loaded))
@@ -492,7 +504,7 @@ class _TestState:
     try:
       return self._perf_once(eff, loaded, end)
     finally:
-      self.qsl.unload(list(loaded))
+      self._unload(loaded)
 
   def find_peak(self, eff):
     """Server FindPeakPerformance: widen then bisect ``target_qps``.
@@ -555,7 +567,7 @@ class _TestState:
         f'field: {field(lower.settings)}')
       return lower
     finally:
-      self.qsl.unload(list(loaded))
+      self._unload(loaded)
 
 
 def _power(t):
