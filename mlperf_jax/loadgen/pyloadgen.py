@@ -14,7 +14,10 @@ keys. Extensions: ``QuerySampleResponse.data`` may also be a buffer
 (bytes/numpy); ``TestSettings.completion_timeout_s`` bounds the wait for a
 SUT that never completes (error + INVALID instead of a hang); an exception
 in the SUT stops the test, is logged with its traceback and re-raised from
-``StartTest`` as ``SUTError`` after the logs are written.
+``StartTest`` as ``SUTError`` after the logs are written; settings the
+official LoadGen would run into undefined behaviour with (a
+``performance_issue_same_index`` outside the loaded set) raise
+``ConfigError`` before anything is loaded.
 """
 
 import datetime
