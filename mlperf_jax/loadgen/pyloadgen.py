@@ -525,26 +525,24 @@ class _TestState:
     field = lambda e: f'{e.target_qps:f}'  # std::to_string(double)
     d('generic_message', 'FindPeakPerformance: Check validity of the base '
       f'settings field: {field(eff)}')
-    lower, run = self._perf_loaded(eff)
-    if run.fault:
-      return lower
-    if not lower.perf_constraints_met:
-      self.detail.error('error_runtime', 'FindPeakPerformance: Initial '
-                        'lower bound does not satisfy performance '
-                        'constraints, msg: ' + lower.perf_rec)
-      return lower
     step = float(eff.requested.server_find_peak_qps_boundary_step_size)
+    lower, u_eff = None, eff  # the base run, then widening runs
     while True:
-      u_eff = lower.settings.copy(
-          target_qps=lower.settings.target_qps * (1 + step))
-      d('generic_message', 'FindBoundaries: Checking fields '
-        f'[{field(lower.settings)}, {field(u_eff)})')
       upper, run = self._perf_loaded(u_eff)
       if run.fault:
         return upper
       if not upper.perf_constraints_met:
+        if lower is None:
+          self.detail.error('error_runtime', 'FindPeakPerformance: Initial '
+                            'lower bound does not satisfy performance '
+                            'constraints, msg: ' + upper.perf_rec)
+          return upper
         break
       lower = upper
+      u_eff = lower.settings.copy(
+          target_qps=lower.settings.target_qps * (1 + step))
+      d('generic_message', 'FindBoundaries: Checking fields '
+        f'[{field(lower.settings)}, {field(u_eff)})')
     d('generic_message', 'FindPeakPerformance: Found boundaries: '
       f'[{field(lower.settings)}, {field(upper.settings)})')
     prec = int(eff.requested.server_find_peak_qps_decimals_of_precision) % 256

@@ -204,14 +204,19 @@ def test_result_scale_uses_from_config_after_the_same_check(
           lg, 'Offline', 'performance', bad, 'resnet50', defaults)
 
 
-@pytest.mark.slow
-def test_infer_with_a_model_specific_line_is_valid(tmp_path):
-  conf = _conf(tmp_path, 'user.conf', 'resnet50.Offline.target_qps = 70000\n')
-  proc = subprocess.run(
+def _infer_offline(tmp_path, user_conf):
+  """`python -m mlperf_jax.infer` (mini ResNet, Offline) with `user_conf`."""
+  conf = _conf(tmp_path, 'user.conf', user_conf)
+  return subprocess.run(
       [sys.executable, '-m', 'mlperf_jax.infer', '--workload', 'resnet',
        '--scenario', 'Offline', '--user-conf', conf, '--output-dir',
        str(tmp_path / 'out')],
       capture_output=True, text=True, timeout=600, check=False)
+
+
+@pytest.mark.slow
+def test_infer_with_a_model_specific_line_is_valid(tmp_path):
+  proc = _infer_offline(tmp_path, 'resnet50.Offline.target_qps = 70000\n')
   assert proc.returncode == 0, proc.stdout + proc.stderr
   detail = (tmp_path / 'out' / 'mlperf_log_detail.txt').read_text()
   assert '"effective_min_duration_ms", "value": 2000' in detail
@@ -221,12 +226,8 @@ def test_infer_with_a_model_specific_line_is_valid(tmp_path):
 
 
 def test_infer_rejects_a_bad_user_conf_before_training(tmp_path):
-  conf = _conf(tmp_path, 'user.conf', 'resnet50.Offline.target_qps = abc\n')
-  proc = subprocess.run(
-      [sys.executable, '-m', 'mlperf_jax.infer', '--workload', 'resnet',
-       '--scenario', 'Offline', '--user-conf', conf, '--output-dir',
-       str(tmp_path / 'out')],
-      capture_output=True, text=True, timeout=300, check=False)
+  proc = _infer_offline(tmp_path, 'resnet50.Offline.target_qps = abc\n')
+  conf = tmp_path / 'user.conf'
   assert proc.returncode == 2, proc.stdout + proc.stderr
   assert f"{conf}:1: value 'abc'" in proc.stderr
   assert 'training' not in proc.stdout and 'Traceback' not in proc.stderr
