@@ -16,6 +16,7 @@ from typing import Any, Mapping
 from mlperf_jax import accuracy
 from mlperf_jax.inference import serving
 from mlperf_jax.api import Workload
+from mlperf_jax.loadgen import settings as lg_settings
 
 
 class InferenceInputError(ValueError):
@@ -57,6 +58,15 @@ def trained_params(workload: Workload, checkpoint: str | None):
 
 def _settings(lg, scenario: str, mode: str, user_conf: str | None,
               model: str, defaults: Mapping[str, Any]):
+  """TestSettings in LoadGen's order: defaults < mlperf.conf < user.conf.
+
+  At a scale that is not a result, `defaults` (the mini settings) stand
+  where the official mlperf.conf stands: a user.conf overrides only its own
+  keys. At a result scale `FromConfig` applies the embedded mlperf.conf and
+  then the user.conf, checked first with the Python LoadGen's parser (the
+  official one silently drops a file with a bad line, and ignores unknown
+  keys).
+  """
   s = lg.TestSettings()
   s.scenario = getattr(lg.TestScenario, scenario)
   s.mode = (lg.TestMode.AccuracyOnly if mode == 'accuracy'
@@ -64,7 +74,14 @@ def _settings(lg, scenario: str, mode: str, user_conf: str | None,
   for k, v in defaults.items():
     setattr(s, k, v)
   if user_conf:
-    s.FromConfig(user_conf, model, scenario)
+    try:
+      if defaults:
+        lg_settings.apply_user_conf(s, user_conf, model, scenario)
+      else:
+        lg_settings.read_user_conf(user_conf)
+        s.FromConfig(user_conf, model, scenario)
+    except lg_settings.ConfigError as e:
+      raise InferenceInputError(f'--user-conf: {e}') from e
   return s
 
 
@@ -94,6 +111,11 @@ def run(workload: Workload, lg, args, mini_settings: Mapping[str, Any]
     # No inference model, or its data set is missing or unreadable.
     raise InferenceInputError(
         f'cannot serve {workload.name} ({workload.scale}): {e}') from e
+  if args.user_conf:  # bad input before any training or compiling
+    try:
+      lg_settings.read_user_conf(args.user_conf)
+    except lg_settings.ConfigError as e:
+      raise InferenceInputError(f'--user-conf: {e}') from e
   params, model_state = trained_params(workload, args.checkpoint)
   os.makedirs(args.output_dir, exist_ok=True)
   qsl = serving.SampleQSL.for_spec(lg, spec)

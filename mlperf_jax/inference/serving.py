@@ -30,6 +30,7 @@ import collections
 import dataclasses
 import functools
 import queue
+import sys
 import threading
 import time
 import traceback
@@ -65,6 +66,9 @@ class SampleQSL:
     self.count = count
     self.load_sample = load_sample
     self.loaded: dict[int, Any] = {}
+    # Called with the indices before `unload` drops them (a SUT drains or
+    # cancels the samples it still holds: `BatchingSUT.before_unload`).
+    self.unload_hooks: list[Callable[[Sequence[int]], None]] = []
     self.handle = lg.ConstructQSL(count, min(performance_count, count),
                                   self.load, self.unload)
     self._lg = lg
@@ -78,6 +82,8 @@ class SampleQSL:
       self.loaded[int(i)] = _host_sample(self.load_sample(int(i)))
 
   def unload(self, indices: Sequence[int]) -> None:
+    for hook in self.unload_hooks:
+      hook(indices)
     for i in indices:
       self.loaded.pop(int(i), None)
 
@@ -114,7 +120,11 @@ class BatchingSUT:
   """Serves a workload's `InferenceSpec` under a LoadGen scenario.
 
   Samples are queued by `issue_queries` (LoadGen's thread returns at once)
-  and served by one worker thread. If `predict` (or `collate`/`encode`)
+  and served by one worker thread. Before the QSL unloads samples, samples
+  still queued or in flight are cancelled (never read or completed): a
+  LoadGen unloads with samples outstanding only after it stopped waiting for
+  them (the Python LoadGen's completion timeout), and completing them then
+  would report to no running test. If `predict` (or `collate`/`encode`)
   raises, the error is kept in `error` (with the traceback printed), every
   affected and later sample is completed with an empty response so that no
   LoadGen waits forever, and, under the project's Python LoadGen, the next
@@ -182,6 +192,15 @@ class BatchingSUT:
       self._compiled[b] = predict.lower(*self._args, shapes).compile()
     self._queue: queue.Queue = queue.Queue()
     self._in_flight = None
+    # Queued items carry the epoch they were issued in; `before_unload`
+    # starts a new epoch, and the worker drops items of older ones. The lock
+    # covers reading loaded samples and completing (so never after unload).
+    self._lock = threading.Lock()
+    self._epoch = 0
+    self._n_issued = 0   # written by LoadGen's issue thread only
+    self._n_done = 0     # written under the lock
+    self.cancelled = 0
+    qsl.unload_hooks.append(self.before_unload)
     self._worker = threading.Thread(target=self._serve, daemon=True)
     self._worker.start()
     self.handle = lg.ConstructSUT(self.issue_queries, self.flush_queries)
@@ -192,10 +211,28 @@ class BatchingSUT:
     if self.error is not None and self._raise_in_issue:
       raise RuntimeError(f'predict failed: {self.error!r}') from self.error
     now = time.perf_counter()
-    self._queue.put([(s.id, s.index, now) for s in samples])
+    epoch = self._epoch
+    items = [(s.id, s.index, now, epoch) for s in samples]
+    self._n_issued += len(items)
+    self._queue.put(items)
 
   def flush_queries(self) -> None:
     pass
+
+  def before_unload(self, indices: Sequence[int]) -> None:
+    """QSL unload hook: cancels samples LoadGen stopped waiting for."""
+    del indices
+    with self._lock:
+      missing = self._n_issued - self._n_done
+      if missing <= 0:
+        return
+      self._epoch += 1
+      self._n_done = self._n_issued
+      self.cancelled += missing
+    print(f'SUT: the LoadGen unloads samples with {missing} issued samples '
+          'not completed (it stopped waiting for them: see the errors in '
+          'its detail log); they were cancelled, not served.',
+          file=sys.stderr, flush=True)
 
   # ---- serving -------------------------------------------------------------
 
@@ -247,12 +284,22 @@ class BatchingSUT:
       pending.extend(got)
     return [pending.popleft() for _ in range(min(largest, len(pending)))]
 
+  def _live(self, items) -> list:
+    """The items not cancelled by `before_unload` (call under the lock)."""
+    epoch = self._epoch
+    return [it for it in items if it[3] == epoch]
+
   def _dispatch(self, items):
-    n = len(items)
-    b = self._bucket(n)
-    loaded = self.qsl.loaded
-    # collate pads to the bucket; padded rows are never completed.
-    batch = self.collate([loaded[idx] for _, idx, _ in items], b)
+    """Collates and launches `items`; None if all were cancelled."""
+    with self._lock:
+      items = self._live(items)
+      if not items:
+        return None
+      n = len(items)
+      b = self._bucket(n)
+      loaded = self.qsl.loaded
+      # collate pads to the bucket; padded rows are never completed.
+      batch = self.collate([loaded[it[1]] for it in items], b)
     self.stats.padded += b - n
     self.stats.batch_waits_s.append(time.perf_counter() - items[0][2])
     self.stats.buckets.append(b)
@@ -272,18 +319,27 @@ class BatchingSUT:
     done = time.perf_counter()
     addr = buffer.ctypes.data
     resp = self.lg.QuerySampleResponse
-    responses = []
-    offset = 0
-    for (qid, _, _), size in zip(items, sizes):
-      responses.append(resp(qid, addr + offset, size))
-      offset += size
-    self.stats.latencies_s.extend(done - t for _, _, t in items)
-    self.lg.QuerySamplesComplete(responses)
+    with self._lock:
+      epoch = self._epoch
+      responses = []
+      offset = 0
+      for (qid, _, t, e), size in zip(items, sizes):
+        if e == epoch:
+          responses.append(resp(qid, addr + offset, size))
+          self.stats.latencies_s.append(done - t)
+        offset += size
+      if responses:
+        self._n_done += len(responses)
+        self.lg.QuerySamplesComplete(responses)
     del buffer
 
   def _complete_empty(self, items) -> None:
     resp = self.lg.QuerySampleResponse
-    self.lg.QuerySamplesComplete([resp(qid, 0, 0) for qid, _, _ in items])
+    with self._lock:
+      live = self._live(items)
+      if live:
+        self._n_done += len(live)
+        self.lg.QuerySamplesComplete([resp(it[0], 0, 0) for it in live])
 
   def _fail(self, error: BaseException, items) -> None:
     if self.error is None:
@@ -322,7 +378,7 @@ class BatchingSUT:
           self._fail(e, items)
           continue
         self._finish()                  # ... while this one's results return
-        self._in_flight = nxt
+        self._in_flight = nxt           # None: all cancelled
       except BaseException as e:  # pylint: disable=broad-except
         # A failure outside predict (e.g. in QuerySamplesComplete): keep it
         # and keep draining rather than dying with samples outstanding.

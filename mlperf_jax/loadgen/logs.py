@@ -260,6 +260,7 @@ def log_result_details(detail, summ):
   d('result_mean_latency_ns', summ.mean)
   for p, v in summ.pcts:
     d(f'result_{metrics.fixed(p * 100)}_percentile_latency_ns', v)
+  d('num_errors', detail.errors)  # last key of a summary (results.cc:852)
 
 
 class AccuracyLog:

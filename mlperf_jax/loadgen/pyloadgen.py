@@ -14,11 +14,15 @@ keys. Extensions: ``QuerySampleResponse.data`` may also be a buffer
 (bytes/numpy); ``TestSettings.completion_timeout_s`` bounds the wait for a
 SUT that never completes (error + INVALID instead of a hang); an exception
 in the SUT stops the test, is logged with its traceback and re-raised from
-``StartTest`` as ``SUTError`` after the logs are written.
+``StartTest`` as ``SUTError`` after the logs are written; settings the
+official LoadGen would run into undefined behaviour with (a
+``performance_issue_same_index`` outside the loaded set) raise
+``ConfigError`` before anything is loaded.
 """
 
 import datetime
 import hashlib
+import math
 import os
 import sys
 import threading
@@ -158,6 +162,7 @@ class _QSL:
 _HANDLES = {}
 _NEXT = [1]
 _ACTIVE = [None]
+_STRAY_REPORTED = [False]
 _TEST_LOCK = threading.Lock()
 
 
@@ -204,12 +209,18 @@ def QuerySamplesComplete(responses, response_cb=None):  # pylint: disable=invali
   t = time.perf_counter_ns()
   run = _ACTIVE[0]
   if run is None:
-    sys.stderr.write('pyloadgen: QuerySamplesComplete called with no test '
-                     'running; ignored.\n')
+    if not _STRAY_REPORTED[0]:  # once, not once per call (a flood)
+      _STRAY_REPORTED[0] = True
+      sys.stderr.write('pyloadgen: QuerySamplesComplete called with no test '
+                       'running; ignored (so are any more such calls before '
+                       'the next test).\n')
     return
   if response_cb is not None and (run.accuracy or run.log_mask is not None):
+    # Only for the samples whose data is logged, before the data is copied
+    # (ResponseDelegateDetailed::SampleComplete, loadgen.cc:75-95).
     for r in responses:
-      response_cb(r)
+      if run.is_logged(r):
+        response_cb(r)
   run.complete(responses, t)
 
 
@@ -245,6 +256,7 @@ def StartTestWithLogSettings(sut, qsl, test_settings, log_settings,  # pylint: d
   """
   if not _TEST_LOCK.acquire(blocking=False):  # pylint: disable=consider-using-with
     raise RuntimeError('A LoadGen test is already running in this process.')
+  _STRAY_REPORTED[0] = False
   try:
     return _run_test(_HANDLES[sut], _HANDLES[qsl], test_settings,
                      log_settings, audit_config_filename)
@@ -271,6 +283,9 @@ def _run_test(sut, qsl, req, log_settings, audit_config_filename):
   try:
     sut_error = _run_logged(sut, qsl, req, detail, acc, summary_parts, stamp,
                             audit_config_filename)
+  except ConfigError as e:  # bad settings or audit.config: no traceback
+    detail.error('error_invalid_config', str(e))
+    raise
   except BaseException:
     detail.error('error_runtime', 'LoadGen failed:\n' + traceback.format_exc())
     raise
@@ -329,12 +344,17 @@ def _run_logged(sut, qsl, req, detail, acc, summary_parts, stamp,
     ts.sample_index_rng_seed = req.test05_sample_index_rng_seed
     ts.schedule_rng_seed = req.test05_schedule_rng_seed
   eff = settings_lib.EffectiveSettings(ts, qsl.performance, qsl.total)
-  for k, v in settings_lib.requested_items(req):
+  # The official logs as "requested" the settings after audit.config and
+  # test05 (TestSettingsInternal::requested, test_settings_internal.cc:27).
+  for k, v in settings_lib.requested_items(ts):
     d(k, v)
   for key, msg in eff.errors:
     detail.error(key, msg)
   for k, v in settings_lib.effective_items(eff):
     d(k, v)
+  problem = _unrunnable(eff, qsl)
+  if problem:
+    raise ConfigError(problem)
   timeout = float(getattr(req, 'completion_timeout_s',
                           DEFAULT_COMPLETION_TIMEOUT_S))
   state = _TestState(sut, qsl, detail, acc, timeout)
@@ -353,8 +373,39 @@ def _run_logged(sut, qsl, req, detail, acc, summary_parts, stamp,
     if summ is not None:
       summary_parts.append(logs.summary_text(summ))
       logs.log_result_details(detail, summ)
-  d('num_errors', detail.errors)
   return state.error
+
+
+def _unrunnable(eff, qsl):
+  """Why the test cannot run with ``eff`` (checked before any load), or None.
+
+  The official LoadGen logs ``performance_issue_same_index >=
+  performance_sample_count`` as an error and then reads past the end of the
+  loaded set (undefined behaviour); here it stops the test before the QSL
+  is asked to load anything.
+  """
+  if not eff.performance_issue_same:
+    return None
+  idx = eff.performance_issue_same_index
+  limits = []
+  if eff.mode != 'AccuracyOnly':
+    limits.append((eff.performance_sample_count, 'the performance sample '
+                   'count (the size of the loaded set)'))
+  if eff.mode in ('AccuracyOnly', 'SubmissionRun'):
+    n = min(eff.accuracy_sample_count, qsl.total)
+    size = max(eff.performance_sample_count, 1)
+    smallest = n % size or min(n, size)
+    limits.append((smallest, 'the size of the smallest accuracy-mode loaded '
+                   f'set ({n} samples in sets of {size})'))
+  for limit, what in limits:
+    if idx >= limit:
+      return (f'performance_issue_same_index {idx} must be below {what}, '
+              f'{limit}: the sample to repeat is picked by its position in '
+              'the loaded set. Set performance_issue_same_index to a value in '
+              f'[0, {limit}) (TEST04 uses 3) or raise '
+              'performance_sample_count_override. The test was stopped '
+              'before any sample was loaded or issued.')
+  return None
 
 
 def _copy_settings(req):
@@ -400,31 +451,33 @@ class _TestState:
                           traceback.format_exc())
       run.wait_all()
     finally:
-      _ACTIVE[0] = None
+      # The run stays the active one until its set is unloaded (_unload): a
+      # completion arriving after a completion timeout, before the SUT has
+      # been told by the unload, is recorded late rather than reported as
+      # "no test running".
       scenarios.thaw_gc(run.gc_frozen)
       self.acc.write(run.acc_entries)
     if run.sut_exception is not None:
       self.error = run.sut_exception
-    if not accuracy:
-      for k in ('logger_swap_request_slots_retry_count',
-                'logger_swap_request_slots_retry_retry_count',
-                'logger_swap_request_slots_retry_reencounter_count',
-                'logger_start_reading_entries_retry_count',
-                'logger_tls_total_log_cas_fail_count',
-                'logger_tls_total_swap_buffers_slot_retry_count'):
-        d(k, 0)
-      active = (run.max_completion_ns() - run.start) / 1e9
-      end = power_begin + datetime.timedelta(seconds=max(active, 0))
-      d('power_begin', _power(power_begin))
-      d('power_end', _power(end))
+    # Every IssueQueries call, accuracy mode included (loadgen.cc:538-568).
+    for k in ('logger_swap_request_slots_retry_count',
+              'logger_swap_request_slots_retry_retry_count',
+              'logger_swap_request_slots_retry_reencounter_count',
+              'logger_start_reading_entries_retry_count',
+              'logger_tls_total_log_cas_fail_count',
+              'logger_tls_total_swap_buffers_slot_retry_count'):
+      d(k, 0)
+    active = (run.max_completion_ns() - run.start) / 1e9
+    end = power_begin + datetime.timedelta(seconds=max(active, 0))
+    d('power_begin', _power(power_begin))
+    d('power_end', _power(end))
     return run
 
   def accuracy(self, eff):
     for loaded, end in self._sets(eff, eff.accuracy_sample_count):
-      self.detail.log('loaded_qsl_set', loaded)
-      self.qsl.load(list(loaded))
+      self._load(loaded)
       run = self._issue(eff, loaded, end, True)
-      self.qsl.unload(list(loaded))
+      self._unload(loaded)
       if run.fault:
         return
 
@@ -436,51 +489,75 @@ class _TestState:
     return summ, run
 
   def performance(self, eff):
-    loaded, end = self._sets(eff, eff.performance_sample_count)[0]
-    self.detail.log('loaded_qsl_set', loaded)
-    self.qsl.load(list(loaded))
-    try:
-      summ, _ = self._perf_once(eff, loaded, end)
-    finally:
-      self.qsl.unload(list(loaded))
+    summ, _ = self._perf_loaded(eff)
     return summ
 
+  def _unload(self, loaded):
+    self.qsl.unload(list(loaded))
+    _ACTIVE[0] = None
+
+  def _load(self, loaded):
+    self.detail.log('loaded_qsl_set', loaded)
+    self.qsl.load(list(loaded))
+
+  def _perf_loaded(self, eff):
+    """Loads the first set, runs ``eff`` once, unloads (FindBoundaries)."""
+    loaded, end = self._sets(eff, eff.performance_sample_count)[0]
+    self._load(loaded)
+    try:
+      return self._perf_once(eff, loaded, end)
+    finally:
+      self._unload(loaded)
+
   def find_peak(self, eff):
-    """Server FindPeakPerformance: widen then bisect ``target_qps``."""
+    """Server FindPeakPerformance: widen then bisect ``target_qps``.
+
+    As ``FindPeakPerformanceMode`` (loadgen.cc:926-1060): the base run and
+    each widening run load and unload the performance set; the bisection
+    runs share one load. The same progress messages are logged.
+    """
     d = self.detail.log
+    d('generic_message', 'Starting FindPeakPerformance mode')
     if eff.scenario != 'Server':
       self.detail.error('error_invalid_config', 'Finding peak performance is '
                         'only supported in Server scenarios.')
       return None
-    d('generic_message', 'Starting FindPeakPerformance mode')
-    sets = self._sets(eff, eff.performance_sample_count)
-    loaded, end = sets[0]
-    self.qsl.load(list(loaded))
-    try:
-      lower, run = self._perf_once(eff, loaded, end)
+    field = lambda e: f'{e.target_qps:f}'  # std::to_string(double)
+    d('generic_message', 'FindPeakPerformance: Check validity of the base '
+      f'settings field: {field(eff)}')
+    step = float(eff.requested.server_find_peak_qps_boundary_step_size)
+    lower, u_eff = None, eff  # the base run, then widening runs
+    while True:
+      upper, run = self._perf_loaded(u_eff)
       if run.fault:
-        return lower
-      if not lower.perf_constraints_met:
-        self.detail.error('error_runtime', 'FindPeakPerformance: Initial '
-                          'lower bound does not satisfy performance '
-                          'constraints, msg: ' + lower.perf_rec)
-        return lower
-      step = float(eff.requested.server_find_peak_qps_boundary_step_size)
-      while True:
-        u_eff = lower.settings.copy(
-            target_qps=lower.settings.target_qps * (1 + step))
-        upper, run = self._perf_once(u_eff, loaded, end)
-        if run.fault:
+        return upper
+      if not upper.perf_constraints_met:
+        if lower is None:
+          self.detail.error('error_runtime', 'FindPeakPerformance: Initial '
+                            'lower bound does not satisfy performance '
+                            'constraints, msg: ' + upper.perf_rec)
           return upper
-        if not upper.perf_constraints_met:
-          break
-        lower = upper
-      prec = int(eff.requested.server_find_peak_qps_decimals_of_precision)
-      while (int(lower.settings.target_qps * 10**prec) + 1 <
-             int(upper.settings.target_qps * 10**prec)):
+        break
+      lower = upper
+      u_eff = lower.settings.copy(
+          target_qps=lower.settings.target_qps * (1 + step))
+      d('generic_message', 'FindBoundaries: Checking fields '
+        f'[{field(lower.settings)}, {field(u_eff)})')
+    d('generic_message', 'FindPeakPerformance: Found boundaries: '
+      f'[{field(lower.settings)}, {field(upper.settings)})')
+    prec = int(eff.requested.server_find_peak_qps_decimals_of_precision) % 256
+    loaded, end = self._sets(upper.settings,
+                             upper.settings.performance_sample_count)[0]
+    self._load(loaded)
+    try:
+      while (math.floor(lower.settings.target_qps * 10**prec) + 1 <
+             math.floor(upper.settings.target_qps * 10**prec)):
         lo, hi = lower.settings.target_qps, upper.settings.target_qps
-        mid, run = self._perf_once(
-            lower.settings.copy(target_qps=lo + (hi - lo) / 2), loaded, end)
+        m_eff = lower.settings.copy(target_qps=lo + (hi - lo) / 2)
+        d('generic_message', 'FindPeakPerformanceBinarySearch: Testing the '
+          f'mid value of bounds [{field(lower.settings)}, '
+          f'{field(upper.settings)}): {field(m_eff)}')
+        mid, run = self._perf_once(m_eff, loaded, end)
         if run.fault:
           return mid
         if mid.perf_constraints_met:
@@ -488,10 +565,10 @@ class _TestState:
         else:
           upper = mid
       d('generic_message', 'FindPeakPerformance: Found peak performance '
-        f'field: {lower.settings.target_qps:f}')
+        f'field: {field(lower.settings)}')
       return lower
     finally:
-      self.qsl.unload(list(loaded))
+      self._unload(loaded)
 
 
 def _power(t):

@@ -121,13 +121,20 @@ def period_ns(qps):
 
 
 def loadable_sets(seed, count, total, set_size, padding):
-  """Returns ``[(set, distribution_end)]`` as ``GenerateLoadableSets``."""
+  """Returns ``[(set, distribution_end)]`` as ``GenerateLoadableSets``.
+
+  ``padding`` (MultiStream: samples per query - 1) copies of each set's
+  first elements are appended, cyclically (``loadgen.cc:676-688``).
+  """
   n = min(count, total)
   idx = Engine(seed).shuffle(list(range(n)))
   sets = []
   for start in range(0, n, max(set_size, 1)):
     chunk = idx[start:start + set_size]
-    sets.append((chunk + chunk[:padding], len(chunk)))
+    # The official loop appends set[i] for i < padding while the set grows,
+    # so a set shorter than the padding wraps around itself.
+    sets.append((chunk + [chunk[i % len(chunk)] for i in range(padding)],
+                 len(chunk)))
   return sets
 
 

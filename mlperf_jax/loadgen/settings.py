@@ -7,10 +7,14 @@
 (``model.scenario.key`` > ``*.scenario.key`` > ``model.*.key`` > ``*.*.key``),
 units (ms, %) and restrictions (only the embedded file may set seeds).
 Unlike the official parser, a malformed line raises ``ConfigError`` naming
-the file and line instead of silently dropping the whole file.
+the file and line instead of silently dropping the whole file, and so does a
+user.conf key the official LoadGen would silently ignore (an unknown name or
+scenario, a seed, a key of another scenario). Numbers parse as the official
+``strtoull``/``strtod`` do (hexadecimal only with ``0x``).
 ``EffectiveSettings`` reproduces ``TestSettingsInternal``.
 """
 
+import difflib
 import enum
 import math
 import re
@@ -39,7 +43,7 @@ class LoggingMode(enum.IntEnum):
 
 
 class ConfigError(ValueError):
-  """A malformed or unreadable conf file."""
+  """A malformed or unreadable conf file, or settings a test cannot run."""
 
 
 # Fields whose C++ type is double (they print as doubles in the logs).
@@ -108,7 +112,11 @@ _FULL_INT = re.compile(r'[+-]?(0[xX][0-9a-fA-F]+|0[0-7]*|[1-9][0-9]*)\Z')
 
 
 def _strtoull(text):
-  """C ``strtoull(text, nullptr, 0)``: the value of the longest prefix."""
+  """C ``strtoull(text, nullptr, 0)``: the value of the longest prefix.
+
+  Out of range (magnitude >= 2^64) saturates to 2^64 - 1, as C does; a
+  negative value wraps modulo 2^64.
+  """
   m = _INT_PREFIX.match(text)
   if not m:
     return 0
@@ -119,6 +127,8 @@ def _strtoull(text):
     v = int(digits, 8) if len(digits) > 1 else 0
   else:
     v = int(digits)
+  if v >= 1 << 64:
+    return (1 << 64) - 1
   return (-v if sign == '-' else v) % (1 << 64)
 
 
@@ -132,12 +142,24 @@ def _strtod(text):
   return 0.0
 
 
+_HEX_FLOAT = re.compile(r'[+-]?0[xX]')
+
+
 def _parse_double(tok):
+  """C ``strtod`` of the whole token (ValueError if it stops early).
+
+  Python's ``float`` accepts what ``strtod`` does for decimal text
+  (``1e3``, ``.5``, ``inf``, ``nan``) but also ``1_0`` (rejected here);
+  ``strtod``'s hexadecimal form needs the ``0x`` prefix, so a bare ``abc``
+  is not a number (``float.fromhex`` alone would read it as 2748).
+  """
   if '_' in tok or tok != tok.strip():
     raise ValueError(tok)
   try:
     return float(tok)
   except ValueError:
+    if not _HEX_FLOAT.match(tok):
+      raise
     return float.fromhex(tok)
 
 
@@ -151,12 +173,71 @@ def _is_number(tok):
     return False
 
 
-def parse_conf(text, path):
+SCENARIO_NAMES = ('SingleStream', 'MultiStream', 'Server', 'Offline')
+# The keys FromConfig reads from a user.conf, each with the scenarios it is
+# read for (None: the running one); test_settings_internal.cc:690-814. A
+# scenario-specific key is looked up under that scenario whatever scenario
+# runs (``*.Server.target_qps`` sets server_target_qps in an Offline test).
+USER_CONF_KEYS = {
+    'mode': None, 'min_duration': None, 'max_duration': None,
+    'min_query_count': None, 'max_query_count': None,
+    'performance_sample_count_override': None,
+    'accuracy_sample_count_override': None,
+    'performance_issue_unique': None, 'performance_issue_same': None,
+    'performance_issue_same_index': None,
+    'sample_concatenate_permutation': None, 'print_timestamps': None,
+    'use_token_latencies': None, 'infer_token_latencies': None,
+    'token_latency_scaling_factor': None, 'accuracy_log_rng_seed': None,
+    'accuracy_log_sampling_target': None,
+    'target_latency': ('SingleStream', 'MultiStream', 'Server'),
+    'target_latency_percentile': ('SingleStream', 'MultiStream', 'Server'),
+    'samples_per_query': ('MultiStream',),
+    'target_qps': ('Server', 'Offline'),
+    'coalesce_queries': ('Server',), 'max_async_queries': ('Server',),
+    'ttft_latency': ('Server',), 'tpot_latency': ('Server',),
+}
+# Read only from the mlperf.conf embedded in LoadGen (conf_type 0); the
+# official LoadGen silently ignores them in a user.conf.
+EMBEDDED_ONLY_KEYS = frozenset([
+    'qsl_rng_seed', 'sample_index_rng_seed', 'schedule_rng_seed',
+    'accuracy_log_probability', 'test05', 'test05_qsl_rng_seed',
+    'test05_sample_index_rng_seed', 'test05_schedule_rng_seed'])
+
+
+def _key_problem(key):
+  """Why a user.conf key has no effect in LoadGen 6.0.17, or None."""
+  parts = key.rsplit('.', 2)  # model names may hold dots (wan-2.2-t2v-a14b)
+  if len(parts) != 3 or not all(parts):
+    return (f'key {key!r} is not model.scenario.key (for example '
+            "'resnet50.Offline.target_qps' or '*.*.min_duration')")
+  _, scenario, name = parts
+  if scenario != '*' and scenario not in SCENARIO_NAMES:
+    return (f'unknown scenario {scenario!r} in {key!r}; use one of '
+            f"{', '.join(SCENARIO_NAMES)} or '*'")
+  if name in EMBEDDED_ONLY_KEYS:
+    return (f'{name!r} can only be set by the mlperf.conf built into '
+            'LoadGen; the official LoadGen ignores it in a user.conf (remove '
+            'the line)')
+  if name not in USER_CONF_KEYS:
+    close = difflib.get_close_matches(name, USER_CONF_KEYS, n=1)
+    hint = f'did you mean {close[0]!r}? ' if close else ''
+    return (f'unknown key {name!r} in {key!r}; {hint}LoadGen reads '
+            f"{', '.join(sorted(USER_CONF_KEYS))}")
+  only = USER_CONF_KEYS[name]
+  if only and scenario != '*' and scenario not in only:
+    return (f'{name!r} is read only for {", ".join(only)}: LoadGen ignores '
+            f'{key!r}')
+  return None
+
+
+def parse_conf(text, path, check_keys=False):
   """Parses conf text into ``{key: value_token}``.
 
   Args:
     text: the file contents.
     path: the file name, used in error messages.
+    check_keys: also reject keys LoadGen would ignore (unknown names or
+      scenarios, seeds, a key of another scenario): for a user.conf.
 
   Returns:
     dict from the full key (``model.scenario.key``) to the value token.
@@ -186,6 +267,10 @@ def parse_conf(text, path):
         raise ConfigError(
             f'{path}:{line_nr}: value {tok!r} of {key!r} needs to be an '
             f'integer or a double.{hint}')
+      if check_keys:
+        problem = _key_problem(key)
+        if problem:
+          raise ConfigError(f'{path}:{line_nr}: {problem}.')
       kv[key] = tok
   return kv
 
@@ -221,7 +306,8 @@ def apply_conf(settings, kv, model, scenario, conf_type):
   val = get_l('mode')
   if val is not None:
     if val in (0, 1, 2, 3):
-      settings.mode = TestMode(val)
+      # This module's TestMode or the official binding's (apply_user_conf).
+      settings.mode = type(settings.mode)(val)
     else:
       PENDING_ERRORS.append(('error_invalid_config',
                              'Invalid value passed to Mode key in config.'))
@@ -329,13 +415,48 @@ class TestSettings:
       except OSError as e:
         raise ConfigError(f"can't open conf file {path!r}: {e}") from e
       name = path
-    kv = parse_conf(text, name)
+    kv = parse_conf(text, name, check_keys=conf_type == 1)
     apply_conf(self, kv, model, scenario, conf_type)
     return 0
 
   def __repr__(self):
     return 'TestSettings(%s)' % ', '.join(
         f'{k}={getattr(self, k)!r}' for k in DEFAULTS)
+
+
+def read_user_conf(path):
+  """Parses and checks a user.conf as ``FromConfig`` would; ``{key: token}``.
+
+  Raises:
+    ConfigError: the file cannot be read, or a line is malformed, has a value
+      that is not a number, or a key LoadGen would ignore (with file:line).
+  """
+  try:
+    with open(path, encoding='utf-8') as f:
+      text = f.read()
+  except (OSError, UnicodeDecodeError) as e:
+    raise ConfigError(f"can't read conf file {path!r}: {e}") from e
+  return parse_conf(text, path, check_keys=True)
+
+
+def apply_user_conf(settings, path, model, scenario):
+  """Applies only the user.conf ``path`` to ``settings``, as its last layer.
+
+  ``FromConfig`` layers defaults < the embedded mlperf.conf < user.conf.
+  Settings that stand in for mlperf.conf (a scale that is not a result:
+  short mini tests) keep that order with this function: the user.conf's
+  keys override them, nothing else changes. Works on this module's
+  ``TestSettings`` and on the official binding's.
+
+  Raises:
+    ConfigError: as ``read_user_conf``, or for a ``mode`` other than 0-3.
+  """
+  kv = read_user_conf(path)
+  val = _lookup(kv, model, scenario, 'mode')
+  if val is not None and _strtoull(val) not in (0, 1, 2, 3):
+    raise ConfigError(f'{path}: mode = {val} is not 0 (submission), 1 '
+                      '(accuracy), 2 (performance) or 3 (find peak).')
+  apply_conf(settings, kv, model, scenario, 1)
 
 
 def scenario_name(scenario):
