@@ -104,6 +104,11 @@ def main() -> int:
         f'{q.conv.mean_epoch_num:.4g} ({q.conv.how}) | {q.bound} | '
         f'{q.time_to_train_s / 60:.3f} | {float(row["minutes"]):.3f} | '
         f'{ratio:.2f}' + (' (calibration)' if calib else '') + ' |')
+  for b, e in sorted(eff.items()):
+    if e > 0.999:
+      out.append(f'{b}: not calibrated (even at efficiency 1 the prediction '
+                 'is slower than the calibration row: the difference is in '
+                 'communication or implementation, not compute).')
   within = sum(1 for r in ratios if 1 / 1.5 <= r <= 1.5)
   out.append('')
   out.append('Efficiency fitted per benchmark: ' + ', '.join(

@@ -35,7 +35,8 @@ def text(p: pr.Prediction) -> str:
       f'per-device memory: train state {_gib(c.state_bytes)} + step '
       f'temporaries {_gib(c.temp_bytes)} (XLA:CPU buffer assignment) vs HBM '
       f'{_gib(chip.hbm_bytes)}: ' + ('fits' if p.fits else 'DOES NOT FIT'),
-      f'per-device step: {c.flops:.4g} FLOPs, {c.bytes_accessed:.4g} bytes; '
+      f'per-device step: {c.flops:.4g} FLOPs ({c.bytes_accessed:.4g} bytes by '
+      'XLA:CPU fusion, not used for time); '
       f'collectives: ' + (', '.join(f'{k} {_gib(v)}' for k, v in
                                     sorted(kinds.items())) or 'none'),
       f'step time: compute {_ms(p.compute_s)} (roofline / efficiency '
