@@ -17,6 +17,7 @@ _CACHE = os.environ.setdefault(
 os.environ.setdefault('JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS', '0')
 os.environ.setdefault('JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES', '0')
 
+import fcntl  # noqa: E402
 import json  # noqa: E402
 import subprocess  # noqa: E402
 import sys  # noqa: E402
@@ -31,15 +32,31 @@ MINI_SEED = 1
 
 
 class MiniRun:
-  """One `python -m mlperf_jax.train --workload NAME` run at mini scale."""
+  """One `python -m mlperf_jax.train --workload NAME` run at mini scale.
+
+  Under pytest-xdist the workers share one run per workload: the first to
+  ask runs it under a file lock in the session's shared temporary folder,
+  the others wait for it and read its recorded result.
+  """
 
   def __init__(self, name: str, out):
     self.name = name
-    self.proc = subprocess.run(
-        [sys.executable, '-m', 'mlperf_jax.train', '--workload', name,
-         '--seed', str(MINI_SEED), '--output-dir', str(out), '--quiet'],
-        capture_output=True, text=True, timeout=900, check=False)
-    logs = sorted(out.rglob('mllog.txt'))
+    out.mkdir(parents=True, exist_ok=True)
+    done = out / 'mini_run.json'
+    with open(out.parent / f'{out.name}.lock', 'w') as lock:
+      fcntl.flock(lock, fcntl.LOCK_EX)
+      if not done.exists():
+        proc = subprocess.run(
+            [sys.executable, '-m', 'mlperf_jax.train', '--workload', name,
+             '--seed', str(MINI_SEED), '--output-dir', str(out / 'run'),
+             '--quiet'],
+            capture_output=True, text=True, timeout=900, check=False)
+        done.write_text(json.dumps({'returncode': proc.returncode,
+                                    'stdout': proc.stdout,
+                                    'stderr': proc.stderr}))
+    self.proc = subprocess.CompletedProcess(
+        args=[name], **json.loads(done.read_text()))
+    logs = sorted((out / 'run').rglob('mllog.txt'))
     self.log = logs[0] if logs else None
 
   def records(self) -> list[dict]:
@@ -56,9 +73,12 @@ def mini_run(tmp_path_factory):
   """name -> its `MiniRun`, run once per session and shared by every test
   that asserts something about a finished mini run."""
   cache: dict[str, MiniRun] = {}
+  base = tmp_path_factory.getbasetemp()
+  if os.environ.get('PYTEST_XDIST_WORKER'):
+    base = base.parent  # shared by the workers of this session
 
   def get(name: str) -> MiniRun:
     if name not in cache:
-      cache[name] = MiniRun(name, tmp_path_factory.mktemp(f'mini_{name}'))
+      cache[name] = MiniRun(name, base / f'mini_{name}')
     return cache[name]
   return get
