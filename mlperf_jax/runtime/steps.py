@@ -240,6 +240,17 @@ def _build(workload: Workload, tx: optax.GradientTransformation,
   Nothing is allocated here: shapes come from `jax.eval_shape` and the
   executables are compiled from `ShapeDtypeStruct`s.
   """
+  k = accumulation_steps(hp)
+  shards = 1
+  for axis in shd.BATCH_AXES:
+    shards *= mesh.shape[axis]
+  micro = workload.global_batch_size(hp) // k
+  if k > 1 and micro % shards:
+    raise ValueError(
+        f'the micro-batch of {micro} samples (global_batch_size / '
+        f'gradient_accumulation_steps = {workload.global_batch_size(hp)} / '
+        f'{k}) does not split over the {shards} batch shards of the mesh; '
+        'choose gradient_accumulation_steps so that it does')
   init_fn = make_init_fn(workload, tx, hp)
   rng_spec = jax.ShapeDtypeStruct((2,), jnp.uint32)
   boxed, _ = jax.eval_shape(lambda r: workload.init(r, hp), rng_spec)
