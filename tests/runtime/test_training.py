@@ -107,15 +107,16 @@ class _SplitBlocks(ResNetWorkload):
 
 
 def test_run_block_hook_drives_training_with_the_same_result(tmp_path):
-  plain = _run(tmp_path, 3, 24, name='plain')
+  # Two blocks of floor(1437 / 128) = 11 steps (an epoch each).
+  plain = _run(tmp_path, 3, 22, name='plain')
   wl = _SplitBlocks('mini')
   wl.events = []
-  split = _run(tmp_path, 3, 24, workload=wl, name='split')
+  split = _run(tmp_path, 3, 22, workload=wl, name='split')
   assert split.losses == plain.losses  # same steps, same order
   assert split.evals[-1].metrics == plain.evals[-1].metrics
   # One hook call per block, before its steps; the half point in between.
   assert [e[0] for e in wl.events] == ['block', 'half'] * 2
-  assert wl.events[1][1] == 6 and wl.events[3][1] == 18  # 12 steps a block
+  assert wl.events[1][1] == 5 and wl.events[3][1] == 16  # 11 steps a block
   text = (tmp_path / 'split.txt').read_text()
   assert text.count('"key": "block_start"') == 2
 
