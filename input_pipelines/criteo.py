@@ -17,9 +17,17 @@ empty = missing) into:
   `ceil(n / 2)` samples of day 23, val = the rest.
 
 The model input is `log(x_int + 1)` and `x_cat % max_ind_range`. Training
-reads the train `.bin` memory-mapped in batches of the global batch size, the
-batch order shuffled every epoch (the reference's `RandomSampler` over
-batches; here seeded by the run seed); eval reads the test `.bin` in order,
+reads the train `.bin` memory-mapped. The reference's loader cuts the file
+into `ceil(N / GBS)` contiguous batches, the last one short, and shuffles
+their order every epoch (`RandomSampler` over batches); here each epoch is
+the same blocks in an order seeded by (run seed, epoch), the epochs are
+concatenated into one stream, and global batch `i` is stream positions
+`[i * GBS, (i + 1) * GBS)`: every sample is seen exactly once per epoch and
+the last batch of an epoch is a mixed batch (the short block's samples and
+the first of the next epoch), which the rules allow ("Equivalence
+exceptions", training_rules.adoc v1.1: remaining, padded or mixed, never
+dropped). The workload evaluates each epoch after its mixed batch
+(`DlrmWorkload.epoch_end_step`). Eval reads the test `.bin` in order,
 padded and masked. Each host reads only its slice of every batch.
 
 `convert` rebuilds all of these files from raw day TSVs. Its shuffle has the
@@ -90,33 +98,77 @@ def _host_slice(n: int, host: HostShard) -> slice:
   return slice(host.index * per, (host.index + 1) * per)
 
 
+class _BlockStream:
+  """The training stream's record ranges: epochs of shuffled blocks.
+
+  Epoch `e` is the `ceil(N / GBS)` blocks `[b * GBS, min((b + 1) * GBS, N))`
+  of the file in the order `default_rng((seed, e)).permutation`; positions
+  `[e * N, (e + 1) * N)` of the stream are that epoch's records in order.
+  """
+
+  def __init__(self, num_records: int, block: int, seed: int):
+    self.n, self.block, self.seed = num_records, block, seed
+    self._epochs: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
+
+  def _epoch(self, epoch: int):
+    if epoch not in self._epochs:
+      for old in [e for e in self._epochs if e < epoch - 1]:
+        del self._epochs[old]
+      count = -(-self.n // self.block)
+      starts = np.random.default_rng((self.seed, epoch)).permutation(
+          count).astype(np.int64) * self.block
+      sizes = np.minimum(self.block, self.n - starts)
+      self._epochs[epoch] = (starts, np.cumsum(sizes) - sizes, sizes)
+    return self._epochs[epoch]
+
+  def ranges(self, lo: int, hi: int) -> list[tuple[int, int]]:
+    """Record ranges `[a, b)` of the file holding stream positions
+    `[lo, hi)`, in stream order."""
+    out = []
+    pos = lo
+    while pos < hi:
+      epoch, p = divmod(pos, self.n)
+      end = p + min(hi - pos, self.n - p)
+      starts, offsets, sizes = self._epoch(epoch)
+      j = int(np.searchsorted(offsets, p, side='right')) - 1
+      q = p
+      while q < end:
+        take = min(end, int(offsets[j] + sizes[j])) - q
+        a = int(starts[j] + q - offsets[j])
+        out.append((a, a + take))
+        q += take
+        j += 1
+      pos += end - p
+    return out
+
+
 def train_batches(data_dir: str, *, global_batch_size: int, seed: int,
                   host: HostShard, start_step: int = 0, max_ind_range: int = 40_000_000
                   ) -> Iterator[dict[str, np.ndarray]]:
   """Endless per-host training batches from the train `.bin`.
 
-  Batch `j` of an epoch is records `[b * GBS, (b + 1) * GBS)` with `b` the
-  `j`-th entry of the epoch's permutation of the `N // GBS` full batches
-  (seeded by (seed, epoch)). The reference's loader also yields the short
-  last batch; compiled steps need one shape, so its `N mod GBS` records
-  (fewer than one batch of 4.2e9) are left out of every epoch.
+  Global batch `i` is positions `[i * GBS, (i + 1) * GBS)` of the stream of
+  epochs of shuffled blocks (see the module docstring and `_BlockStream`):
+  every record once per epoch, the last batch of an epoch mixed with the
+  start of the next. Host `h` of `H` reads positions
+  `[h * GBS / H, (h + 1) * GBS / H)` of each batch. A pure function of
+  (seed, step): resuming at `start_step` reads what an uninterrupted run
+  would.
   """
   data = open_bin(data_dir, 'train')
   if global_batch_size % host.count:
     raise ValueError(f'global_batch_size={global_batch_size} must be '
                      f'divisible by the {host.count} hosts')
-  num = data.shape[0] // global_batch_size
-  if num == 0:
-    raise ValueError(f'the train split has {data.shape[0]} samples, fewer '
-                     f'than one global batch of {global_batch_size}')
+  if data.shape[0] == 0:
+    raise ValueError('the train split holds no samples')
+  per = global_batch_size // host.count
+  stream = _BlockStream(data.shape[0], global_batch_size, seed)
   step = start_step
   while True:
-    epoch, j = divmod(step, num)
-    order = np.random.default_rng((seed, epoch)).permutation(num)
-    b = int(order[j])
-    lo, hi = b * global_batch_size, (b + 1) * global_batch_size
-    yield to_model_inputs(np.asarray(data[lo:hi][_host_slice(hi - lo, host)]),
-                          max_ind_range)
+    lo = step * global_batch_size + host.index * per
+    parts = [np.asarray(data[a:b]) for a, b in stream.ranges(lo, lo + per)]
+    records = parts[0] if len(parts) == 1 else np.concatenate(parts)
+    yield to_model_inputs(records, max_ind_range)
     step += 1
 
 

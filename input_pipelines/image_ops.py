@@ -33,11 +33,17 @@ differ.
 falling back to a centre crop of 224/256 of the shorter side when the sampler
 returns the whole image); it is offered for comparison and open-division runs.
 
-The default standard deviation (58.393, 57.12, 57.375) is the MXNet/GluonCV
-convention, the `--rgb-std` default of NVIDIA's MXNet ResNet-50 v1.5 code
-(next to `--rgb-mean` 123.68, 116.779, 103.939); torchvision and Google's TPU
-code use 0.229 * 255 = 58.395 for red. Closed-division submitters normalise by
-a std; pass `std=None` for the reference's exact mean-only normalisation.
+Normalisation is the reference's by default: the channel means only
+(`std=None`). Dividing by a standard deviation is an explicit option
+(`std=STDDEV_RGB`; the ResNet workload's `input_normalization=mean_std`),
+for the open division: the closed division must use the reference's
+preprocessing (training_rules.adoc v1.1, "Preprocessing During the Run"),
+and the rules' "Equivalence exceptions" list no normalisation change, so a
+closed submission dividing by a std (as NVIDIA's MXNet ones do) needs an
+exemption approved in advance. `STDDEV_RGB` (58.393, 57.12, 57.375) is the
+MXNet/GluonCV convention, the `--rgb-std` default of NVIDIA's MXNet
+ResNet-50 v1.5 code (next to `--rgb-mean` 123.68, 116.779, 103.939);
+torchvision and Google's TPU code use 0.229 * 255 = 58.395 for red.
 """
 
 import dataclasses
@@ -267,8 +273,8 @@ def resize_bilinear(image: np.ndarray, out_height: int, out_width: int, *,
   return left_cols + (right_cols - left_cols) * fx[None, :, None]
 
 
-def normalize(image: np.ndarray, mean=MEAN_RGB, std=STDDEV_RGB) -> np.ndarray:
-  """Per-channel `(x - mean) / std` on 0-255 pixels, float32.
+def normalize(image: np.ndarray, mean=MEAN_RGB, std=None) -> np.ndarray:
+  """Per-channel `x - mean` (and `/ std` when given) on 0-255 pixels, float32.
 
   Args:
     image: [..., C] array of 0-255 values.
@@ -290,7 +296,7 @@ def normalize(image: np.ndarray, mean=MEAN_RGB, std=STDDEV_RGB) -> np.ndarray:
 def preprocess_for_train(image: Any, rng: np.random.Generator, *,
                          image_size: int = IMAGE_SIZE,
                          crop: CropConfig = MLPERF_CROP, mean=MEAN_RGB,
-                         std=STDDEV_RGB) -> np.ndarray:
+                         std=None) -> np.ndarray:
   """Random crop, random flip, resize, normalise: float32 [S, S, 3].
 
   Follows the reference's order: crop, flip the crop, then resize (the TF1
@@ -302,7 +308,7 @@ def preprocess_for_train(image: Any, rng: np.random.Generator, *,
     image_size: output side.
     crop: crop parameters.
     mean: channel means (None to skip).
-    std: channel standard deviations (None to skip).
+    std: channel standard deviations (None, the reference: no division).
 
   Returns:
     float32 [image_size, image_size, 3].
@@ -326,7 +332,7 @@ def eval_resize_shape(height: int, width: int,
 
 def preprocess_for_eval(image: Any, *, image_size: int = IMAGE_SIZE,
                         resize_min: int = RESIZE_MIN, mean=MEAN_RGB,
-                        std=STDDEV_RGB) -> np.ndarray:
+                        std=None) -> np.ndarray:
   """Resize the shorter side to `resize_min`, centre-crop, normalise.
 
   Args:
@@ -334,7 +340,7 @@ def preprocess_for_eval(image: Any, *, image_size: int = IMAGE_SIZE,
     image_size: output side (the centre crop).
     resize_min: shorter side after the aspect-preserving resize.
     mean: channel means (None to skip).
-    std: channel standard deviations (None to skip).
+    std: channel standard deviations (None, the reference: no division).
 
   Returns:
     float32 [image_size, image_size, 3].

@@ -214,24 +214,29 @@ def _stack(images: list[np.ndarray],
 
 
 def _train_example(record: dict[str, Any], rng: np.random.Generator,
-                   image_size: int, crop: image_ops.CropConfig) -> np.ndarray:
+                   image_size: int, crop: image_ops.CropConfig,
+                   std=None) -> np.ndarray:
   return image_ops.preprocess_for_train(record['image'], rng,
-                                        image_size=image_size, crop=crop)
+                                        image_size=image_size, crop=crop,
+                                        std=std)
 
 
-def eval_example(record: dict[str, Any], image_size: int) -> np.ndarray:
-  """One validation record -> the MLPerf eval-preprocessed image."""
+def eval_example(record: dict[str, Any], image_size: int,
+                 std=None) -> np.ndarray:
+  """One validation record -> the MLPerf eval-preprocessed image (channel
+  means subtracted; divided by `std` too when given, an open-division
+  option)."""
   return image_ops.preprocess_for_eval(
       record['image'], image_size=image_size,
       resize_min=round(image_size * image_ops.RESIZE_MIN /
-                       image_ops.IMAGE_SIZE))
+                       image_ops.IMAGE_SIZE), std=std)
 
 
 def imagenet_train_batches(
     data_dir: str | os.PathLike[str], *, global_batch_size: int, seed: int,
     host: HostShard = HostShard(), image_size: int = 224,
     start_step: int = 0, num_threads: int | None = None,
-    crop: image_ops.CropConfig = image_ops.MLPERF_CROP,
+    crop: image_ops.CropConfig = image_ops.MLPERF_CROP, std=None,
 ) -> Iterator[dict[str, np.ndarray]]:
   """Infinite stream of training host batches.
 
@@ -244,6 +249,8 @@ def imagenet_train_batches(
     start_step: first step to produce (resume).
     num_threads: loader threads (default `DEFAULT_NUM_THREADS`).
     crop: random-crop parameters (default: the MLPerf reference's).
+    std: channel stds to divide by after the mean subtraction (None: the
+      reference's mean-only normalisation).
 
   Returns:
     Iterator of {'image': float32 [B, S, S, 3], 'label': int32 [B]},
@@ -257,13 +264,13 @@ def imagenet_train_batches(
   prepared = find_prepared_dataset(data_dir)
   if prepared.file_format != 'array_record':
     return _tf_train_batches(prepared, global_batch_size, seed, host,
-                             image_size, start_step, crop)
+                             image_size, start_step, crop, std)
   source = open_split(prepared.data_dir, TRAIN_SPLIT)
 
   def load(indices: np.ndarray, rng: np.random.Generator | None):
     records = _read_records(source, indices)
-    return _stack([_train_example(r, rng, image_size, crop) for r in records],
-                  [r['label'] for r in records])
+    return _stack([_train_example(r, rng, image_size, crop, std)
+                   for r in records], [r['label'] for r in records])
 
   return batching.train_batches(
       len(source), load, global_batch_size=global_batch_size, seed=seed,
@@ -273,7 +280,8 @@ def imagenet_train_batches(
 def imagenet_eval_batches(
     data_dir: str | os.PathLike[str], *, global_batch_size: int,
     host: HostShard = HostShard(), image_size: int = 224,
-    num_threads: int | None = None) -> Iterator[dict[str, np.ndarray]]:
+    num_threads: int | None = None, std=None
+) -> Iterator[dict[str, np.ndarray]]:
   """The validation split once, in padded host batches with a `mask`.
 
   Every host yields `batching.num_eval_batches(50000, global_batch_size)`
@@ -285,6 +293,7 @@ def imagenet_eval_batches(
     host: this host's shard; `host.count` must divide `global_batch_size`.
     image_size: output side (centre crop of a 256/224 * size resize).
     num_threads: loader threads (default `DEFAULT_NUM_THREADS`).
+    std: channel stds (None: the reference's mean-only normalisation).
 
   Returns:
     Iterator of {'image': float32 [B, S, S, 3], 'label': int32 [B],
@@ -297,13 +306,14 @@ def imagenet_eval_batches(
   num_threads = DEFAULT_NUM_THREADS if num_threads is None else num_threads
   prepared = find_prepared_dataset(data_dir)
   if prepared.file_format != 'array_record':
-    return _tf_eval_batches(prepared, global_batch_size, host, image_size)
+    return _tf_eval_batches(prepared, global_batch_size, host, image_size,
+                            std)
   source = open_split(prepared.data_dir, EVAL_SPLIT)
 
   def load(indices: np.ndarray, rng: np.random.Generator | None):
     del rng  # Eval is deterministic.
     records = _read_records(source, indices)
-    return _stack([eval_example(r, image_size) for r in records],
+    return _stack([eval_example(r, image_size, std) for r in records],
                   [r['label'] for r in records])
 
   return batching.eval_batches(
@@ -343,7 +353,7 @@ def _tf_records(prepared: PreparedDataset, split: str, host: HostShard, *,
 
 
 def _tf_train_batches(prepared, global_batch_size, seed, host, image_size,
-                      start_step, crop):
+                      start_step, crop, std=None):
   per_host = batching.host_batch_size(global_batch_size, host)
   records = _tf_records(prepared, TRAIN_SPLIT, host, shuffle_seed=seed)
 
@@ -354,14 +364,14 @@ def _tf_train_batches(prepared, global_batch_size, seed, host, image_size,
     while True:
       rng = batching.augmentation_rng(seed, step, host)
       chunk = [next(records) for _ in range(per_host)]
-      yield _stack([_train_example(r, rng, image_size, crop) for r in chunk],
-                   [r['label'] for r in chunk])
+      yield _stack([_train_example(r, rng, image_size, crop, std)
+                    for r in chunk], [r['label'] for r in chunk])
       step += 1
 
   return generate()
 
 
-def _tf_eval_batches(prepared, global_batch_size, host, image_size):
+def _tf_eval_batches(prepared, global_batch_size, host, image_size, std=None):
   per_host = batching.host_batch_size(global_batch_size, host)
   records = _tf_records(prepared, EVAL_SPLIT, host, shuffle_seed=None)
   # Hosts hold N/H (+1) examples each; ceil(N / GBS) batches fit them all.
@@ -378,7 +388,7 @@ def _tf_eval_batches(prepared, global_batch_size, host, image_size):
           first = record
         real = record is not None
         record = record if real else first
-        images.append(eval_example(record, image_size))
+        images.append(eval_example(record, image_size, std))
         labels.append(record['label'])
         mask.append(float(real))
       batch = _stack(images, labels)

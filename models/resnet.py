@@ -33,8 +33,11 @@ cross-checked against NVIDIA's MXNet implementation, whose tensor names the
   `'same'` (Flax and TF both put the odd padding pixel at the end).
 
 BatchNorm statistics are computed over whatever batch `apply` sees: under
-`jax.jit` with a data-sharded global batch that is the global batch, so the
-`model_bn_span` to log is the global batch size (the v1.x rules leave it free).
+`jax.jit` with a data-sharded global batch that is the global batch (the
+micro-batch, `global_batch_size / gradient_accumulation_steps`, with gradient
+accumulation), so that is the `model_bn_span` logged (derived in
+`hparams/registry.py`; the v1.x rules leave its value free and allow
+distributed BatchNorm).
 
 Parameters are always float32; `ResNetConfig.dtype` is the compute dtype. The
 network returns float32 logits so the loss is computed in float32, as the

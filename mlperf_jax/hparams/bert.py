@@ -6,8 +6,9 @@ Keys follow the v1.1 rules table for BERT and the compliance YAMLs
 closed_bert.yaml` wants `opt_lamb_epsilon`: both are logged, from one value).
 The rules leave every BERT tunable unconstrained; the keys the table does not
 list are fixed to the reference (gradient-norm clip 1.0 and the power-1
-polynomial decay to 0). Gradient accumulation is not implemented, so
-`gradient_accumulation_steps` is fixed to 1.
+polynomial decay to 0). `gradient_accumulation_steps` (the reference's
+`--steps_per_update`) splits each global batch into micro-batches
+(`mlperf_jax.runtime.steps`); the clip acts on the accumulated gradient.
 
 Defaults: the 1.1.0 RCP `bert_ref_448` (rcp_checker/training_1.1.0/
 rcps_bert.json; the batch size of the 8 x A100 anchor): base LR 4e-4,

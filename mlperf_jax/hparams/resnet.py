@@ -12,15 +12,32 @@ Defaults:
     rcps_resnet.json): base LR 10.5, 2 warmup epochs, momentum 0.9, weight
     decay 5e-5, 14523 decay steps; end LR 1e-4, power 2 and epsilon 0.0 are
     fixed by the rules.
-  * SGD: no ResNet SGD reference point exists (no RCP, no reference code);
+  * SGD: the reference's `--optimizer=SGD` path (mlcommons/training
+    `image_classification/tensorflow2/common.py` `get_optimizer`: Keras
+    `gradient_descent_v2.SGD(lr_schedule, momentum)` under the same
+    `PolynomialDecayWithWarmup` as LARS, and `resnet_runnable.py`, which adds
+    the L2 term `weight_decay * 2 * sum(l2_loss(v))` over every trainable
+    variable whose name has no 'bn' to the loss). No RCP exists for it, so
     the defaults are an untuned starting point: base LR 1.275 =
     0.1 * 3264 / 256 (the linear scaling rule of Goyal et al. 2017, which is
     a multiple of 0.001 as the rules require), 5 warmup epochs and weight
     decay 1e-4 (same paper; 1e-4 * 2^0), momentum 0.9 (fixed by the rules),
     and the LARS RCP's 14523 decay steps.
-  * model_bn_span 3264: BatchNorm statistics are computed over the global
-    batch, so the span equals the default global batch size. (The RCP lists
-    204 because NVIDIA's reference used per-group statistics.)
+  * model_bn_span: BatchNorm statistics are computed over the whole
+    micro-batch, synchronised over every device (distributed BatchNorm is
+    allowed: training_rules.adoc v1.1, "Equivalence exceptions"), so the span
+    is derived, `global_batch_size / gradient_accumulation_steps`, and any
+    other value is rejected. (The RCP lists 204 because NVIDIA's run used
+    per-group statistics.)
+  * input_normalization: 'mean' (the reference's `_mean_image_subtraction`
+    of the channel means, no division; the default) or 'mean_std' (also
+    divide by the channel standard deviations, as NVIDIA's MXNet submissions
+    do). The closed division requires the reference's preprocessing
+    (training_rules.adoc v1.1, "Preprocessing During the Run": "The same
+    preprocessing steps as the reference implementation must be used") and
+    its list of "Equivalence exceptions" names no normalisation change, so
+    'mean_std' needs an exemption approved in advance: it is accepted in the
+    open division only, and logged there.
 """
 
 from __future__ import annotations
@@ -45,17 +62,30 @@ def _lars_momentum_ok(v: float, hp: Mapping[str, Any]) -> bool:
   return v == 0.9 or (isinstance(gbs, int) and gbs >= _FREE_MOMENTUM_BATCH_SIZE)
 
 
+# `input_normalization` values: subtract the channel means (the reference),
+# or also divide by the channel standard deviations.
+NORMALIZATIONS = ('mean', 'mean_std')
+
 COMMON_HPARAMS: tuple[HParam, ...] = (
     HParam('global_batch_size', 3264, registry.positive_int(), int,
            doc='images per optimizer step, over all devices'),
     registry.GRADIENT_ACCUMULATION,
     HParam('opt_name', 'lars', registry.one_of('lars', 'sgd'), str,
            doc='optimizer; selects the closed_resnet_<opt_name>.yaml checks'),
-    HParam('model_bn_span', 3264, registry.positive_int(), int,
-           doc='images per BatchNorm statistic (global batch: we sync BN)'),
+    registry.global_bn_span(),
     HParam('label_smoothing', 0.1, registry.one_of(0.0, 0.1), float,
            logged=False,
            doc='0 or 0.1 in the closed division; checked by code review'),
+    HParam('input_normalization', 'mean',
+           registry.rule(lambda v, hp: v == 'mean',
+                         "must be 'mean' (the reference's preprocessing) in "
+                         "the closed division; 'mean_std' is open-division "
+                         'only'), str, logged=False,
+           fact=lambda v, hp: None if v in NORMALIZATIONS else (
+               f'must be one of {list(NORMALIZATIONS)}'),
+           doc="'mean': subtract the channel means (the reference); "
+               "'mean_std': also divide by the channel stds (open division; "
+               'logged as a notice)'),
 )
 
 LARS_HPARAMS: tuple[HParam, ...] = (
@@ -95,7 +125,8 @@ SGD_HPARAMS: tuple[HParam, ...] = (
            registry.nonnegative_int(), int,
            doc='D of the polynomial decay (same meaning as for LARS)'),
     HParam('sgd_opt_weight_decay', 1e-4, registry.pow2_times(1e-4), float,
-           doc='L2 coefficient added to the gradient; not on BN/bias'),
+           doc='L2 coefficient wd of the loss term wd * ||w||^2 (gradient '
+               '2 * wd * w) on every variable but BatchNorm\'s'),
     HParam('sgd_opt_momentum', 0.9, registry.fixed(0.9), float,
            doc='momentum coefficient'),
     HParam('opt_learning_rate_warmup_epochs', 5, registry.nonnegative_int(),
@@ -110,10 +141,13 @@ def _check_context(hp: Mapping[str, Any], name: str,
     raise ValueError(f'steps_per_epoch must be > 0, got {ctx.steps_per_epoch}')
 
 
-# Weight decay and the LARS trust ratio apply to conv and dense kernels only;
+# LARS: weight decay and the trust ratio on conv and dense kernels only;
 # BatchNorm scales/offsets and biases are excluded (the reference's
-# skip_list; torch's weight_decay=0 group for SGD).
+# skip_list ['batch_normalization', 'bias', 'bn']).
 _DECAYED = (registry.KERNEL,)
+# SGD: the reference's L2 loss covers every variable without 'bn' in its
+# name: the conv and dense kernels and the dense (fc1000) bias.
+_SGD_DECAYED = (registry.KERNEL, registry.BIAS)
 
 
 def _build_lars(hp: Mapping[str, Any], ctx: registry.OptimizerContext):
@@ -146,11 +180,13 @@ def _build_sgd(hp: Mapping[str, Any], ctx: registry.OptimizerContext):
       warmup_steps=hp['opt_learning_rate_warmup_epochs'] * ctx.steps_per_epoch,
       decay_steps=hp['sgd_opt_learning_rate_decay_steps'],
       power=hp['sgd_opt_learning_rate_decay_poly_power'])
-  tx = sgd.torch_sgd(
+  # Keras SGD, as the reference (see optim/sgd.py for why not torch's form);
+  # the L2 loss term wd * ||w||^2 adds 2 * wd * w to the gradient.
+  tx = sgd.keras_sgd(
       schedule,
       momentum=hp['sgd_opt_momentum'],
-      weight_decay=hp['sgd_opt_weight_decay'],
-      mask=ctx.mask(*_DECAYED))
+      l2_gradient_coefficient=2.0 * hp['sgd_opt_weight_decay'],
+      mask=ctx.mask(*_SGD_DECAYED))
   return tx, schedule
 
 
@@ -160,7 +196,8 @@ LARS = registry.register(registry.OptimizerEntry(
 
 SGD = registry.register(registry.OptimizerEntry(
     workload=WORKLOAD, name='sgd', hparams=SGD_HPARAMS, build=_build_sgd,
-    doc='torch.optim.SGD (momentum 0.9) with linear warmup and poly-2 decay'))
+    doc='the reference\'s Keras SGD (momentum 0.9, L2 loss on every non-BN '
+        'variable) with linear warmup and poly-2 decay'))
 
 
 def hparams(opt_name: str) -> tuple[HParam, ...]:

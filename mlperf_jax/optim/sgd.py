@@ -1,5 +1,16 @@
 # Copyright 2026 The mlperf_jax Authors. Licensed under the Apache License 2.0.
-"""SGD with momentum exactly as `torch.optim.SGD`, as an optax composition.
+"""SGD with momentum as `torch.optim.SGD` and as Keras `SGD`, in optax.
+
+Two momentum forms, which differ whenever the learning rate changes:
+
+* `torch_sgd`: `torch.optim.SGD` (also `tf.train.MomentumOptimizer`), the
+  learning rate applied after the momentum buffer (below);
+* `keras_sgd`: Keras `SGD` (`tf.keras.optimizers.SGD`, TF's
+  `gradient_descent_v2`), the learning rate inside the velocity: what the
+  MLPerf ResNet reference trains with (`image_classification/tensorflow2/
+  common.py`, `get_optimizer`, `--optimizer=SGD`).
+
+torch form.
 
 `torch.optim.SGD` is on the MLPerf Training list of allowed SGD+momentum
 implementations. Its update (dampening 0, `maximize=False`), per parameter
@@ -23,6 +34,20 @@ Composition: `add_decayed_weights(wd, mask)` (the L2 term) ->
 optax primitives. The one addition is torch's first step, which creates the
 buffer as a copy of the gradient: the buffer handed to `trace` is zeroed on
 update 0, so a restored or hand-set buffer cannot leak into the first step.
+
+Keras form (`gradient_descent_v2.SGD._resource_apply_dense`, momentum > 0,
+not Nesterov), with the velocity `v` starting at zero:
+
+  v = m * v - lr * g
+  w = w + v
+
+The velocity holds learning-rate-scaled gradients, so a learning-rate change
+only affects new gradients (as in `mlperf_lars`). An L2 loss term
+`c / 2 * ||w||^2` in the reference's loss enters as `g = g + c * w` (the
+ResNet reference's `weight_decay * 2 * l2_loss(w)` gives `c = 2 * wd`).
+Composition: `add_decayed_weights(c, mask)` -> `scale_by_learning_rate(lr)`
+(`-lr * g`) -> `trace(m)` (`v = m * v + (-lr * g)`, the update added to `w`),
+optax primitives only.
 """
 
 from __future__ import annotations
@@ -115,3 +140,38 @@ def torch_sgd(learning_rate: optax.ScalarOrSchedule,
                                   momentum_buffer=trace_state.trace)
 
   return optax.GradientTransformation(init_fn, update_fn)
+
+
+def keras_sgd(learning_rate: optax.ScalarOrSchedule,
+              momentum: float,
+              l2_gradient_coefficient: float = 0.0,
+              mask: Any | Callable[[optax.Params], Any] | None = None
+              ) -> optax.GradientTransformation:
+  """Keras `SGD` (learning rate inside the velocity) as optax.
+
+  Args:
+    learning_rate: a float, or a schedule evaluated at the number of updates
+      applied so far (0 on the first update).
+    momentum: momentum coefficient (0 gives plain SGD).
+    l2_gradient_coefficient: `c` of the gradient term `c * w` that an L2
+      loss `c / 2 * ||w||^2` adds, where mask is True.
+    mask: pytree of bools like the parameters, or a callable returning one;
+      True where the L2 term applies. None: every parameter.
+
+  Returns:
+    An `optax.GradientTransformation` whose updates are the Keras velocity
+    (added to the parameters); `update` needs `params` when the L2
+    coefficient is non-zero.
+  """
+  if momentum < 0.0:
+    raise ValueError(f'momentum must be >= 0, got {momentum}')
+  if l2_gradient_coefficient < 0.0:
+    raise ValueError('l2_gradient_coefficient must be >= 0, got '
+                     f'{l2_gradient_coefficient}')
+  decay = (optax.add_decayed_weights(l2_gradient_coefficient, mask)
+           if l2_gradient_coefficient else optax.identity())
+  return optax.chain(
+      decay,                                             # g = g + c * w
+      optax.scale_by_learning_rate(                      # -lr * g
+          schedules.as_schedule(learning_rate)),
+      optax.trace(decay=momentum))                       # v = m * v - lr * g

@@ -5,6 +5,12 @@ Parameters and optimizer state are built as abstract shapes
 (`jax.eval_shape`); the train step is lowered and compiled for the chosen
 mesh from `ShapeDtypeStruct`s, and XLA's cost and memory analyses are read
 off the executable. No model buffer is ever created.
+
+With gradient accumulation (`gradient_accumulation_steps` k > 1) the train
+step is also compiled without it (k = 1, the same global batch) and both
+per-device memories are reported, so that the saving (temporaries: one
+micro-batch's activations instead of the whole batch's) and its cost (the
+accumulated gradient) are visible before a run.
 """
 
 from __future__ import annotations
@@ -66,6 +72,12 @@ def analyse(workload: Workload, hp: Mapping[str, Any], opts: loop.RunOptions
       global_batch_size=workload.global_batch_size(hp))
 
 
+def _total(r: DryRun) -> int:
+  """Per-device bytes of the train step: arguments (state and batch) and
+  temporaries; the outputs reuse the donated state's buffers."""
+  return r.argument_bytes + r.temp_bytes
+
+
 def _gib(n: float) -> str:
   return f'{n / 2**30:.3f} GiB'
 
@@ -96,6 +108,20 @@ def report(workload: Workload, hp: Mapping[str, Any], opts: loop.RunOptions,
       f'outputs {_gib(r.output_bytes)}, temporaries {_gib(r.temp_bytes)}',
       'dry run: nothing was allocated or trained',
   ]
+  k = int(hp.get('gradient_accumulation_steps', 1))
+  if k > 1:
+    plain = analyse(workload, {**hp, 'gradient_accumulation_steps': 1}, opts)
+    lines[-1:-1] = [
+        f'gradient accumulation: {k} micro-batches of '
+        f'{r.global_batch_size // k} per update; per device, with it: '
+        f'temporaries {_gib(r.temp_bytes)}, total '
+        f'{_gib(_total(r))}; without it (1 batch of '
+        f'{r.global_batch_size}): temporaries {_gib(plain.temp_bytes)}, '
+        f'total {_gib(_total(plain))}']
+  else:
+    lines[-1:-1] = ['gradient accumulation: off (gradient_accumulation_steps '
+                    '= 1; --set gradient_accumulation_steps=K splits each '
+                    'batch into K micro-batches)']
   if memory:
     lines[-1:-1] = memory.splitlines()
   return '\n'.join(lines)

@@ -289,7 +289,8 @@ def _init_phase(run: _Run) -> None:
       state = state.replace(params=jax.device_put(
           params, compiled.state_sharding.params))
       log.event(NOTICE_KEY, 'initial weights loaded from '
-                f'{opts.init_checkpoint}')
+                f'{opts.init_checkpoint} (sha256 of the loaded parameters: '
+                f'{params_digest(params)})')
     run.pos = ckpt_lib.Position()
   else:
     run.pos = ckpt_lib.Position(**run.resume['position'])
@@ -411,6 +412,22 @@ def _finish_phase(run: _Run) -> RunResult:
         _final_metadata(run.workload, run.hp, run.opts, run.status,
                         run.quality, run.step))
   return run.result(run.status, run.reason, t_stop)
+
+
+def params_digest(params) -> str:
+  """sha256 over a parameter tree: per leaf, in sorted path order, its
+  path, dtype, shape and little-endian bytes (identifies the weights a run
+  started from, whatever file format they came in)."""
+  import hashlib  # pylint: disable=import-outside-toplevel
+  import numpy as np  # pylint: disable=import-outside-toplevel
+  h = hashlib.sha256()
+  leaves = jax.tree_util.tree_flatten_with_path(params)[0]
+  for path, leaf in sorted(leaves, key=lambda kv: jax.tree_util.keystr(kv[0])):
+    a = np.asarray(leaf)
+    a = a.astype(a.dtype.newbyteorder('<'), copy=False)
+    h.update(f'{jax.tree_util.keystr(path)}|{a.dtype.str}|{a.shape}|'.encode())
+    h.update(np.ascontiguousarray(a).tobytes())
+  return h.hexdigest()
 
 
 def _log_size(log: RunLog) -> int:

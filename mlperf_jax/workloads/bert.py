@@ -291,6 +291,31 @@ class BertWorkload(Workload):
   def init_tensor_names(self, params):
     return sorted(bert_model.tf_names(params).values())
 
+  def check_request(self, hp, *, division, init_checkpoint, dry_run):
+    """A closed BERT run on real data must start from the reference
+    checkpoint.
+
+    The reference trains from a fixed TF checkpoint (`run_pretraining.py
+    --init_checkpoint`), and the rules make that binding ("For benchmarks
+    which are defined as starting from a fixed set of weights, such as a
+    checkpoint ..., the implementation should start from the weights
+    provided in the benchmark reference definition", training_rules.adoc
+    v1.1, "Pre-training is not allowed"). Random weights are fine for smoke
+    runs on synthetic data, dry runs, the open division and the mini scale.
+    """
+    problems = super().check_request(hp, division=division,
+                                     init_checkpoint=init_checkpoint,
+                                     dry_run=dry_run)
+    if (self.variant.is_result and division == 'closed' and not self.synthetic
+        and not dry_run and not init_checkpoint):
+      problems.append(
+          'a closed-division BERT run on real data must start from the '
+          "reference's fixed checkpoint (the rules make run_pretraining.py's "
+          '--init_checkpoint binding): pass --init-checkpoint CKPT/model.ckpt '
+          '(the TF checkpoint prefix), or use --division open to train from '
+          'random weights')
+    return problems
+
   # ---- data ----------------------------------------------------------------
 
   def batch_spec(self, hp, *, train, bucket=None):

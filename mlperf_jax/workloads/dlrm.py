@@ -248,15 +248,32 @@ class DlrmWorkload(Workload):
 
   # ---- schedule ------------------------------------------------------------
 
+  def epoch_end_step(self, hp, epochs: int) -> int:
+    """The step after which `epochs` passes over the data are complete:
+    `ceil(epochs * N / GBS)`.
+
+    The training stream crosses epochs (`input_pipelines.criteo`: every
+    sample once per epoch, the last batch of an epoch mixed with the start
+    of the next), so epoch `k` ends with the mixed batch that holds its last
+    samples, and is evaluated after it, as the rules require of mixed
+    batches (training_rules.adoc v1.1, "Equivalence exceptions"). Epoch 1
+    has `ceil(N / GBS)` steps, the reference's `len(train_ld)` with its
+    short last batch.
+    """
+    return -(-epochs * self.variant.train_samples // self.global_batch_size(hp))
+
   def blocks(self, hp, max_epochs):
     """20 evaluations per epoch at `epoch_num` = 1 + fraction (reference).
 
-    Evaluation `i` of epoch `k` (both from 1) follows step
-    `ceil(i * spe / 20)` of the epoch and is logged at
-    `k + that step / spe`, the reference's `(j + 1) / len(train_ld) + k`.
+    Epoch `k` (from 1) runs steps `[e(k-1), e(k))` with `e` =
+    `epoch_end_step`, `spe` = `e(k) - e(k-1)` of them. Evaluation `i` of the
+    epoch (from 1) follows step `ceil(i * spe / 20)` of the epoch and is
+    logged at `k + that step / spe`, the reference's
+    `(j + 1) / len(train_ld) + k`.
     """
-    spe = self.steps_per_epoch(hp)
     for k in range(max_epochs):
+      first = self.epoch_end_step(hp, k)
+      spe = max(1, self.epoch_end_step(hp, k + 1) - first)
       prev = 0
       for i in range(1, EVALS_PER_EPOCH + 1):
         end = -(-i * spe // EVALS_PER_EPOCH)

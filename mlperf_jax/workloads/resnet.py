@@ -31,6 +31,7 @@ IMAGENET_TRAIN = 1_281_167
 IMAGENET_EVAL = 50_000
 DIGITS_TRAIN = 1437  # input_pipelines.digits.DIGITS_TRAIN_SAMPLES (tested)
 DIGITS_EVAL = 360
+NOTICE_KEY = 'mlperf_jax_notice'
 
 
 def _dtype(name: str):
@@ -55,17 +56,26 @@ def _digits_eval(wl, data_dir, hp, *, global_batch_size, host):
                                     host=host)
 
 
+def input_std(hp):
+  """The channel stds images are divided by: None for the reference's
+  mean-only normalisation (`input_normalization=mean`)."""
+  if hp.get('input_normalization', 'mean') == 'mean_std':
+    return imagenet.image_ops.STDDEV_RGB
+  return None
+
+
 def _imagenet_train(wl, data_dir, hp, *, seed, host, start_step):
   del wl
   return imagenet.imagenet_train_batches(
       data_dir, global_batch_size=int(hp['global_batch_size']), seed=seed,
-      host=host, start_step=start_step)
+      host=host, start_step=start_step, std=input_std(hp))
 
 
 def _imagenet_eval(wl, data_dir, hp, *, global_batch_size, host):
-  del wl, hp
+  del wl
   return imagenet.imagenet_eval_batches(
-      data_dir, global_batch_size=global_batch_size, host=host)
+      data_dir, global_batch_size=global_batch_size, host=host,
+      std=input_std(hp))
 
 
 # The variants' extra['inference_data']: workload -> (count, load_sample,
@@ -112,7 +122,6 @@ VARIANTS = {
         eval_samples=DIGITS_EVAL, num_runs=5, rulesets=('mini',),
         defaults={
             'global_batch_size': 128,
-            'model_bn_span': 128,
             'opt_name': 'lars',
             'label_smoothing': 0.0,
             'lars_opt_base_learning_rate': 2.0,
@@ -146,6 +155,13 @@ class ResNetWorkload(Workload):
 
   def hparams(self, opt_name: str) -> tuple[registry.HParam, ...]:
     return resnet_hparams.hparams(opt_name)
+
+  def extra_mllog_items(self, hp):
+    if hp.get('input_normalization', 'mean') == 'mean_std':
+      return [(NOTICE_KEY, 'input normalisation: (x - channel mean) / '
+               'channel std, not the reference\'s mean subtraction alone '
+               '(input_normalization=mean_std; open division)')]
+    return []
 
   # ---- model ---------------------------------------------------------------
 
@@ -223,6 +239,21 @@ class ResNetWorkload(Workload):
 
   def synthetic_bounds(self, hp):
     return {'label': self.model_config().num_classes}
+
+  # ---- schedule ------------------------------------------------------------
+
+  def steps_per_epoch(self, hp) -> int:
+    """`floor(train_samples / global_batch_size)`, as the reference.
+
+    The reference (`image_classification/tensorflow2/common.py`,
+    `get_num_train_iterations` with its default `drop_train_remainder=True`)
+    rounds down, over a repeated stream (`imagenet_preprocessing.py`
+    shuffles, repeats, then batches), so no image is dropped: its epochs, and
+    so the warmup (`warmup_epochs * steps_per_epoch`) and the evaluation
+    points, are `floor(N / GBS)` steps, as here (the data stream,
+    `input_pipelines.batching`, crosses epochs in the same way).
+    """
+    return max(1, self.variant.train_samples // self.global_batch_size(hp))
 
   # ---- inference -----------------------------------------------------------
 

@@ -160,7 +160,7 @@ def test_closed_rules_and_sanity():
   # ... while what the rules fix is fixed, and nonsense is rejected at once.
   with pytest.raises(registry.HParamError) as e:
     registry.resolve(entries, {}, {
-        'gradient_accumulation_steps': '2',
+        'gradient_accumulation_steps': '0',
         'opt_lamb_learning_rate_decay_poly_power': '2',
         'opt_lamb_beta_2': '1.5', 'opt_learning_rate_training_steps': '0'},
         division='closed')

@@ -87,10 +87,11 @@ def test_reader_batches_hosts_and_eval_padding(tmp_path):
     x, y = next(h0), next(h1)
     np.testing.assert_array_equal(np.concatenate([x['dense'], y['dense']]),
                                   a['dense'])
-  # One epoch: the 10 full batches of the 81 records, each once.
+  # One epoch: the first 81 samples of the stream (10 batches and 1 of the
+  # 11th, mixed with the next epoch) are the 81 records, each once.
   rows = lambda x: sorted(map(tuple, np.round(x, 5).tolist()))
-  epoch = np.concatenate([b['dense'] for b in b1[:10]])
-  ref = criteo.to_model_inputs(np.asarray(data[:80]), 40_000_000)['dense']
+  epoch = np.concatenate([b['dense'] for b in b1[:11]])[:81]
+  ref = criteo.to_model_inputs(np.asarray(data[:81]), 40_000_000)['dense']
   assert rows(epoch) == rows(ref)
   np.testing.assert_array_equal(b1[0]['sparse'] % 1, 0)
   ev = list(criteo.eval_batches(str(out), global_batch_size=8,

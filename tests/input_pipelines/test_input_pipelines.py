@@ -153,10 +153,10 @@ def test_image_ops_shapes_and_dtypes():
     assert train.shape == (224, 224, 3) and train.dtype == np.float32
     assert evals.shape == (64, 64, 3) and evals.dtype == np.float32
   assert image_ops.decode_image(_jpeg(rgb)).shape == (61, 90, 3)
-  # Normalisation: (x - mean) / std per channel.
+  # The std-division option: (x - mean) / std per channel.
   flat = np.full((2, 2, 3), 200, np.uint8)
   np.testing.assert_allclose(
-      image_ops.normalize(flat)[0, 0],
+      image_ops.normalize(flat, std=image_ops.STDDEV_RGB)[0, 0],
       (200 - np.array(image_ops.MEAN_RGB)) / np.array(image_ops.STDDEV_RGB),
       rtol=1e-6)
 

@@ -280,6 +280,20 @@ def test_reference_smoke_log_passes_official_rules_except_target(
                                        '0.720')
 
 
+def weights_digest(params):
+  """loop.params_digest's documented digest, computed here: sha256 over
+  (path, dtype, shape, bytes) of each leaf in path order."""
+  import hashlib  # pylint: disable=import-outside-toplevel
+  import jax  # pylint: disable=import-outside-toplevel
+  h = hashlib.sha256()
+  leaves = jax.tree_util.tree_flatten_with_path(params)[0]
+  for path, leaf in sorted(leaves, key=lambda kv: jax.tree_util.keystr(kv[0])):
+    a = np.asarray(leaf)
+    h.update(f'{jax.tree_util.keystr(path)}|{a.dtype.str}|{a.shape}|'.encode())
+    h.update(a.tobytes())
+  return h.hexdigest()
+
+
 def test_init_checkpoint_starts_from_the_tf_checkpoint(tmp_path):
   """--init-checkpoint: weights come from a reference-layout TF checkpoint."""
   import flax.linen as nn  # pylint: disable=import-outside-toplevel
@@ -291,9 +305,9 @@ def test_init_checkpoint_starts_from_the_tf_checkpoint(tmp_path):
   wl = bert_wl.BertWorkload('mini')
   hp = wl.resolve_hparams()
 
-  def first_loss(**kw):
+  def first_loss(log=None, **kw):
     r = loop.run(wl, hp, loop.RunOptions(seed=0, max_steps=1, progress=False,
-                                         **kw), RunLog(None, enabled=False))
+                                         **kw), log or RunLog(None, enabled=False))
     return r.losses[0]
 
   def write(seed, name):
@@ -306,7 +320,16 @@ def test_init_checkpoint_starts_from_the_tf_checkpoint(tmp_path):
     return prefix
 
   baseline = first_loss()
-  assert first_loss(init_checkpoint=write(0, 'same')) == baseline
+  same = write(0, 'same')
+  log = RunLog(str(tmp_path / 'mllog.txt'))
+  assert first_loss(log, init_checkpoint=same) == baseline
+  log.close()
+  # The log names the checkpoint and the digest of the weights loaded.
+  notes = [l for l in (tmp_path / 'mllog.txt').read_text().splitlines()
+           if 'initial weights loaded' in l]
+  assert len(notes) == 1 and same in notes[0]
+  rng = jax.random.split(jax.random.PRNGKey(0))[0]
+  assert weights_digest(nn.meta.unbox(wl.init(rng, hp)[0])) in notes[0]
   assert first_loss(init_checkpoint=write(7, 'other')) != baseline
   # A checkpoint of another model is bad input, named as such.
   bad = str(tmp_path / 'bad' / 'model.ckpt')
