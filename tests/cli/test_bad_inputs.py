@@ -462,3 +462,20 @@ def test_non_finite_hyperparameters_found():
       {'a': 1.0, 'b': float('nan'), 'c': [1.0, float('-inf')], 'd': 'x',
        'e': 3}) == ['b', 'c']
   assert np.isfinite(checks.SEED_MAX)
+
+
+def test_launch_local_leaves_out_native_stack_traces():
+  from mlperf_jax.runtime import launch  # pylint: disable=import-outside-toplevel
+  lines = [
+      'eval at epoch 1: top1 = 0.5\n',
+      'F1202 00:01:02.000 coordination_service_agent.cc:1] Terminating '
+      'process because the coordinator detected missing heartbeats\n',
+      '*** Check failure stack trace: ***\n',
+      '    @     0x7f3a2b1c4d5e  absl::log_internal::LogMessage::Die()\n',
+      '    @     0x7f3a2b1c4d6f  xla::CoordinationServiceAgent::Run()\n',
+      '\n',
+      'error: a peer process died\n']
+  out = list(launch.filter_native_traces(lines))
+  assert out[:2] == lines[:2] and out[-1] == lines[-1]
+  assert len(out) == 4 and 'native stack trace' in out[2]
+  assert not any('0x7f3a' in l for l in out)
