@@ -479,3 +479,26 @@ def test_launch_local_leaves_out_native_stack_traces():
   assert out[:2] == lines[:2] and out[-1] == lines[-1]
   assert len(out) == 4 and 'native stack trace' in out[2]
   assert not any('0x7f3a' in l for l in out)
+
+
+def test_stopping_submit_stops_its_train(tmp_path):
+  """SIGTERM to submit alone (not its process group) reaches the child."""
+  import threading  # pylint: disable=import-outside-toplevel
+  from mlperf_jax.submission import package  # pylint: disable=import-outside-toplevel
+  started = tmp_path / 'started'
+  child = [sys.executable, '-c', 'import os, pathlib, time; '
+           f'pathlib.Path({str(started)!r}).write_text(str(os.getpid())); '
+           'time.sleep(120)']
+
+  def kill_when_started():
+    while not (started.exists() and started.read_text()):
+      time.sleep(0.05)
+    os.kill(os.getpid(), signal.SIGTERM)
+
+  threading.Thread(target=kill_when_started, daemon=True).start()
+  with open(tmp_path / 'out.txt', 'w') as out:
+    with pytest.raises(SystemExit) as e:
+      package._call_forwarding_signals(child, out)  # pylint: disable=protected-access
+  assert e.value.code == 128 + signal.SIGTERM
+  with pytest.raises(ProcessLookupError):  # stopped and reaped
+    os.kill(int(started.read_text()), 0)
