@@ -16,6 +16,7 @@ import json
 import os
 import sys
 
+from mlperf_jax.cli import checks
 from mlperf_jax import api
 
 
@@ -105,8 +106,7 @@ def main(argv: list[str] | None = None) -> int:
   if args.data_dir and not os.path.isdir(args.data_dir):
     problems.append(f'--data-dir {args.data_dir!r} is not a directory')
   if problems:
-    p.error(problems[0] if len(problems) == 1 else
-            'bad command line:\n  - ' + '\n  - '.join(problems))
+    checks.fail(p, problems)
   try:
     wl = workloads.get(args.workload, args.scale, data_dir=args.data_dir)
     spec = wl.inference()

@@ -20,6 +20,7 @@ import argparse
 import os
 import sys
 
+from mlperf_jax.cli import checks
 from mlperf_jax.submission import package_check
 
 
@@ -50,8 +51,7 @@ def main(argv: list[str] | None = None) -> int:
                     'training ruleset of that name; valid: '
                     f'{", ".join(compliance.official_rulesets())}')
   if problems:
-    p.error(problems[0] if len(problems) == 1 else
-            'bad command line:\n  - ' + '\n  - '.join(problems))
+    checks.fail(p, problems)
   ok = package_check.check_package(
       args.dir, trees, ruleset=args.ruleset, rcp_path=args.rcps,
       report_dir=args.report_dir or os.path.join(args.dir, 'report'))

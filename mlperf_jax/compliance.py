@@ -17,6 +17,8 @@ import argparse
 import os
 import sys
 
+from mlperf_jax.cli import checks
+
 # The library (mlperf_jax.submission.compliance), also importable from here.
 from mlperf_jax.submission.compliance import (  # pylint: disable=unused-import
     RULES_DIR, CheckResult, benchmark_of, check, check_log, default_rulesets,
@@ -40,8 +42,7 @@ def main(argv: list[str] | None = None) -> int:
                f'{r}; valid: {", ".join(known)}'
                for r in args.ruleset or () if r not in known]
   if problems:
-    p.error(problems[0] if len(problems) == 1 else
-            'bad command line:\n  - ' + '\n  - '.join(problems))
+    checks.fail(p, problems)
   return 0 if check_log(args.log, args.ruleset) else 1
 
 

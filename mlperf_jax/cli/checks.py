@@ -8,9 +8,16 @@ anything is imported, compiled or written. Imports no JAX.
 
 from __future__ import annotations
 
+import argparse
 import math
 import os
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
+
+def fail(p: argparse.ArgumentParser, problems: Sequence[str]) -> None:
+  """Exit 2 with every problem in one message (`p.error`)."""
+  p.error(problems[0] if len(problems) == 1 else
+          'bad command line:\n  - ' + '\n  - '.join(problems))
+
 
 # Seeds are drawn in [0, 2^31) (os.urandom & 0x7FFFFFFF) and must fit every
 # RNG that consumes them (JAX keys, NumPy generators, the LoadGen's).

@@ -93,10 +93,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
   distributed.add_arguments(p)
 
 
-def fail(p: argparse.ArgumentParser, problems: list[str]) -> None:
-  """Exit 2 with every problem in one message."""
-  p.error(problems[0] if len(problems) == 1 else
-          'bad command line:\n  - ' + '\n  - '.join(problems))
+fail = checks.fail  # exit 2 with every problem in one message
 
 
 def parse(p: argparse.ArgumentParser, argv: list[str] | None) -> Parsed:
