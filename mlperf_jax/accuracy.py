@@ -101,7 +101,7 @@ def main(argv: list[str] | None = None) -> int:
     problems.append(f'workload {args.workload!r} has no inference model, so '
                     'no accuracy script')
   if not os.path.isfile(args.log):
-    problems.append(f'{args.log!r} is not a file (give the '
+    problems.append(f'cannot read {args.log!r}: it is not a file (give the '
                     'mlperf_log_accuracy.json of an accuracy-mode run)')
   if args.data_dir and not os.path.isdir(args.data_dir):
     problems.append(f'--data-dir {args.data_dir!r} is not a directory')
