@@ -236,12 +236,17 @@ def convert(files: str | Sequence[str], dst_dir: str, *,
   Returns:
     The manifest dict.
   """
+  if os.path.exists(dst_dir) and (not os.path.isdir(dst_dir)
+                                  or os.listdir(dst_dir)):
+    raise DataError(
+        f'{dst_dir} ' + ('already holds a converted data set '
+                         f'({MANIFEST})' if os.path.exists(
+                             os.path.join(dst_dir, MANIFEST)) else
+                         'is not an empty directory') +
+        '; nothing was written: choose a new or empty directory.')
   source = RecordSource(files, seq_length=seq_length,
                         max_predictions=max_predictions)
   os.makedirs(dst_dir, exist_ok=True)
-  if os.path.exists(os.path.join(dst_dir, MANIFEST)):
-    raise DataError(f'{dst_dir} already holds a converted data set '
-                    f'({MANIFEST}); choose an empty directory.')
   shards = []
   for f, path in enumerate(source.files):
     rows = np.flatnonzero(source.file_ids == f)
@@ -431,6 +436,70 @@ def eval_batches(data_dir: str, **kwargs) -> Iterator[dict[str, np.ndarray]]:
   return bert_eval_batches(_split_dir(data_dir, 'eval'), **kwargs)
 
 
+# -------------------------------------------------------------- validation
+
+
+def verify_records(source: RecordSource | ArraySource) -> None:
+  """Reads every example (TFRecords: both checksums, the Example encoding
+  and the feature lengths); raises DataError at the first bad one."""
+  if isinstance(source, RecordSource):
+    for i in range(len(source)):
+      source.example(i)
+  else:
+    for start in range(0, len(source), 4096):
+      source.load(np.arange(start, min(start + 4096, len(source))))
+
+
+def check_dataset(data_dir: str, *, eval_samples: int | None = None,
+                  seq_length: int = SEQ_LENGTH,
+                  max_predictions: int = MAX_PREDICTIONS) -> list[str]:
+  """Problems with a BERT reference data directory, found cheaply.
+
+  `DATA_DIR/train` and `DATA_DIR/eval` must each hold TFRecord files or the
+  output of `convert`. Checked: the layout; converted arrays open with the
+  shapes of their manifest; for TFRecords, every record header of the eval
+  files and of the first and last train file (framing and length checksums)
+  and the first and last example of each split (data checksum, Example
+  encoding, feature lengths); the eval count is `eval_samples` when given.
+  Imports no JAX. Called by `BertWorkload.check_request` before compute.
+  """
+  problems = []
+  for split in ('train', 'eval'):
+    try:
+      path = _split_dir(data_dir, split)
+      source = _checked_source(path, split, seq_length, max_predictions)
+      n = len(source)
+      source.load(np.array(sorted({0, n - 1})))
+    except DataError as e:
+      problems.append(f'BERT {split} data: {e}')
+      continue
+    if split == 'eval' and eval_samples is not None and n != eval_samples:
+      problems.append(
+          f'BERT eval data: {path} holds {n} examples; the reference '
+          f'evaluates on exactly {eval_samples} (the eval_10k file, '
+          'converted or not); give that file as DATA_DIR/eval')
+  return problems
+
+
+def _checked_source(path: str, split: str, seq_length: int,
+                    max_predictions: int) -> RecordSource | ArraySource:
+  """The split's source; for the training TFRecords only the first and
+  last file are indexed (the full set is hundreds of files)."""
+  if os.path.isfile(os.path.join(path, MANIFEST)):
+    try:
+      return ArraySource(path)
+    except (KeyError, TypeError, ValueError) as e:
+      if isinstance(e, DataError):
+        raise
+      raise DataError(f'{path}/{MANIFEST} is malformed ({e}); re-run '
+                      'convert into an empty directory') from None
+  files = resolve_files(path)
+  if split == 'train':
+    files = sorted({files[0], files[-1]})
+  return RecordSource(files, seq_length=seq_length,
+                      max_predictions=max_predictions)
+
+
 # ---------------------------------------------------------------------- CLI
 
 
@@ -457,8 +526,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             f'{len(manifest["shards"])} files into {args.dst}')
     else:
       source = open_source(args.src, **kwargs)
+      verify_records(source)
       first = source.load(np.array([0]))
-      print(f'{len(source)} examples; first: ' + ', '.join(
+      print(f'{len(source)} examples, every one checked; first: ' + ', '.join(
           f'{k} {v.shape[1:]} {v.dtype}' for k, v in first.items()))
   except DataError as e:
     print(f'error: {e}', file=sys.stderr)

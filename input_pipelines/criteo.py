@@ -320,3 +320,52 @@ def main(argv: list[str] | None = None) -> int:
 
 if __name__ == '__main__':
   raise SystemExit(main())
+
+
+# ---- validation before compute (`Workload.check_request`) ------------------
+
+_BUILD_HINT = ('build them from the raw day_0 .. day_23 TSVs with `python -m '
+               'mlperf_jax.input_pipelines.criteo RAW_DIR OUT_DIR`')
+
+
+def check_dataset(data_dir: str, *, train_samples: int | None = None,
+                  eval_samples: int | None = None) -> list[str]:
+  """Problems with a prepared Criteo 1TB directory, found cheaply.
+
+  Checks that the train and test `.bin` files exist, are whole records,
+  hold the expected sample counts (when given), and that their first and
+  last records look like the reference's (label 0 or 1, no negative
+  value). Reads two records per file; imports no JAX.
+  """
+  problems = []
+  for split, expected in (('train', train_samples), ('test', eval_samples)):
+    path = bin_path(data_dir, split)
+    if not os.path.isfile(path):
+      problems.append(f'{path} not found: --data-dir must hold the '
+                      f"reference's {BIN_PREFIX}_{{train,test}}.bin; "
+                      + _BUILD_HINT)
+      continue
+    size = os.path.getsize(path)
+    if size == 0 or size % (4 * RECORD):
+      problems.append(f'{path} has {size} bytes, not a whole number of '
+                      f'{4 * RECORD}-byte records: the file is truncated or '
+                      f'is not a processed Criteo file; rebuild it ('
+                      f'{_BUILD_HINT})')
+      continue
+    n = size // (4 * RECORD)
+    if expected is not None and n != expected:
+      problems.append(f'{path} holds {n} samples; the reference {split} '
+                      f'split has {expected} (an incomplete or different '
+                      f'build); rebuild it ({_BUILD_HINT})')
+      continue
+    data = np.memmap(path, np.int32, 'r', shape=(n, RECORD))
+    for i in sorted({0, n - 1}):
+      rec = np.asarray(data[i])
+      if rec[0] not in (0, 1) or (rec < 0).any():
+        problems.append(f'{path}: record {i} is {rec[:4].tolist()}...: not '
+                        'a processed Criteo record (label 0/1, then 13 dense '
+                        'and 26 categorical non-negative values); rebuild '
+                        f'it ({_BUILD_HINT})')
+        break
+    del data
+  return problems

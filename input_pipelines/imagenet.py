@@ -407,3 +407,113 @@ def _split_size(prepared: PreparedDataset, split: str) -> int:
     if s.get('name') == split:
       return int(sum(int(n) for n in s.get('shardLengths', [])))
   raise ValueError(f'Split {split!r} not in {prepared.path}/dataset_info.json.')
+
+
+# ---------------------------------------------------------------------------
+# Dataset validation before compute (`Workload.check_request`).
+
+_SPLIT_COUNTS = {TRAIN_SPLIT: IMAGENET_TRAIN_SAMPLES,
+                 EVAL_SPLIT: IMAGENET_EVAL_SAMPLES}
+
+
+def check_dataset(data_dir: str | os.PathLike[str], *,
+                  synthetic: bool = False) -> list[str]:
+  """Problems with a prepared ImageNet, found cheaply (no decoding, no JAX).
+
+  Checks the layout, `dataset_info.json` (valid JSON, both splits with the
+  reference example counts), that the shard format is readable here
+  (TFRecord needs TensorFlow), that every shard listed exists, and, for
+  array_record, that the first and last shard hold the records the info
+  says and that their first and last record can be read. Each problem says
+  what is wrong and how to prepare the dataset.
+  """
+  if synthetic:
+    return []
+  try:
+    prepared = find_prepared_dataset(data_dir)
+  except FileNotFoundError as e:
+    return [str(e)]
+  except (OSError, ValueError) as e:
+    return [f'{data_dir}: dataset_info.json cannot be read ({e}). '
+            + _PREPARE_HINT.format(data_dir=data_dir)]
+  info_path = os.path.join(prepared.path, 'dataset_info.json')
+  hint = _PREPARE_HINT.format(data_dir=prepared.data_dir)
+  try:
+    with open(info_path) as f:
+      info = json.load(f)
+  except (OSError, ValueError) as e:
+    return [f'{info_path} is not valid JSON ({e}): the build is damaged; '
+            f'rebuild it. {hint}']
+  if not isinstance(info, dict):
+    return [f'{info_path} is not a tfds dataset_info object; rebuild. {hint}']
+  if prepared.file_format not in ('array_record', 'tfrecord'):
+    return [f'{info_path} declares fileFormat {prepared.file_format!r}; '
+            f'expected array_record or tfrecord. {hint}']
+  if prepared.file_format == 'tfrecord' and not _tensorflow_available():
+    return [str(_tf_missing_error(prepared))]
+  splits = {s.get('name'): s for s in info.get('splits', [])
+            if isinstance(s, dict)}
+  problems = []
+  for split, expected in _SPLIT_COUNTS.items():
+    problems += _check_split(prepared, splits.get(split), split, expected,
+                             hint)
+  return problems
+
+
+def _check_split(prepared: PreparedDataset, entry: dict[str, Any] | None,
+                 split: str, expected: int, hint: str) -> list[str]:
+  where = f'{prepared.path} split {split!r}'
+  if entry is None:
+    return [f'{where} is missing from dataset_info.json; rebuild. {hint}']
+  try:
+    lengths = [int(n) for n in entry.get('shardLengths', [])]
+  except (TypeError, ValueError):
+    return [f'{where}: dataset_info.json has malformed shardLengths; rebuild. '
+            f'{hint}']
+  if sum(lengths) != expected:
+    return [f'{where} holds {sum(lengths)} examples by dataset_info.json; '
+            f'the MLPerf reference uses {expected} (a partial or different '
+            f'build). {hint}']
+  n = len(lengths)
+  ext = 'array_record' if prepared.file_format == 'array_record' else (
+      'tfrecord')
+  names = [f'{DATASET_NAME}-{split}.{ext}-{k:05d}-of-{n:05d}'
+           for k in range(n)]
+  missing = [m for m in names
+             if not os.path.isfile(os.path.join(prepared.path, m))]
+  if missing:
+    return [f'{where}: {len(missing)} of {n} shard files are missing (e.g. '
+            f'{missing[0]}); the build is incomplete. {hint}']
+  if prepared.file_format != 'array_record':
+    return []
+  problems = []
+  for k in sorted({0, n - 1}):
+    problems += _check_shard(os.path.join(prepared.path, names[k]),
+                             lengths[k], hint)
+  return problems
+
+
+def _check_shard(path: str, count: int, hint: str) -> list[str]:
+  """The shard holds `count` records; its first and last can be read."""
+  try:
+    from array_record.python import array_record_module  # pylint: disable=import-outside-toplevel
+  except ImportError:
+    return [f'{path}: reading array_record shards needs the array_record '
+            'package (pip install array_record)']
+  try:
+    reader = array_record_module.ArrayRecordReader(path)
+    try:
+      have = reader.num_records()
+      if have != count:
+        return [f'{path} holds {have} records, dataset_info.json says {count}'
+                f' (truncated or replaced); rebuild. {hint}']
+      for i in sorted({0, count - 1}):
+        if not reader.read([i]) or not reader.read([i])[0]:
+          return [f'{path}: record {i} is empty; rebuild. {hint}']
+    finally:
+      reader.close()
+  except Exception as e:  # pylint: disable=broad-except  # riegeli raises many
+    first = str(e).strip().splitlines()[0][:160] if str(e).strip() else ''
+    return [f'{path} is not a readable array_record shard '
+            f'({type(e).__name__}: {first}); rebuild it. {hint}']
+  return []

@@ -20,6 +20,7 @@ import argparse
 import os
 import sys
 
+from mlperf_jax.cli import checks
 from mlperf_jax.submission import package_check
 
 
@@ -36,13 +37,21 @@ def main(argv: list[str] | None = None) -> int:
   p.add_argument('--report-dir', default=None,
                  help='where the table and plots go (default: DIR/report)')
   args = p.parse_args(argv)
+  problems, trees = [], []
   try:
     trees = package_check.find_packages(args.dir)
   except ValueError as e:
-    p.error(str(e))
+    problems.append(str(e))
   if not os.path.isfile(args.rcps):
-    p.error(f'--rcps {args.rcps!r} is not a file (an RCP JSON in the '
-            'official rcp_checker format)')
+    problems.append(f'--rcps {args.rcps!r} is not a file (an RCP JSON in the '
+                    'official rcp_checker format)')
+  from mlperf_jax.submission import compliance  # pylint: disable=import-outside-toplevel
+  if args.ruleset not in compliance.official_rulesets():
+    problems.append(f'--ruleset {args.ruleset}: the official checker has no '
+                    'training ruleset of that name; valid: '
+                    f'{", ".join(compliance.official_rulesets())}')
+  if problems:
+    checks.fail(p, problems)
   ok = package_check.check_package(
       args.dir, trees, ruleset=args.ruleset, rcp_path=args.rcps,
       report_dir=args.report_dir or os.path.join(args.dir, 'report'))

@@ -17,9 +17,12 @@ import argparse
 import os
 import sys
 
+from mlperf_jax.cli import checks
+
 # The library (mlperf_jax.submission.compliance), also importable from here.
 from mlperf_jax.submission.compliance import (  # pylint: disable=unused-import
-    RULES_DIR, CheckResult, benchmark_of, check, check_log, default_rulesets)
+    RULES_DIR, CheckResult, benchmark_of, check, check_log, default_rulesets,
+    official_rulesets)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -31,8 +34,15 @@ def main(argv: list[str] | None = None) -> int:
                  help='official ruleset(s), e.g. 1.1.0 (repeatable; default: '
                  "the rulesets of the logged benchmark's variant)")
   args = p.parse_args(argv)
+  problems = []
   if not os.path.isfile(args.log):
-    p.error(f'no such log file: {args.log}')
+    problems.append(f'no such log file: {args.log}')
+  known = official_rulesets()
+  problems += [f'--ruleset {r}: the official checker has no training ruleset '
+               f'{r}; valid: {", ".join(known)}'
+               for r in args.ruleset or () if r not in known]
+  if problems:
+    checks.fail(p, problems)
   return 0 if check_log(args.log, args.ruleset) else 1
 
 

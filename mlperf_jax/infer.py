@@ -4,7 +4,10 @@
 Serves a workload's model through a LoadGen (the project's Python LoadGen or
 the official C++ one) and writes the official log files into --output-dir.
 At the mini scale, with no --checkpoint, the mini model is trained on the fly
-first (seconds). Accuracy mode ends with the workload's accuracy script.
+first (seconds); a mini result is not an MLPerf result. Accuracy mode ends
+with the workload's accuracy script. Every test writes a fresh directory
+(default: inference_logs/<benchmark>-<scenario>-<mode>-<time>); an
+--output-dir that already holds LoadGen logs is refused, never overwritten.
 Exit codes: 0 done (and VALID in performance mode); 1 INVALID; 2 bad input.
 """
 
@@ -13,6 +16,11 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import time
+
+from mlperf_jax import api
+from mlperf_jax.cli import checks
+from mlperf_jax.cli import options as cli_options
 
 SCENARIOS = ('SingleStream', 'MultiStream', 'Server', 'Offline')
 # Test settings of scales that are not results (mini): short runs that still
@@ -27,10 +35,13 @@ _MINI_SETTINGS = {
 
 
 def _parser() -> argparse.ArgumentParser:
+  from mlperf_jax import workloads  # pylint: disable=import-outside-toplevel
   p = argparse.ArgumentParser(prog='python -m mlperf_jax.infer',
                               description=__doc__,
                               formatter_class=argparse.RawDescriptionHelpFormatter)
-  p.add_argument('--workload', required=True)
+  p.add_argument('--workload', required=True, metavar='NAME',
+                 help='workload with an inference model: '
+                 f'{", ".join(serving_workloads(workloads))}')
   p.add_argument('--scenario', choices=SCENARIOS, default='Offline')
   p.add_argument('--mode', choices=('performance', 'accuracy'),
                  default='performance')
@@ -39,7 +50,9 @@ def _parser() -> argparse.ArgumentParser:
   p.add_argument('--checkpoint', help='final parameters saved by train')
   p.add_argument('--user-conf', help='LoadGen user.conf (official keys)')
   p.add_argument('--loadgen', choices=('python', 'official'), default='python')
-  p.add_argument('--output-dir', default='inference_logs')
+  p.add_argument('--output-dir', default=None,
+                 help='where the LoadGen logs go: a new or empty directory '
+                 '(default: a fresh one under inference_logs/)')
   p.add_argument('--max-wait-ms', type=float, default=2.0,
                  help='Server: longest wait for a batch to fill')
   return p
@@ -53,28 +66,93 @@ def _loadgen(kind: str):
   return pyloadgen
 
 
-def main(argv: list[str] | None = None) -> int:
-  p = _parser()
-  args = p.parse_args(argv)
-  from mlperf_jax.runtime import compilation_cache  # pylint: disable=import-outside-toplevel
-  from mlperf_jax import workloads  # pylint: disable=import-outside-toplevel
+def serving_workloads(workloads) -> list[str]:
+  """Workloads that have an inference model (`Workload.inference`)."""
+  return [n for n in workloads.names()
+          if workloads.get_class(n).inference is not api.Workload.inference]
+
+
+def _log_files(d: str) -> list[str]:
+  return sorted(n for n in os.listdir(d) if n.startswith('mlperf_log_')) if (
+      os.path.isdir(d)) else []
+
+
+def _problems(args, workloads) -> list[str]:
+  """Every problem with the request, found before anything is trained."""
   if args.workload not in workloads.names():
-    p.error(f'unknown workload {args.workload!r}; valid workloads: '
-            f'{", ".join(workloads.names())}')
+    return [f'unknown workload {args.workload!r}; valid workloads: '
+            f'{", ".join(serving_workloads(workloads))}']
+  if args.workload not in serving_workloads(workloads):
+    return [f'workload {args.workload!r} has no inference model yet; '
+            f'infer serves: {", ".join(serving_workloads(workloads))}']
   variant = workloads.get_class(args.workload).variants.get(args.scale)
   if variant is None:
-    p.error(f'workload {args.workload!r} has no scale {args.scale!r}')
-  needs = []
+    return [f'workload {args.workload!r} has no scale {args.scale!r}']
+  problems, needs = [], []
   if variant.is_result and not args.checkpoint:
     needs.append('--checkpoint (trained parameters)')
   if variant.needs_data_dir and not args.data_dir:
     needs.append('--data-dir (the inference data set)')
   if needs:
-    p.error(f'--scale {args.scale} needs {" and ".join(needs)}')
+    problems.append(f'--scale {args.scale} needs {" and ".join(needs)}')
+  if args.data_dir and not os.path.isdir(args.data_dir):
+    problems.append(f'--data-dir {args.data_dir!r} is not a directory')
   if args.checkpoint and not os.path.exists(args.checkpoint):
-    p.error(f'--checkpoint {args.checkpoint!r} does not exist')
-  if args.user_conf and not os.path.isfile(args.user_conf):
-    p.error(f'--user-conf {args.user_conf!r} is not a file')
+    problems.append(f'--checkpoint {args.checkpoint!r} does not exist (give '
+                    'the final_params directory of a train run)')
+  if args.max_wait_ms < 0 or args.max_wait_ms != args.max_wait_ms:
+    problems.append(f'--max-wait-ms {args.max_wait_ms} must be >= 0')
+  if args.user_conf:
+    problems += _user_conf_problems(args.user_conf)
+  if args.output_dir:
+    dir_problem = checks.writable_dir_problem('--output-dir', args.output_dir)
+    if dir_problem:
+      problems.append(dir_problem)
+    elif _log_files(args.output_dir):
+      problems.append(
+          f'--output-dir {args.output_dir!r} already holds LoadGen logs '
+          f'({", ".join(_log_files(args.output_dir)[:3])}); they are never '
+          'overwritten: choose a new directory (or omit --output-dir for a '
+          'fresh one)')
+  return problems
+
+
+def _user_conf_problems(path: str) -> list[str]:
+  """A user.conf that cannot be read or has malformed lines, found before
+  the model is trained (the LoadGen's own parser reads it again later)."""
+  if not os.path.isfile(path):
+    return [f'--user-conf {path!r} is not a file']
+  from mlperf_jax.loadgen import settings  # pylint: disable=import-outside-toplevel
+  try:
+    with open(path, encoding='utf-8') as f:
+      settings.parse_conf(f.read(), path)
+  except (OSError, UnicodeDecodeError) as e:
+    return [f'--user-conf {path!r} cannot be read: {e}']
+  except settings.ConfigError as e:
+    return [f'--user-conf: {e}']
+  return []
+
+
+def fresh_output_dir(workload, scenario: str, mode: str) -> str:
+  """inference_logs/<benchmark>-<scenario>-<mode>-<time>[-k], new."""
+  stamp = time.strftime('%Y%m%d-%H%M%S')
+  base = os.path.join('inference_logs', f'{workload.variant.benchmark}-'
+                      f'{scenario}-{mode}-{stamp}')
+  d, k = base, 1
+  while os.path.exists(d):
+    k += 1
+    d = f'{base}-{k}'
+  return d
+
+
+def main(argv: list[str] | None = None) -> int:
+  p = _parser()
+  args = p.parse_args(argv)
+  from mlperf_jax.runtime import compilation_cache  # pylint: disable=import-outside-toplevel
+  from mlperf_jax import workloads  # pylint: disable=import-outside-toplevel
+  problems = _problems(args, workloads)
+  if problems:
+    cli_options.fail(p, problems)
   try:
     lg = _loadgen(args.loadgen)
   except ImportError as e:
@@ -82,11 +160,16 @@ def main(argv: list[str] | None = None) -> int:
   compilation_cache.enable()
   from mlperf_jax.inference import run as inference_run  # pylint: disable=import-outside-toplevel
   workload = workloads.get(args.workload, args.scale, data_dir=args.data_dir)
+  if not args.output_dir:
+    args.output_dir = fresh_output_dir(workload, args.scenario, args.mode)
   try:
     result = inference_run.run(workload, lg, args, _MINI_SETTINGS)
   except inference_run.InferenceInputError as e:
     p.error(str(e))
   print(result.report, flush=True)
+  if not workload.variant.is_result:
+    print(f'({workload.scale} scale: a scaled-down model and data set; not '
+          'an MLPerf result)', flush=True)
   return 0 if result.ok else 1
 
 

@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from mlperf_jax.cli import checks
 from mlperf_jax.cli import options as cli_options
 from mlperf_jax.submission import package
 
@@ -34,9 +35,14 @@ def _parser() -> argparse.ArgumentParser:
       formatter_class=argparse.RawDescriptionHelpFormatter)
   cli_options.add_arguments(p)
   p.set_defaults(output_dir=None)
+  for action in p._actions:  # pylint: disable=protected-access
+    if action.dest == 'output_dir':
+      action.help = 'the submission directory (required)'
+    elif action.dest in ('seed', 'dry_run'):
+      action.help = argparse.SUPPRESS  # train options submit rejects
   p.add_argument('--system', required=False, metavar='NAME',
                  help='system description id: systems/NAME.json and '
-                 'results/NAME/ (required)')
+                 'results/NAME/ (required; a plain name)')
   p.add_argument('--runs', type=int, default=None, metavar='N',
                  help='number of runs (default: what the benchmark\'s score '
                  'needs, the num_runs of its variant)')
@@ -51,15 +57,22 @@ def main(argv: list[str] | None = None) -> int:
   p = _parser()
   parsed = cli_options.parse(p, argv)
   args, workload = parsed.args, parsed.workload
+  problems = []
   if not args.output_dir:
-    p.error('--output-dir DIR is required: the submission directory')
+    problems.append('--output-dir DIR is required: the submission directory')
   if not args.system:
-    p.error('--system NAME is required: the system description id')
+    problems.append('--system NAME is required: the system description id')
+  problems += [q for q in (
+      checks.name_problem('--system', args.system),
+      checks.writable_dir_problem('--output-dir', args.output_dir)) if q]
   if args.seed is not None:
-    p.error('--seed gives one seed; submit draws a distinct seed per run '
-            '(use --seeds S0,S1,... to reproduce a package)')
+    problems.append('--seed gives one seed; submit draws a distinct seed per '
+                    'run (use --seeds S0,S1,... to reproduce a package)')
   if args.dry_run:
-    p.error('--dry-run is a train option; run python -m mlperf_jax.train')
+    problems.append('--dry-run is a train option; run python -m '
+                    'mlperf_jax.train')
+  if problems:
+    cli_options.fail(p, problems)
   try:
     plan = package.plan(workload, output_dir=args.output_dir,
                         system=args.system, runs=args.runs, seeds=args.seeds,

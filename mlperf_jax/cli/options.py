@@ -17,6 +17,7 @@ import sys
 
 from mlperf_jax import workloads
 from mlperf_jax.api import SCALES, Workload
+from mlperf_jax.cli import checks
 from mlperf_jax.hparams import registry
 from mlperf_jax.runtime import distributed
 from mlperf_jax.runtime import mesh_spec
@@ -75,6 +76,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
   p.add_argument('--submission-status', default='research',
                  choices=('cloud', 'onprem', 'preview', 'research'))
   p.add_argument('--quiet', action='store_true', help='no progress bars')
+  p.add_argument('--list-hparams', action='store_true',
+                 help='list the --set keys of --workload (value at --scale, '
+                 'closed-division rule) and exit')
   g = p.add_argument_group(
       'checkpoints', 'off by default: saving counts toward time-to-train')
   g.add_argument('--checkpoint-dir', default=None, metavar='DIR',
@@ -89,10 +93,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
   distributed.add_arguments(p)
 
 
-def _fail(p: argparse.ArgumentParser, problems: list[str]) -> None:
-  """Exit 2 with every problem in one message."""
-  p.error(problems[0] if len(problems) == 1 else
-          'bad command line:\n  - ' + '\n  - '.join(problems))
+fail = checks.fail  # exit 2 with every problem in one message
 
 
 def parse(p: argparse.ArgumentParser, argv: list[str] | None) -> Parsed:
@@ -109,6 +110,11 @@ def parse(p: argparse.ArgumentParser, argv: list[str] | None) -> Parsed:
       problems.append(f'--{name.replace("_", "-")} must be >= 1')
   if args.data_dir and not os.path.isdir(args.data_dir):
     problems.append(f'--data-dir {args.data_dir!r} is not a directory')
+  problems += [q for q in (
+      checks.seed_problem('--seed', args.seed),
+      None if args.dry_run or args.list_hparams else
+      checks.writable_dir_problem('--output-dir', args.output_dir)) if q]
+  problems += checkpoint_problems(args)
   try:
     mesh_spec.parse_mesh_spec(args.mesh)
   except mesh_spec.MeshSpecError as e:
@@ -129,10 +135,18 @@ def parse(p: argparse.ArgumentParser, argv: list[str] | None) -> Parsed:
   if args.workload not in workloads.names():
     problems.insert(0, f'unknown workload {args.workload!r}; valid workloads: '
                     f'{", ".join(workloads.names())}')
-    _fail(p, problems)
+    fail(p, problems)
   workload = workloads.get(args.workload, args.scale, data_dir=args.data_dir,
                            synthetic=args.synthetic_data,
                            compute_dtype=args.compute_dtype)
+  if args.list_hparams:
+    print(hparams_listing(workload, overrides.get(
+        'opt_name', workload.default_opt_name())))
+    p.exit(0)
+  if args.data_dir and not workload.variant.needs_data_dir:
+    problems.append(f'--data-dir is not read at --scale {args.scale} (its '
+                    'data ships with the project); drop --data-dir, or use '
+                    '--scale reference for a prepared dataset')
   if (workload.variant.needs_data_dir and not args.dry_run
       and not (args.data_dir or args.synthetic_data)):
     problems.append(f'--scale {args.scale} needs --data-dir (the prepared '
@@ -155,11 +169,13 @@ def parse(p: argparse.ArgumentParser, argv: list[str] | None) -> Parsed:
       problems.extend(f'{workload.name} hyperparameters ({args.division} '
                       f'division): {q}' for q in e.problems)
   if hp is not None:
+    problems.extend(f'{k}={hp[k]!r}: a hyperparameter must be a finite '
+                    'number' for k in checks.non_finite_hparams(hp))
     problems.extend(workload.check_request(
         hp, division=args.division, init_checkpoint=args.init_checkpoint,
         dry_run=args.dry_run))
   if problems:
-    _fail(p, problems)
+    fail(p, problems)
   seed = args.seed
   if seed is None:
     seed = int.from_bytes(os.urandom(4), 'little') & 0x7FFFFFFF
@@ -173,6 +189,96 @@ def parse(p: argparse.ArgumentParser, argv: list[str] | None) -> Parsed:
       checkpoint_every_steps=args.checkpoint_every_steps, resume=args.resume,
       init_checkpoint=args.init_checkpoint)
   return Parsed(args=args, workload=workload, hp=hp, opts=opts)
+
+
+def hparams_listing(workload: Workload, opt_name: str) -> str:
+  """The `--set` keys of `workload` with optimizer `opt_name`: value at
+  this scale, kind and what the key is."""
+  if opt_name not in workload.optimizer_names():
+    opt_name = workload.default_opt_name()
+  lines = [f'{workload.name} ({workload.scale} scale) hyperparameters for '
+           f'--set KEY=VALUE, optimizer {opt_name} (others: '
+           f'{", ".join(n for n in workload.optimizer_names() if n != opt_name) or "none"}'
+           '; choose with --set opt_name=NAME):']
+  entries = workload.hparams(opt_name)
+  width = max(len(h.key) for h in entries)
+  for h in entries:
+    value = workload.variant.defaults.get(h.key, h.default)
+    lines.append(f'  {h.key:<{width}}  {value!r:<12} {h.kind.__name__:<5} '
+                 f'{h.doc}')
+  return '\n'.join(lines)
+
+
+def checkpoint_problems(args: argparse.Namespace) -> list[str]:
+  """Checkpoint options that cannot work, found without JAX: a missing
+  directory, a file in its place, a run that has already finished."""
+  d, out = args.checkpoint_dir, []
+  every = args.checkpoint_every_steps
+  if every is not None and every < 1:
+    out.append('--checkpoint-every-steps must be >= 1')
+  if not d:
+    if args.resume or every is not None:
+      out.append('--resume and --checkpoint-every-steps need --checkpoint-dir '
+                 '(where the checkpoints are)')
+    return out
+  if '://' in d:
+    return out
+  if os.path.exists(d) and not os.path.isdir(d):
+    out.append(f'--checkpoint-dir {d!r} exists and is not a directory')
+    return out
+  finished = finished_run(d)
+  if finished:
+    out.append(f'--checkpoint-dir {d!r} belongs to a run that has finished '
+               f'({finished}); a finished run is never resumed or changed: '
+               'start a new run with another --checkpoint-dir')
+  return out
+
+
+FINISHED_FILE = 'run_finished.json'
+
+
+def finished_run(checkpoint_dir: str) -> str | None:
+  """What the run of `checkpoint_dir` ended with, if it has ended: the
+  marker train writes after run_stop, or (older checkpoints) a run_stop in
+  the log the latest checkpoint names."""
+  import json  # pylint: disable=import-outside-toplevel
+  marker = os.path.join(checkpoint_dir, FINISHED_FILE)
+  if os.path.isfile(marker):
+    try:
+      with open(marker) as f:
+        info = json.load(f)
+      return f'run_stop status {info.get("status")}, log {info.get("log")}'
+    except (OSError, ValueError):
+      return f'{marker} exists'
+  steps = sorted((int(n) for n in os.listdir(checkpoint_dir) if n.isdigit()),
+                 reverse=True) if os.path.isdir(checkpoint_dir) else []
+  for step in steps[:1]:
+    meta_path = os.path.join(checkpoint_dir, str(step), 'meta', 'metadata')
+    try:
+      with open(meta_path) as f:
+        meta = json.load(f)
+    except (OSError, ValueError):
+      return None  # unreadable: the checkpoint check reports it
+    log = resolve_log_path(meta, checkpoint_dir)
+    if log and os.path.isfile(log):
+      with open(log, errors='replace') as f:
+        if any('"key": "run_stop"' in line for line in f):
+          return f'its log {log} has a run_stop'
+  return None
+
+
+def resolve_log_path(meta: dict[str, Any], checkpoint_dir: str) -> str | None:
+  """The log a checkpoint continues: its absolute path, else the path
+  relative to the checkpoint directory (a moved or copied run)."""
+  path = meta.get('log_path')
+  rel = meta.get('log_path_from_checkpoint_dir')
+  if path and os.path.isabs(path) and os.path.isfile(path):
+    return path
+  if rel:
+    candidate = os.path.normpath(os.path.join(checkpoint_dir, rel))
+    if os.path.isfile(candidate):
+      return candidate
+  return path
 
 
 def plan_devices(parsed: Parsed) -> None:
@@ -224,7 +330,7 @@ def check_devices(p: argparse.ArgumentParser, parsed: Parsed) -> None:
                                                      parsed.opts.seed)
     parsed.opts = dataclasses.replace(parsed.opts, seed=seed)
   if problems:
-    _fail(p, problems)
+    fail(p, problems)
 
 
 def _has_checkpoints(path: str) -> bool:
@@ -237,16 +343,11 @@ def _check_checkpoint_dir(p: argparse.ArgumentParser, args, workload, hp,
   directory cannot be used."""
   import jax  # pylint: disable=import-outside-toplevel
   from mlperf_jax.runtime import checkpoint  # pylint: disable=import-outside-toplevel
-  if not args.checkpoint_dir:
-    p.error('--resume and --checkpoint-every-steps need --checkpoint-dir '
-            '(where the checkpoints are)')
-  every = args.checkpoint_every_steps
-  if every is not None and every < 1:
-    p.error('--checkpoint-every-steps must be >= 1')
+  problems = checkpoint_problems(args)
+  if problems:
+    fail(p, problems)
   d = args.checkpoint_dir
   if '://' in d or not _has_checkpoints(d):
-    if os.path.exists(d) and not os.path.isdir(d):
-      p.error(f'--checkpoint-dir {d!r} exists and is not a directory')
     return drawn_seed, None
   if not args.resume:
     p.error(f'--checkpoint-dir {d!r} already holds checkpoints; pass --resume '
@@ -264,7 +365,8 @@ def _check_checkpoint_dir(p: argparse.ArgumentParser, args, workload, hp,
       ckpt.close()
   except checkpoint.CheckpointError as e:
     p.error(str(e))
-  log_path = meta.get('log_path')
+  log_path = resolve_log_path(meta, d)
+  meta['log_path'] = log_path
   if log_path and jax.process_index() == 0 and not os.path.isfile(log_path):
     p.error(f'the checkpoint continues the run logged in {log_path}, which '
             'is missing; restore that run directory or start a fresh run '

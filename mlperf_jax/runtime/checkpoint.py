@@ -136,7 +136,8 @@ class Checkpointer:
     except Exception as e:  # orbax raises many types for damaged files
       raise CheckpointError(
           f'checkpoint {self.directory} step {step} is corrupted or truncated: '
-          f'its metadata cannot be read ({type(e).__name__}: {e}); delete '
+          f'its metadata cannot be read ({type(e).__name__}: '
+          f'{_first_line(e)}); delete '
           'that step directory to fall back to an older one, or start a '
           'fresh run with another --checkpoint-dir') from None
     if not isinstance(meta, dict) or meta.get('format') != FORMAT:
@@ -189,9 +190,12 @@ class Checkpointer:
           state=self._ocp.args.StandardRestore(target)))
     except Exception as e:  # orbax raises many types for damaged files
       raise CheckpointError(
-          f'checkpoint {self.directory} step {step} cannot be restored '
-          f'(corrupted, truncated or from another model: '
-          f'{type(e).__name__}: {str(e)[:400]})') from None
+          f'checkpoint {self.directory} step {step} cannot be restored: it '
+          'is corrupted, truncated or from another model '
+          f'({type(e).__name__}: {_first_line(e)}). Delete the step '
+          f'directory {os.path.join(self.directory, str(step))} to fall back '
+          'to the previous checkpoint, or start a fresh run with another '
+          '--checkpoint-dir') from None
     return r.state
 
   def wait(self) -> None:
@@ -200,6 +204,16 @@ class Checkpointer:
   def close(self) -> None:
     self._mngr.wait_until_finished()
     self._mngr.close()
+
+
+def _first_line(e: BaseException, limit: int = 160) -> str:
+  """The gist of a storage error (TensorStore messages end in a long spec
+  nobody can act on)."""
+  text = str(e).strip().splitlines()[0] if str(e).strip() else ''
+  for cut in (' [source locations', ' {"', " {'"):
+    if cut in text:
+      text = text[:text.index(cut)]
+  return text[:limit] + ('...' if len(text) > limit else '')
 
 
 def rewind_log(path: str | None, offset: int) -> str | None:

@@ -13,13 +13,14 @@ terminated. Imports no JAX (the processes do).
 from __future__ import annotations
 
 import os
+import re
 import shlex
 import socket
 import subprocess
 import sys
 import threading
 import time
-from typing import IO, Sequence
+from typing import IO, Iterable, Iterator, Sequence
 
 _DEVICE_COUNT_FLAG = '--xla_force_host_platform_device_count'
 
@@ -82,8 +83,33 @@ def spawn(num_processes: int, devices_per_process: int,
                               heartbeat_timeout_s=heartbeat_timeout_s)]
 
 
+# A native (C++) stack trace: what the JAX runtime prints when it aborts a
+# process, e.g. after the coordinator found a peer dead. Its fatal line
+# (before the trace) says why; the frames help nobody running a benchmark.
+_TRACE_START = re.compile(r'\*\*\* (Check failure stack trace|Begin stack '
+                          r'trace|SIG[A-Z]+ received)')
+_TRACE_FRAME = re.compile(r'^\s*(@\s+0x|PC: @|\*\*\* End stack trace|'
+                          r'#\d+\s+0x|0x[0-9a-f]+\s)')
+
+
+def filter_native_traces(lines: Iterable[str]) -> Iterator[str]:
+  """The lines, with each native stack trace replaced by one line saying
+  it was left out (the fatal message before it is kept)."""
+  in_trace = False
+  for line in lines:
+    if _TRACE_START.search(line):
+      in_trace = True
+      yield ('(native stack trace of the JAX runtime left out; the line '
+             'before it says why the process stopped)\n')
+      continue
+    if in_trace and (_TRACE_FRAME.match(line) or not line.strip()):
+      continue
+    in_trace = False
+    yield line
+
+
 def _pump(stream: IO[str], prefix: str, out: IO[str]) -> None:
-  for line in stream:
+  for line in filter_native_traces(stream):
     out.write(f'{prefix}{line}')
     out.flush()
 

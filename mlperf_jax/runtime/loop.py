@@ -38,6 +38,9 @@ class EvalRecord:
   epoch_num: float
   step: int
   metrics: dict[str, float]
+  # Timed seconds since run_start when the evaluation ended (what
+  # time-to-train counts); None in checkpoints written before it existed.
+  time_s: float | None = None
 
 
 @dataclasses.dataclass
@@ -82,6 +85,13 @@ def log_header(log: RunLog, workload: Workload, hp: Mapping[str, Any],
   entries = workload.hparams(hp['opt_name'])
   for key, value in registry.mllog_items(entries, hp):
     log.event(key, value)
+  if opts.division == 'open':
+    # Keys the closed rules check by code review (e.g. label smoothing) are
+    # free in the open division: the log says what this run used.
+    for h in entries:
+      if not h.logged and h.key in hp:
+        log.event(NOTICE_KEY, f'open division: {h.key} = {hp[h.key]!r} (not '
+                  'an MLLOG key; fixed by the closed-division rules)')
   log.event(C.TRAIN_SAMPLES, workload.logged_train_samples(hp))
   log.event(C.EVAL_SAMPLES, cfg.eval_samples)
   for key, value in workload.extra_mllog_items(hp):
@@ -197,7 +207,7 @@ class _Run:
         evals=[dataclasses.asdict(e) for e in self.evals],
         elapsed_ms=_now_ms() - self.t_start, log_offset=_log_size(self.log))
     self.ckpt.save(self.state, position, self.identity,
-                   extra={'log_path': self.log.path})
+                   extra=_log_location(self.log.path, self.ckpt.directory))
     if self.on_checkpoint:
       self.on_checkpoint(position)
 
@@ -382,7 +392,8 @@ def _timed_phase(run: _Run) -> RunResult | None:
         log.event(C.EVAL_ACCURACY, run.quality,
                   metadata={'epoch_num': epoch_num})
         log.end(C.EVAL_STOP, metadata={'epoch_num': epoch_num})
-        record = EvalRecord(epoch_num, run.step, metrics)
+        record = EvalRecord(epoch_num, run.step, metrics,
+                            time_s=(_now_ms() - run.t_start) / 1e3)
         run.evals.append(record)
         if run.on_eval:
           run.on_eval(record)
@@ -428,6 +439,35 @@ def params_digest(params) -> str:
     h.update(f'{jax.tree_util.keystr(path)}|{a.dtype.str}|{a.shape}|'.encode())
     h.update(np.ascontiguousarray(a).tobytes())
   return h.hexdigest()
+
+
+def log_interrupted(log: RunLog, why: str) -> bool:
+  """Ends the log of a run stopped from outside (Ctrl-C): a notice and
+  run_stop aborted when run_start was logged and run_stop was not. Returns
+  whether run_stop was written."""
+  if not log.enabled or not log.path or not os.path.exists(log.path):
+    return False
+  with open(log.path, errors='replace') as f:
+    keys = [line for line in f if '"key": "run_' in line]
+  if not any('"key": "run_start"' in k for k in keys) or any(
+      '"key": "run_stop"' in k for k in keys):
+    return False
+  log.event(NOTICE_KEY, why)
+  log.end(C.RUN_STOP, metadata={'status': 'aborted'})
+  return True
+
+
+def _log_location(path: str | None, checkpoint_dir: str) -> dict[str, Any]:
+  """Where the run's log is, saved with each checkpoint: its absolute path
+  (resuming from another working directory) and its path relative to the
+  checkpoint directory (a run directory moved or copied as a whole)."""
+  if not path:
+    return {'log_path': None}
+  path = os.path.abspath(path)
+  out = {'log_path': path}
+  if '://' not in checkpoint_dir:
+    out['log_path_from_checkpoint_dir'] = os.path.relpath(path, checkpoint_dir)
+  return out
 
 
 def _log_size(log: RunLog) -> int:

@@ -84,7 +84,7 @@ def _plot(paths: RunPaths, workload: Workload, result: loop.RunResult) -> None:
   b.plot([e.epoch_num for e in result.evals],
          [e.metrics[target.metric] for e in result.evals], 'o-')
   b.axhline(target.value, color='r', ls='--', label='target')
-  b.set_xlabel('epoch')
+  b.set_xlabel(f'{progress_label(workload.progress_unit)} (epoch_num)')
   b.set_ylabel(target.metric)
   b.legend()
   fig.suptitle(f'{workload.variant.benchmark}: {result.status}')
@@ -93,15 +93,26 @@ def _plot(paths: RunPaths, workload: Workload, result: loop.RunResult) -> None:
   plt.close(fig)
 
 
-def eval_printer(cfg: Variant):
-  """A `loop.run` callback printing one progress line per evaluation."""
-  t0 = time.time()
+def progress_label(unit: str, value: float | None = None) -> str:
+  """'epoch 5' / 'epoch' for epochs; '2048 training samples' / 'training
+  samples' for a sample unit (BERT's epoch_num counts samples)."""
+  if unit == 'epoch':
+    return 'epoch' if value is None else f'epoch {value:g}'
+  name = 'training samples' if unit == 'samples' else unit
+  return name if value is None else f'{value:g} {name}'
+
+
+def eval_printer(cfg: Variant, unit: str = 'epoch'):
+  """A `loop.run` callback printing one progress line per evaluation (its
+  time counts from run_start, as time-to-train does)."""
 
   def on_eval(record: loop.EvalRecord) -> None:
     v = record.metrics[cfg.target.metric]
-    print(f'eval at epoch {record.epoch_num}: {cfg.target.metric} = {v:.4f} '
-          f'(target {cfg.target.value}), step {record.step}, '
-          f'{time.time() - t0:.1f} s', flush=True)
+    when = ('' if record.time_s is None
+            else f', {record.time_s:.1f} s since run_start')
+    print(f'eval at {progress_label(unit, record.epoch_num)}: '
+          f'{cfg.target.metric} = {v:.4f} (target {cfg.target.value}), step '
+          f'{record.step}{when}', flush=True)
   return on_eval
 
 

@@ -29,10 +29,30 @@ class CheckResult:
 
   @property
   def failures(self) -> list[str]:
-    """The checker's complaint lines (empty when it passed)."""
+    """The checker's complaint lines (empty when it passed), without its
+    closing verdict ('ERROR - FAILED'), which names no check."""
     return [l for l in self.output.splitlines()
             if ('failed' in l.lower() or 'required' in l.lower()
-                or 'Failed checks' in l) and 'FAILED' != l.strip()]
+                or 'Failed checks' in l)
+            and l.strip().split(' - ')[-1].strip() != 'FAILED']
+
+  def explain(self, target: float | None = None) -> str:
+    """Which checks failed, in words: '; '-joined complaint lines (the
+    quality check says that the run did not reach its target)."""
+    parts = []
+    for line in self.failures:
+      text = line.split(' - ', 1)[-1].strip()
+      if text.startswith('Failed checks for eval_accuracy'):
+        text = ('no eval_accuracy reached the quality target'
+                + (f' {target}' if target is not None else '')
+                + f' (the run did not converge; check: {text.split(":", 1)[1].strip()})')
+      parts.append(text)
+    if not parts:  # e.g. the checker crashed: its last lines say why
+      tail = [l for l in self.output.splitlines()
+              if not l.startswith('INFO') and l.strip()
+              and l.strip().split(' - ')[-1].strip() != 'FAILED']
+      parts = tail[-3:] or ['the checker gave no reason (see its output)']
+    return '; '.join(dict.fromkeys(parts))
 
 
 def benchmark_of(log_path: str) -> str | None:
@@ -81,6 +101,16 @@ def default_rulesets(log_path: str) -> list[str]:
     return ['1.1.0']
   rulesets = [r for r in found[1].rulesets if r != 'mini']
   return rulesets or ['1.1.0']
+
+
+def official_rulesets() -> list[str]:
+  """The training rulesets the installed official checker knows."""
+  import mlperf_logging.compliance_checker as cc  # pylint: disable=import-outside-toplevel
+  root = os.path.dirname(cc.__file__)
+  return sorted((n[len('training_'):] for n in os.listdir(root)
+                 if n.startswith('training_') and os.path.isdir(
+                     os.path.join(root, n)) and not n.endswith('_warn')),
+                key=lambda v: tuple(int(x) for x in v.split('.')))
 
 
 def check_log(log_path: str, rulesets: Sequence[str] | None = None) -> bool:

@@ -15,12 +15,14 @@ from __future__ import annotations
 import dataclasses
 import glob
 import os
+import signal
 import subprocess
 import sys
 import time
 from typing import Any, Sequence
 
 from mlperf_jax.api import Workload
+from mlperf_jax.cli.checks import SEED_MAX
 from mlperf_jax.submission import result_log
 from mlperf_jax.submission import system_desc
 from mlperf_jax.submission import tree as st
@@ -110,6 +112,10 @@ def plan(workload: Workload, *, output_dir: str, system: str,
     if len(parsed_seeds) != n or len(set(parsed_seeds)) != n:
       raise ValueError(f'--seeds needs {n} distinct integers (one per run), '
                        f'got {seeds!r}')
+    bad = [s for s in parsed_seeds if not 0 <= s <= SEED_MAX]
+    if bad:
+      raise ValueError(f'--seeds {bad}: a seed is an integer in '
+                       f'0..{SEED_MAX}')
   tree = st.Tree(output_dir, system, workload.variant.benchmark)
   train_args = train_arguments(argv, system)
   manifest = st.read_manifest(tree)
@@ -136,11 +142,53 @@ def _run_one(tree: st.Tree, index: int, seed: int, train_args: list[str]
   with open(os.path.join(attempt, 'stdout.txt'), 'w') as out:
     out.write(' '.join(cmd) + '\n')
     out.flush()
-    # Same process group as submit: killing the group stops both.
-    rc = subprocess.call(cmd, stdout=out, stderr=subprocess.STDOUT)
+    # Same process group as submit: killing the group stops both; a signal
+    # to submit alone (SIGTERM, SIGHUP, Ctrl-C) is passed on to the run.
+    rc = _call_forwarding_signals(cmd, out)
   logs = glob.glob(os.path.join(attempt, '**', 'mllog.txt'), recursive=True)
   log = result_log.parse(logs[0]) if len(logs) == 1 else None
   return rc, log, attempt
+
+
+def missing_results(p: Plan, manifest: dict[str, Any]) -> list[int]:
+  """Indices whose run finished (its result file was written) but whose
+  result file is gone."""
+  finished = {a['index'] for a in manifest.get('attempts', [])
+              if a.get('state') in ('success', 'aborted')}
+  return sorted(i for i in finished if i not in p.done and i < p.runs)
+
+
+def _call_forwarding_signals(cmd: list[str], out) -> int:
+  """Runs `cmd` to its end; if submit is told to stop, the child is
+  stopped too (SIGTERM, then SIGKILL after 30 s) and the signal re-raised
+  as KeyboardInterrupt / SystemExit here."""
+  child = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT)  # pylint: disable=consider-using-with
+  caught: list[int] = []
+
+  def on_signal(signum, frame):
+    del frame
+    caught.append(signum)
+    if child.poll() is None:
+      child.send_signal(signal.SIGINT if signum == signal.SIGINT
+                        else signal.SIGTERM)
+
+  previous = {sig: signal.signal(sig, on_signal)
+              for sig in (signal.SIGTERM, signal.SIGHUP, signal.SIGINT)}
+  try:
+    while True:
+      try:
+        rc = child.wait(timeout=30 if caught else None)
+        break
+      except subprocess.TimeoutExpired:
+        child.kill()
+  finally:
+    for sig, handler in previous.items():
+      signal.signal(sig, handler)
+  if caught:
+    if caught[0] == signal.SIGINT:
+      raise KeyboardInterrupt
+    raise SystemExit(128 + caught[0])
+  return rc
 
 
 def _tail(path: str, n: int = 15) -> str:
@@ -191,22 +239,30 @@ def make(p: Plan, workload: Workload, *, submitter: str,
   if p.done:
     print(f'keeping {len(p.done)} completed result files: '
           f'{", ".join(f"result_{i}.txt" for i in p.done)}', flush=True)
+  for i in missing_results(p, manifest):
+    print(f'NOTE: result_{i}.txt of a finished run is missing (deleted?); '
+          f'run {i + 1} is made again'
+          + (f' with its --seeds value {p.seeds[i]}' if p.seeds else
+             ' with a new seed (a drawn seed is never reused)'), flush=True)
   for i in range(n):
     if i in p.done:
       continue
     seed = p.seeds[i] if p.seeds else _draw_seed(used)
     used.add(seed)
     t0 = time.time()
+    attempt = {'index': i, 'seed': seed, 'state': 'running',
+               'started': time.strftime('%Y-%m-%dT%H:%M:%S')}
     try:
-      attempt = {'index': i, 'seed': seed, 'state': 'running',
-                 'started': time.strftime('%Y-%m-%dT%H:%M:%S')}
       manifest['attempts'].append(attempt)
       st.write_manifest(tree, manifest)
       rc, log, attempt_dir = _run_one(tree, i, seed, p.train_args)
-    except KeyboardInterrupt:
-      print(f'\ninterrupted during run {i + 1}/{n}; completed result files are '
-            'kept, rerun the same command to continue', flush=True)
-      return 1
+    except (KeyboardInterrupt, SystemExit) as e:
+      attempt['state'] = 'interrupted'
+      st.write_manifest(tree, manifest)
+      print(f'\ninterrupted during run {i + 1}/{n} (its train was stopped '
+            'too); completed result files are kept, rerun the same command '
+            'to continue', flush=True)
+      return 130 if isinstance(e, KeyboardInterrupt) else 1
     attempt['dir'] = attempt_dir
     if log is None or not log.complete or rc not in (0, 1):
       attempt['state'] = f'crashed (exit code {rc})'

@@ -113,6 +113,41 @@ def record_from_logs(logs: list[result_log.ResultLog], *, name: str,
   }
 
 
+def package_pass_rate(stats: dict[str, Any], logs: list[result_log.ResultLog],
+                      *, runs_needed: int, drop: int = 1, draws: int = 20000,
+                      seed: int = 0) -> dict[str, Any]:
+  """How often a package of `runs_needed` of these runs passes the RCP check.
+
+  The official checker's rule (`rcp_checker`): a package passes when at
+  most `drop` runs did not converge and the olympic mean of its
+  convergence points (non-converged runs count as infinite, as the
+  checker marks them) is at least the fastest acceptable mean
+  `stats['min']`. Measured two ways: every disjoint package of
+  consecutive runs, in run order ('in a row'), and `draws` packages drawn
+  without replacement from all runs (a bootstrap of the run distribution).
+
+  Returns:
+    {'consecutive': (passed, packages), 'resampled': (passed, draws)}.
+  """
+  import numpy as np  # pylint: disable=import-outside-toplevel
+  points = np.array([l.epochs_to_converge if l.converged else np.inf
+                     for l in logs], float)
+
+  def passes(sample) -> bool:
+    s = np.sort(sample)
+    if np.isinf(s).sum() > drop:
+      return False
+    return bool(np.mean(s[drop:len(s) - drop]) >= stats['min'])
+
+  n = runs_needed
+  blocks = [points[i:i + n] for i in range(0, len(points) - n + 1, n)]
+  rng = np.random.default_rng(seed)
+  drawn = sum(passes(points[rng.choice(len(points), n, replace=False)])
+              for _ in range(draws))
+  return {'consecutive': (sum(passes(b) for b in blocks), len(blocks)),
+          'resampled': (int(drawn), draws)}
+
+
 def record_name(record: dict) -> str:
   """The JSON key of a record: '<benchmark>_ref_<batch size>'."""
   return f'{record["Benchmark"]}_ref_{record["BS"]}'
@@ -120,7 +155,8 @@ def record_name(record: dict) -> str:
 
 def markdown(name: str, record: dict, command: list[str],
              logs: list[result_log.ResultLog], *, unit: str = 'epoch',
-             stats: dict | None = None) -> str:
+             stats: dict | None = None, pass_rate: dict | None = None
+             ) -> str:
   """The .md section of one record: command, RCP statistics, every run."""
   what = ('training samples' if unit == 'samples' else 'epochs') + (
       ' to converge')
@@ -140,6 +176,15 @@ def markdown(name: str, record: dict, command: list[str],
               f'fastest acceptable submission mean {stats["min"]:.4g} '
               f'({what}; max speedup '
               f'{stats["mean"] / stats["min"]:.4f}).', '']
+  if pass_rate:
+    (c_ok, c_n), (r_ok, r_n) = pass_rate['consecutive'], pass_rate['resampled']
+    lines += [f'Packages of these runs that pass the RCP check (the official '
+              f'rule: at most {pass_rate.get("drop", 1)} non-converged run, '
+              'olympic mean of the convergence points >= the fastest '
+              f'acceptable mean): {c_ok} of {c_n} disjoint packages of '
+              f'consecutive runs; {r_ok} of {r_n} ({100 * r_ok / r_n:.1f} %) '
+              'packages drawn at random without replacement '
+              '(`rcps.package_pass_rate`).', '']
   lines += [f'| run | seed | status | {what} | time to train (s) |',
             '|---|---|---|---|---|']
   for i, l in enumerate(logs):
@@ -210,8 +255,14 @@ def make(workload: Workload, *, runs: int, output: str,
   command = ['python', '-m', 'mlperf_jax.make_rcps', *argv]
   stats = rcp_stats({name: record}, record['Benchmark'], record['BS'],
                     '1.1.0', needed)
+  rate = None
+  if stats:
+    rate = package_pass_rate(stats, logs, runs_needed=needed,
+                             drop=workload.variant.olympic_drop)
+    rate['drop'] = workload.variant.olympic_drop
   md = write_record(output, name, record, markdown(
-      name, record, command, logs, unit=workload.progress_unit, stats=stats))
+      name, record, command, logs, unit=workload.progress_unit, stats=stats,
+      pass_rate=rate))
   print(f'{name}: epochs to converge {record["Epochs to converge"]} -> '
         f'{output} ({md})')
   return 0

@@ -54,6 +54,8 @@ def format_report(rep: BenchmarkReport) -> str:
     lines.append(f'RCP at batch {rep.rcp["bs"]}: mean {rep.rcp["mean"]:.3f} '
                  f'{unit}, stdev {rep.rcp["stdev"]:.3f}, fastest acceptable '
                  f'submission mean {rep.rcp["min"]:.3f}')
+  for n in rep.notes:
+    lines.append(f'NOTE: {n}')
   for e in rep.errors:
     lines.append(f'ERROR: {e}')
   if rep.scale == 'mini':
@@ -110,8 +112,13 @@ def _plot_time_to_train(plt, rep: BenchmarkReport, path: str):
       ax.text(0, k, ' not converged', va='center', color='tab:red')
   ax.set_yticks(range(len(rep.runs)), [r.file for r in rep.runs])
   if rep.olympic_minutes is not None:
-    ax.axvline(rep.olympic_minutes * 60 / rep.normalization, color='k',
-               ls='--', label='olympic mean (gray: dropped)')
+    raw = rep.olympic_minutes * 60 / rep.normalization
+    ax.axvline(raw, color='k', ls='--',
+               label=f'olympic mean {raw:.1f} s (gray: dropped)')
+    if rep.normalization != 1.0:
+      ax.axvline(rep.olympic_minutes * 60, color='tab:orange', lw=2,
+                 label=f'score {rep.olympic_minutes * 60:.1f} s = olympic '
+                 f'mean x RCP normalization {rep.normalization:.3f}')
     ax.legend(fontsize=7)
   ax.set_xlabel('time to train (s)')
   ax.set_title(f'{rep.benchmark}: time-to-train distribution')
@@ -132,8 +139,10 @@ def plot(rep: BenchmarkReport, tree: st.Tree, out_dir: str) -> list[str]:
   stem = os.path.join(out_dir, f'{rep.system}_{rep.benchmark}')
   quality_png = stem + '_quality.png'
   ttt_png = stem + '_time_to_train.png'
-  _plot_quality(plt, rep, tree, quality_png)
   _plot_time_to_train(plt, rep, ttt_png)
+  if rep.smoke:  # random inputs: quality vs progress means nothing
+    return [ttt_png]
+  _plot_quality(plt, rep, tree, quality_png)
   return [quality_png, ttt_png]
 
 

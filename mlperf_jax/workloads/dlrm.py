@@ -143,6 +143,16 @@ class DlrmWorkload(Workload):
   def hparams(self, opt_name: str) -> tuple[registry.HParam, ...]:
     return dlrm_hparams.hparams(opt_name, synthetic=self.synthetic)
 
+  def check_request(self, hp, *, division, init_checkpoint, dry_run):
+    """The prepared Criteo .bin files, checked before compute (criteo.py)."""
+    del hp, division, init_checkpoint
+    if dry_run or self.synthetic or not self.data_dir or (
+        not self.variant.needs_data_dir):
+      return []
+    return criteo.check_dataset(
+        self.data_dir, train_samples=self.variant.train_samples,
+        eval_samples=self.variant.eval_samples)
+
   def extra_mllog_items(self, hp):
     if int(hp['max_ind_range']) < dlrm_model.MAX_IND_RANGE:
       return [(NOTICE_KEY, f'embedding tables capped at '

@@ -163,6 +163,14 @@ class ResNetWorkload(Workload):
                '(input_normalization=mean_std; open division)')]
     return []
 
+  def check_request(self, hp, *, division, init_checkpoint, dry_run):
+    """The prepared ImageNet, checked before compute (imagenet.py)."""
+    del hp, division, init_checkpoint
+    if dry_run or self.synthetic or not self.data_dir or (
+        not self.variant.needs_data_dir):
+      return []
+    return imagenet.check_dataset(self.data_dir)
+
   # ---- model ---------------------------------------------------------------
 
   def model_config(self):

@@ -187,13 +187,20 @@ def test_unusable_checkpoints_exit_2_and_touch_nothing(sigterm_run, tmp_path):
   tmp, ckpt, cmd, _, _, _ = sigterm_run
   (log,) = list((tmp / 'runs').rglob('mllog.txt'))
   base = _snapshot(tmp)
-  # Existing checkpoints without --resume: never overwritten.
-  proc = subprocess.run(cmd, capture_output=True, text=True, timeout=120,
+  # The resumed run has finished: never resumed or changed again.
+  for extra in ([], ['--resume']):
+    proc = subprocess.run(cmd + extra, capture_output=True, text=True,
+                          timeout=120, check=False)
+    assert proc.returncode == 2 and 'has finished' in proc.stderr
+  # Existing checkpoints of an unfinished run without --resume: never
+  # overwritten.
+  other = tmp_path / 'other'
+  _unfinished_copy(ckpt, other, log, tmp_path)
+  proc = subprocess.run(_train_cmd(tmp_path, '--checkpoint-dir', str(other)),
+                        capture_output=True, text=True, timeout=120,
                         check=False)
   assert proc.returncode == 2 and 'already holds checkpoints' in proc.stderr
   # Another workload's checkpoint (its metadata says so).
-  other = tmp_path / 'other'
-  _copy(ckpt, other)
   for meta in other.glob('*/meta/metadata'):
     d = json.loads(meta.read_text())
     d['identity']['workload'] = 'bert'
@@ -206,7 +213,7 @@ def test_unusable_checkpoints_exit_2_and_touch_nothing(sigterm_run, tmp_path):
   assert "belongs to workload 'bert'" in proc.stderr
   # Truncated array data: found when restoring, before anything is written.
   bad = tmp_path / 'bad'
-  _copy(ckpt, bad)
+  _unfinished_copy(ckpt, bad, log, tmp_path)
   for f in bad.glob('*/state/**/d/*'):
     f.write_bytes(f.read_bytes()[:7])
   args = _train_cmd(tmp_path, '--checkpoint-dir', str(bad), '--resume')
@@ -218,6 +225,19 @@ def test_unusable_checkpoints_exit_2_and_touch_nothing(sigterm_run, tmp_path):
   assert not (tmp_path / 'runs').exists()
 
 
-def _copy(src, dst):
+def _unfinished_copy(src, dst, log, tmp_path):
+  """A copy of the checkpoints whose run has not finished: its log is a
+  copy of the run's up to run_stop (the stretch before the resume)."""
   import shutil  # pylint: disable=import-outside-toplevel
-  shutil.copytree(src, dst)
+  shutil.copytree(src, dst, ignore=shutil.ignore_patterns(
+      'run_finished.json', '.lock'))
+  lines = log.read_text().splitlines(keepends=True)
+  stop = next(i for i, l in enumerate(lines) if '"key": "run_stop"' in l)
+  copy = tmp_path / 'logs' / dst.name / 'mllog.txt'
+  copy.parent.mkdir(parents=True)
+  copy.write_text(''.join(lines[:stop]))
+  for meta in dst.glob('*/meta/metadata'):
+    d = json.loads(meta.read_text())
+    d['log_path'] = str(copy)
+    d.pop('log_path_from_checkpoint_dir', None)
+    meta.write_text(json.dumps(d))

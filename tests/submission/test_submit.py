@@ -150,7 +150,7 @@ def test_check_rejects_duplicate_seed_and_wrong_run_count(mini_package,
   assert proc.returncode == 1
   assert 'CHECK FAILED' in proc.stdout
   assert 'already used by result_0.txt' in proc.stdout
-  assert '4 result files, mini_resnet needs exactly 5' in proc.stdout
+  assert 'lacks result_3.txt' in proc.stdout
 
 
 def test_submit_bad_input_exits_2(mini_package, tmp_path):
