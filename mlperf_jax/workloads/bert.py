@@ -314,6 +314,10 @@ class BertWorkload(Workload):
           '--init_checkpoint binding): pass --init-checkpoint CKPT/model.ckpt '
           '(the TF checkpoint prefix), or use --division open to train from '
           'random weights')
+    if (self.data_dir and not self.synthetic and not dry_run
+        and self.variant.needs_data_dir):
+      problems.extend(_tfrecord_reader().check_dataset(
+          self.data_dir, eval_samples=self.variant.eval_samples))
     return problems
 
   # ---- data ----------------------------------------------------------------
