@@ -83,16 +83,32 @@ class GoRules:
 
   # ---- legality ------------------------------------------------------------
 
-  def legal_actions(self, state: GameState):
-    """bool [N*N+1]: MiniGo's legal moves (empty, not ko, not suicide, no
-    positional superko) and pass (subject to `no_pass_before`)."""
-    points = self.game.legal_action_mask(state)[:-1]
-    points = points & ~self.superko_moves(state)
+  def legal_actions(self, state: GameState, libs=None):
+    """bool [N*N+1]: MiniGo's legal moves (empty, not the simple-ko point,
+    not suicide, no positional superko) and pass (subject to
+    `no_pass_before`). `libs`: `chain_liberties(state)` when at hand."""
+    if libs is None:
+      libs = chain_liberties(state, self.size)
+    board = self.stones(state)
+    my = self.to_play(state)
+    chain = jnp.abs(state.board)
+    nbrs = neighbours(self.size)
+    on = nbrs >= 0
+    nb_board = jnp.where(on, board[nbrs], 2)
+    nb_libs = libs[jnp.where(on, chain[nbrs], 0)]
+    # Not suicide: an empty neighbour, a friendly chain keeping a liberty,
+    # or an opponent chain captured (its last liberty is this point).
+    breathes = ((nb_board == 0) | ((nb_board == my) & (nb_libs > 1))
+                | ((nb_board == -my) & (nb_libs == 1))).any(-1)
+    points = (board == 0) & breathes
+    points = points.at[state.ko].set(
+        jnp.where(state.ko >= 0, False, points[state.ko]))
+    points = points & ~self.superko_moves(state, libs)
     early = state.step_count < self.no_pass_before
     pass_ok = ~early | ~points.any()
     return jnp.append(points, pass_ok)
 
-  def superko_moves(self, state: GameState):
+  def superko_moves(self, state: GameState, libs=None):
     """bool [N*N]: moves whose resulting board appeared earlier in the game.
 
     The board hash pgx keeps after every ply (`hash_history`) is updated
@@ -105,7 +121,8 @@ class GoRules:
     my = jnp.where(state.color == 0, 1, -1)
     cur = _xor_reduce(zob[stone, jnp.arange(n2)])  # [2]
     chain = jnp.abs(state.board)                  # chain id + 1, 0 empty
-    libs = chain_liberties(state, self.size)       # per chain id + 1
+    if libs is None:
+      libs = chain_liberties(state, self.size)     # per chain id + 1
     nbrs = neighbours(self.size)                   # [N*N, 4], -1 off board
     nb_chain = jnp.where(nbrs >= 0, chain[nbrs], 0)
     nb_opp = (nbrs >= 0) & (stone[nbrs] == -my)
@@ -184,10 +201,11 @@ def chain_liberties(state: GameState, size: int):
   return libs.at[0].set(0)
 
 
-def point_liberties(state: GameState, size: int):
+def point_liberties(state: GameState, size: int, libs=None):
   """int [N*N]: liberties of the chain on each point (0 on empty points),
   what MiniGo's `Position.get_liberties()` returns."""
-  libs = chain_liberties(state, size)
+  if libs is None:
+    libs = chain_liberties(state, size)
   return libs[jnp.abs(state.board)]
 
 
