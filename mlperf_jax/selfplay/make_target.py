@@ -54,9 +54,31 @@ def make(seed: int, generations: int, out: str) -> dict:
           'seed': seed, 'generations': generations,
           'win_rate_vs_random': [e.metrics['win_rate'] for e in result.evals],
           'hparams': {k: v for k, v in hp.items()}}
-  target_model.save_npz(out, {'params': state.params, **state.model_state},
-                        meta)
+  variables = {'params': state.params, **state.model_state}
+  meta['baselines'] = baselines(variables)
+  target_model.save_npz(out, variables, meta)
   return meta
+
+
+def baselines(target, seed: int = 0) -> dict[str, float]:
+  """Win rates against `target` over the mini evaluation games of a
+  uniformly random player and of an untrained network with search."""
+  wl = minigo.MiniGoWorkload('mini')
+  c = wl.loop_config
+  rules = wl.rules()
+  games_idx = jax.numpy.arange(c.eval_games)
+  key = jax.random.PRNGKey(minigo.EVAL_KEY)
+  # Random as the candidate: the target plays the other colour of each
+  # game, so random's wins are the target's losses.
+  target_wins = minigo.games.play_match(rules, wl.network, target, None,
+                                        games_idx, c.evaluation, key)
+  params, state = wl.init(jax.random.PRNGKey(seed), wl.resolve_hparams())
+  untrained = jax.device_get({'params': minigo.nn_unbox(params), **state})
+  untrained_wins = jax.jit(lambda u, t: minigo.games.play_match(
+      rules, wl.network, u, t, games_idx, c.evaluation, key))(untrained,
+                                                              target)
+  return {'random': 1.0 - float(target_wins.mean()),
+          'untrained_net_with_search': float(untrained_wins.mean())}
 
 
 def main(argv=None) -> int:
