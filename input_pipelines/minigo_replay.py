@@ -19,7 +19,6 @@ does not depend on the number of hosts.
 from __future__ import annotations
 
 import collections
-import math
 from typing import Iterator
 
 import numpy as np
@@ -121,7 +120,3 @@ def examples_from_games(planes, policy, value, valid) -> dict[str, np.ndarray]:
           'policy': np.asarray(policy)[valid],
           'value': np.asarray(value)[valid]}
 
-
-def steps_for(num_positions: int, fraction: float, batch_size: int) -> int:
-  return max(1, math.floor(max(batch_size, fraction * num_positions)
-                           / batch_size))

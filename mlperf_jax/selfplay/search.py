@@ -52,9 +52,9 @@ class SearchConfig:
     fastplay_readouts: simulations per fast move (reference 80).
     fastplay_frequency: share of fast moves (reference 0.75; 0 disables).
     dirichlet_alpha: root noise concentration (reference 0.03 at 19x19).
-    noise_mix: share of noise in the root priors (reference 0.25).
-    value_init_penalty: unvisited child Q = parent Q - this (reference 0.2
-      in self-play; 2.0 (lose) in evaluation games).
+    noise_mix: share of noise in the root priors (reference 0.3).
+    value_init_penalty: unvisited child Q = parent Q - this (reference
+      0.2).
     softpick_plies: plies whose move is sampled proportionally to visits
       (MiniGo `softpick_move_cutoff`, 2 * (N*N // 12) // 2 = 30 at 19x19);
       later moves take the most visited child.
@@ -66,7 +66,7 @@ class SearchConfig:
   fastplay_readouts: int = 80
   fastplay_frequency: float = 0.75
   dirichlet_alpha: float = 0.03
-  noise_mix: float = 0.25
+  noise_mix: float = 0.3
   value_init_penalty: float = 0.2
   softpick_plies: int = 30
   c_puct_init: float = 1.25

@@ -31,7 +31,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import math
-from typing import Any, Mapping
+from typing import Any
 
 import numpy as np
 
@@ -45,7 +45,6 @@ optax = LazyModule('optax')
 traverse_util = LazyModule('flax.traverse_util')
 minigo_model = LazyModule('mlperf_jax.models.minigo')
 go_rules = LazyModule('mlperf_jax.selfplay.go_rules')
-search = LazyModule('mlperf_jax.selfplay.search')
 games = LazyModule('mlperf_jax.selfplay.games')
 target_model = LazyModule('mlperf_jax.selfplay.target_model')
 replay_lib = LazyModule('mlperf_jax.input_pipelines.minigo_replay')
@@ -98,7 +97,8 @@ def _mini_loop() -> LoopConfig:
       # Dirichlet alpha ~ 10 / legal moves (the AlphaZero scaling the
       # reference's 0.03 at 19x19 follows); softpick over the first 6 plies.
       selfplay=SearchConfig(readouts=16, fastplay_frequency=0.0,
-                            dirichlet_alpha=0.5, softpick_plies=6),
+                            dirichlet_alpha=0.5, noise_mix=0.25,
+                            softpick_plies=6),
       evaluation=SearchConfig(readouts=16, fastplay_frequency=0.0,
                               softpick_plies=4),
       eval_games=128, target='shipped')
