@@ -128,3 +128,25 @@ def test_reference_smoke_log_passes_1_1_0_except_the_target(tmp_path):
   assert '"actual_selfplay_games_per_generation"' in log
   res = compliance.check(logs[0], '1.1.0')
   checker.assert_only_the_target_fails(res, '0.5')
+
+
+def test_replay_symmetries_move_planes_and_policy_together():
+  from mlperf_jax.input_pipelines import minigo_replay
+  rng = np.random.default_rng(0)
+  n, count = 5, 64
+  planes = np.zeros((count, n, n, 13), bool)
+  policy = np.zeros((count, n * n + 1), np.float32)
+  points = rng.integers(0, n * n, count)
+  planes[np.arange(count), points // n, points % n, 0] = True
+  policy[np.arange(count), points] = 0.75
+  policy[:, -1] = 0.25
+  replay = minigo_replay.Replay(window=2, train_fraction=1.0, batch_size=16,
+                                seed=3)
+  replay.add(1, {'planes': planes, 'policy': policy,
+                 'value': np.ones(count, np.float32)})
+  assert replay.start_generation(1) == 4
+  for _ in range(4):
+    b = replay.next_batch()
+    where_stone = b['planes'][..., 0].reshape(16, -1).argmax(-1)
+    np.testing.assert_array_equal(where_stone, b['policy'][:, :-1].argmax(-1))
+    np.testing.assert_allclose(b['policy'][:, -1], 0.25)  # pass unchanged
