@@ -3,13 +3,17 @@
 
 The shipped file was made by
 
-    python -m mlperf_jax.selfplay.make_target --seed 1000 --generations 6
+    python -m mlperf_jax.selfplay.make_target --seed 1000 --generations 5
 
 i.e. the mini loop itself (same rules, network, search, optimizer and
 hyperparameters as `--workload minigo`), seed 1000, for a fixed number of
 generations, evaluated against a uniformly random player instead of a
 target; the network after the last generation is frozen into the file,
-with the run's settings and win rates against random in its `meta`. Like
+with the run's settings, its win rates against random and the baselines'
+win rates against it (`baselines`) in its `meta`. Measured for the shipped
+file (2026-12-02): against random 0.73, 0.41, 0.67, 0.63, 0.84 by
+generation; random 0.16 and the untrained network with search 0.16
+against it. Like
 MLPerf's `ml_perf/target` ("intermediate amateur"), it is a network of
 intermediate strength from the same kind of training the runs do, so a
 run must learn as far as a few generations of the loop to beat it.
@@ -84,7 +88,7 @@ def baselines(target, seed: int = 0) -> dict[str, float]:
 def main(argv=None) -> int:
   p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
   p.add_argument('--seed', type=int, default=1000)
-  p.add_argument('--generations', type=int, default=6)
+  p.add_argument("--generations", type=int, default=5)
   p.add_argument('--out', default=target_model.SHIPPED)
   args = p.parse_args(argv)
   meta = make(args.seed, args.generations, args.out)
