@@ -108,7 +108,9 @@ def variables_from_tf_checkpoint(prefix: str, like) -> dict:
   Raises:
     ValueError: naming every missing tensor and every shape mismatch.
   """
+  import flax  # pylint: disable=import-outside-toplevel
   from mlperf_jax.formats import tf_checkpoint  # pylint: disable=import-outside-toplevel
+  like = flax.linen.meta.unbox(like)
   names = tf_names(like)
   try:
     listing = tf_checkpoint.list_tf_checkpoint(prefix)

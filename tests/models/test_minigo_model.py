@@ -150,7 +150,8 @@ def test_tf_checkpoint_import_round_trips(tmp_path):
   del tensors['dense_2/bias']
   tensors['dense_1/kernel'] = np.zeros((3, 3), np.float32)
   writer.write_tf_checkpoint(str(tmp_path / 'bad'), tensors)
-  with pytest.raises(ValueError, match=r"no tensor 'dense_2/bias'.*"
-                     r"dense_1/kernel: shape \(3, 3\)"):
+  with pytest.raises(ValueError) as e:
     target_model.variables_from_tf_checkpoint(str(tmp_path / 'bad'),
                                               dict(like))
+  assert "no tensor 'dense_2/bias'" in str(e.value)
+  assert 'dense_1/kernel: shape (3, 3) in the checkpoint' in str(e.value)
