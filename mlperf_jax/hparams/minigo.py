@@ -15,12 +15,22 @@ lr_rates), 0.9)` on a loss with `l2_strength * sum(l2_loss(v))` = 1e-4 over
 every variable whose name contains neither 'bias' nor 'beta'. TF momentum
 (`accum = m * accum + g; w -= lr * accum`, accumulator from zero) is the same
 update as `torch.optim.SGD`, and the L2 term's gradient `1e-4 * w` is torch's
-weight decay, so `sgd.torch_sgd` decaying the 'kernel' and 'embedding'
-parameters is exact (up to BatchNorm's gamma, see `_DECAYED`).
+weight decay, so `sgd.torch_sgd` with weight decay 1e-4 is exact when it
+decays the same variables. Those are selected by name, as the reference
+does, not by parameter label: the rule covers BatchNorm's gamma but not its
+beta, a split the four labels (kernel/bias/norm/embedding) cannot express.
+In Flax both offsets, dense biases and BatchNorm betas, are the leaves named
+'bias' (the scale is 'scale'), so "neither 'bias' nor 'beta' in the TF name"
+is exactly "the leaf is not named 'bias'" (`l2_mask`).
+
+`min_selfplay_games_per_generation` is fixed to the scale's game count:
+8192 for the reference (`closed_minigo.yaml`), the mini scale's own count
+there (its YAML checks that value).
 """
 
 from __future__ import annotations
 
+import dataclasses
 from typing import TYPE_CHECKING, Any, Mapping
 
 from mlperf_jax.hparams import registry
@@ -34,7 +44,8 @@ if TYPE_CHECKING:
 
 WORKLOAD = 'minigo'
 MOMENTUM = 0.9
-L2_STRENGTH = 1e-4
+L2_STRENGTH = 1e-4  # dual_net.py `l2_strength`
+REFERENCE_GAMES_PER_GENERATION = 8192
 
 
 def _rates_match(v: Any, hp: Mapping[str, Any]) -> bool:
@@ -59,7 +70,8 @@ HPARAMS: tuple[HParam, ...] = (
            registry.rule(_rates_match,
                          'needs exactly one more entry than lr_boundaries'),
            list, doc='piecewise-constant LR values (free)'),
-    HParam('min_selfplay_games_per_generation', 8192, registry.fixed(8192),
+    HParam('min_selfplay_games_per_generation', REFERENCE_GAMES_PER_GENERATION,
+           registry.fixed(REFERENCE_GAMES_PER_GENERATION),
            int, doc='self-play games before training each generation'),
 )
 
@@ -94,21 +106,21 @@ def piecewise_constant_schedule(boundaries, rates) -> optax.Schedule:
   return schedule
 
 
-# L2 on conv and dense kernels; biases and BatchNorm parameters are exempt.
-# The reference exempts variables named 'bias' or 'beta' (BatchNorm offsets)
-# and so does regularise BatchNorm's 'gamma' (its dual_net.py builds
-# tf.layers.batch_normalization with scale=True); the labels do not tell a
-# norm scale from a norm offset, and this keeps the exemption of every norm
-# parameter that the ResNet-style decay mask gave before the labels.
-_DECAYED = (registry.KERNEL, registry.EMBEDDING)
+def l2_mask(params):
+  """True for every leaf not named 'bias' (kernels and BN scales): the
+  reference's variables without 'bias' or 'beta' in their TF names."""
+  import jax  # pylint: disable=import-outside-toplevel
+  return jax.tree_util.tree_map_with_path(
+      lambda path, _: getattr(path[-1], 'key', None) != 'bias', params)
 
 
 def _build(hp: Mapping[str, Any], ctx: registry.OptimizerContext):
   from mlperf_jax.optim import sgd  # pylint: disable=import-outside-toplevel
   # The schedule counts steps, not epochs: ctx.steps_per_epoch is unused.
   schedule = piecewise_constant_schedule(hp['lr_boundaries'], hp['lr_rates'])
+  del ctx  # the mask comes from the names, not the labels
   tx = sgd.torch_sgd(schedule, momentum=MOMENTUM, weight_decay=L2_STRENGTH,
-                     mask=ctx.mask(*_DECAYED))
+                     mask=l2_mask)
   return tx, schedule
 
 
@@ -118,6 +130,15 @@ SGD = registry.register(registry.OptimizerEntry(
         'piecewise-constant LR'))
 
 
-def hparams(opt_name: str = 'sgd') -> tuple[HParam, ...]:
-  """All hyperparameters of a MiniGo run, in log order."""
-  return registry.get(WORKLOAD, opt_name).hparams
+def hparams(opt_name: str = 'sgd',
+            games_per_generation: int = REFERENCE_GAMES_PER_GENERATION
+            ) -> tuple[HParam, ...]:
+  """All hyperparameters of a MiniGo run, in log order, with the games
+  per generation fixed to the scale's count."""
+  out = []
+  for h in registry.get(WORKLOAD, opt_name).hparams:
+    if h.key == 'min_selfplay_games_per_generation':
+      h = dataclasses.replace(h, default=games_per_generation,
+                              closed=registry.fixed(games_per_generation))
+    out.append(h)
+  return tuple(out)

@@ -41,7 +41,7 @@ def banner(workload: Workload, hp: Mapping[str, Any], opts: loop.RunOptions,
   cfg = workload.variant
   lines = [f'mlperf_jax: {workload.name} at {cfg.scale} scale, '
            f'{opts.division} division, seed {opts.seed}, optimizer '
-           f'{hp["opt_name"]}, global batch {hp["global_batch_size"]}',
+           f'{hp["opt_name"]}, global batch {workload.global_batch_size(hp)}',
            f'target: {cfg.target.metric} '
            f'{">=" if cfg.target.higher_is_better else "<="} '
            f'{cfg.target.value}; MLLOG: {paths.log}']

@@ -1,0 +1,152 @@
+# Copyright 2026 The mlperf_jax Authors. Licensed under the Apache License 2.0.
+"""MiniGo's loop pieces, fast: a generation's games are a function of its
+seed, training examples are well formed, match results do not depend on
+the batch, the search keeps to legal moves, the reference dry run and a
+reference smoke log (checker 1.1.0 fails only on the target)."""
+
+import dataclasses
+import glob
+import os
+import subprocess
+import sys
+
+import flax
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from mlperf_jax import compliance
+from mlperf_jax import workloads
+from mlperf_jax.selfplay import games, search
+from support import checker
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(
+    __file__))))
+
+
+def _small_workload():
+  wl = workloads.get('minigo', 'mini')
+  c = wl.loop_config
+  # 16 games in two compiled chunks of 8 (the chunking is part of the test).
+  wl.__dict__['loop_config'] = dataclasses.replace(
+      c, games_per_generation=16, selfplay_chunk=8,
+      selfplay=dataclasses.replace(c.selfplay, readouts=4),
+      evaluation=dataclasses.replace(c.evaluation, readouts=4))
+  return wl
+
+
+def _untrained(wl, seed=0):
+  params, state = wl.init(jax.random.PRNGKey(seed), wl.resolve_hparams())
+  return jax.device_get({'params': flax.linen.meta.unbox(params), **state})
+
+
+def test_generation_is_reproducible_from_its_seed_and_well_formed():
+  wl = _small_workload()
+  v = _untrained(wl)
+  a = wl.self_play_generation(v, seed=7, generation=1)
+  b = wl.self_play_generation(v, seed=7, generation=1)
+  c = wl.self_play_generation(v, seed=7, generation=2)
+  for k in a:
+    np.testing.assert_array_equal(a[k], b[k])
+  assert len(a['value']) != len(c['value']) or not np.array_equal(
+      a['policy'], c['policy'])
+  # Well-formed examples: visit distributions, results +-1 for the side to
+  # move, 13 bool planes; no pass target before ply 10 (forbidden then).
+  np.testing.assert_allclose(a['policy'].sum(-1), 1.0, rtol=1e-5)
+  assert set(np.unique(a['value'])) <= {-1.0, 1.0}
+  assert a['planes'].dtype == np.bool_ and a['planes'].shape[1:] == (5, 5, 13)
+  opening = a['planes'][:, :, :, :8].sum((1, 2, 3)) < 10
+  assert (a['policy'][opening, -1] == 0).all()
+  # Stones never sit where the policy puts mass (occupied points illegal).
+  occupied = a['planes'][..., 0] | a['planes'][..., 1]
+  assert (a['policy'][:, :-1][occupied.reshape(len(occupied), -1)] == 0).all()
+
+
+def test_match_results_do_not_depend_on_the_batch():
+  wl = _small_workload()
+  c = wl.loop_config
+  v = _untrained(wl)
+  rules = wl.rules()
+  play = jax.jit(lambda idx: games.play_match(
+      rules, wl.network, v, None, idx, c.evaluation, jax.random.PRNGKey(1)))
+  all8 = np.asarray(play(jnp.arange(8)))
+  last4 = np.asarray(play(jnp.arange(4, 8)))
+  np.testing.assert_array_equal(all8[4:], last4)
+  assert set(np.unique(all8)) <= {0.0, 1.0}
+
+
+def test_search_visits_only_legal_moves_and_values_unvisited_below_parent():
+  wl = _small_workload()
+  rules = wl.rules()
+  v = _untrained(wl)
+  states = jax.vmap(lambda _: rules.init())(jnp.arange(3))
+  for a in (12, 6, 7):
+    states = jax.vmap(rules.step)(states, jnp.full(3, a))
+  cfg = dataclasses.replace(wl.loop_config.selfplay, readouts=8)
+  weights, _, _, legal = search.run_search(
+      rules, wl.network, v, states, jax.random.PRNGKey(0), cfg, readouts=8,
+      noise=True)
+  weights, legal = np.asarray(weights), np.asarray(legal)
+  assert (weights[~legal] == 0).all()
+  assert not legal[:, [12, 6, 7]].any() and not legal[:, -1].any()
+  np.testing.assert_allclose(weights.sum(-1), 1.0, rtol=1e-5)
+
+  class Tree:  # the two fields minigo_qtransform reads, one node
+    def qvalues(self, i):
+      del i
+      return jnp.array([0.3, -0.2, 0.0])
+    children_visits = jnp.array([[2, 1, 0]])
+    node_values = jnp.array([0.1])
+  q = search.minigo_qtransform(Tree(), 0, value_init_penalty=0.2)
+  np.testing.assert_allclose(np.asarray(q), [0.3, -0.2, 0.1 - 0.2])
+
+
+def _train(*args, cwd=REPO):
+  return subprocess.run([sys.executable, '-m', 'mlperf_jax.train',
+                         '--workload', 'minigo', '--quiet', *args],
+                        capture_output=True, text=True, cwd=cwd, check=False)
+
+
+def test_reference_dry_run_prints_parameters_and_selfplay_cost():
+  r = _train('--scale', 'reference', '--synthetic-data', '--dry-run',
+             '--set', 'train_batch_size=64')
+  assert r.returncode == 0, r.stderr[-3000:]
+  out = r.stdout
+  assert 'parameters: 736,671' in out
+  assert 'self-play per generation: 8,192 games' in out
+  assert 'network evaluations per generation' in out and 'FLOPs' in out
+
+
+def test_reference_smoke_log_passes_1_1_0_except_the_target(tmp_path):
+  r = _train('--scale', 'reference', '--synthetic-data', '--max-steps', '2',
+             '--max-epochs', '1', '--seed', '3', '--set',
+             'train_batch_size=8', '--output-dir', str(tmp_path))
+  logs = glob.glob(str(tmp_path / '*' / '*' / 'mllog.txt'))
+  assert logs, r.stderr[-3000:]
+  log = open(logs[0]).read()
+  assert log.count('"weights_initialization"') == 48
+  assert '"actual_selfplay_games_per_generation"' in log
+  res = compliance.check(logs[0], '1.1.0')
+  checker.assert_only_the_target_fails(res, '0.5')
+
+
+def test_replay_symmetries_move_planes_and_policy_together():
+  from mlperf_jax.input_pipelines import minigo_replay
+  rng = np.random.default_rng(0)
+  n, count = 5, 64
+  planes = np.zeros((count, n, n, 13), bool)
+  policy = np.zeros((count, n * n + 1), np.float32)
+  points = rng.integers(0, n * n, count)
+  planes[np.arange(count), points // n, points % n, 0] = True
+  policy[np.arange(count), points] = 0.75
+  policy[:, -1] = 0.25
+  replay = minigo_replay.Replay(window=2, train_fraction=1.0, batch_size=16,
+                                seed=3)
+  replay.add(1, {'planes': planes, 'policy': policy,
+                 'value': np.ones(count, np.float32)})
+  assert replay.start_generation(1) == 4
+  for _ in range(4):
+    b = replay.next_batch()
+    where_stone = b['planes'][..., 0].reshape(16, -1).argmax(-1)
+    np.testing.assert_array_equal(where_stone, b['policy'][:, :-1].argmax(-1))
+    np.testing.assert_allclose(b['policy'][:, -1], 0.25)  # pass unchanged
