@@ -219,8 +219,35 @@ def stack_subsample(x: np.ndarray, length: int, stacking: int = STACKING,
   return y[:max(new_len, 1)], new_len
 
 
+def log_mel_features(audio: np.ndarray, rng: np.random.Generator | None = None,
+                     *, speed: float = 1.0, dither: float = DITHER,
+                     trim: bool = True) -> tuple[np.ndarray, int]:
+  """Steps 1-7 on one 16 kHz utterance: `(normalised log-mel float32
+  [frames, 80], valid frames)`; rng (None: a fixed one) draws the dither."""
+  rng = rng if rng is not None else np.random.default_rng(0)
+  x = np.asarray(audio, np.float32)
+  if speed != 1.0:
+    x = speed_perturb(x, speed)
+  if trim:
+    x = trim_silence(x)
+  if dither:
+    x = x + dither * rng.standard_normal(len(x)).astype(np.float32)
+  x = preemphasis(x)
+  length = valid_frames(len(x))
+  return normalize_per_feature(log_mel(x), length), length
+
+
+def splice(feats: np.ndarray, length: int,
+           rng: np.random.Generator | None = None, *, train: bool = False
+           ) -> tuple[np.ndarray, int]:
+  """Steps 8-9: SpecAugment (when `train`), then stacking/subsampling."""
+  if train:
+    feats = spec_augment(feats, length, rng)
+  return stack_subsample(feats, length)
+
+
 def features(audio: np.ndarray, rng: np.random.Generator | None = None, *,
-             train: bool = False, speed: float = 1.0, spec_aug: bool = True,
+             train: bool = False, speed: float = 1.0,
              dither: float = DITHER, trim: bool = True
              ) -> tuple[np.ndarray, int]:
   """The whole pipeline on one 16 kHz utterance.
@@ -231,7 +258,6 @@ def features(audio: np.ndarray, rng: np.random.Generator | None = None, *,
       deterministic eval).
     train: apply SpecAugment (speed perturbation is the `speed` argument).
     speed: the speed-perturbation rate (1: none).
-    spec_aug: with `train`, apply SpecAugment.
     dither: dither amplitude (the reference: 1e-5 in train and eval).
     trim: trim leading and trailing silence.
 
@@ -239,17 +265,6 @@ def features(audio: np.ndarray, rng: np.random.Generator | None = None, *,
     `(features float32 [ceil(T / 3), 240], valid stacked frames)`.
   """
   rng = rng if rng is not None else np.random.default_rng(0)
-  x = np.asarray(audio, np.float32)
-  if speed != 1.0:
-    x = speed_perturb(x, speed)
-  if trim:
-    x = trim_silence(x)
-  if dither:
-    x = x + dither * rng.standard_normal(len(x)).astype(np.float32)
-  x = preemphasis(x)
-  feats = log_mel(x)
-  length = valid_frames(len(x))
-  feats = normalize_per_feature(feats, length)
-  if train and spec_aug:
-    feats = spec_augment(feats, length, rng)
-  return stack_subsample(feats, length)
+  feats, length = log_mel_features(audio, rng, speed=speed, dither=dither,
+                                   trim=trim)
+  return splice(feats, length, rng, train=train)

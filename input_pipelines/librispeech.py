@@ -86,7 +86,7 @@ def train_sentencepiece(transcripts: Sequence[str], prefix: str,
   sentencepiece.SentencePieceTrainer.train(
       sentence_iterator=iter(transcripts), model_prefix=prefix,
       vocab_size=vocab_size, character_coverage=1.0, bos_id=-1, eos_id=-1,
-      model_type='unigram')
+      model_type='unigram', num_threads=1, minloglevel=2)
   return prefix + '.model'
 
 

@@ -22,7 +22,7 @@ parameters, so it evaluates exactly `E_N = d E_{N-1} + (1 - d) p_N`, the
 reference's `apply_ema` after N optimizer steps.
 
 Mini: the same model code, narrower (`models.rnnt.mini_config`, 0.69 M
-parameters, 28 characters + blank), on espeak-ng speech of spelled-out
+parameters, 48 SentencePiece pieces + blank), on espeak-ng speech of spelled-out
 numbers (`input_pipelines/spoken_numbers.py`: 7 voices train, a held-out
 8th voice is the eval set), the reference feature pipeline and decoder,
 LAMB with a short warmup. The target (WER <= 0.058, the MLPerf number) is
@@ -61,6 +61,7 @@ REFERENCE_TRAIN_SAMPLES = 278_528
 REFERENCE_SYNTHETIC_BUCKET = (560, 128)
 MINI_TRAIN = 700   # spoken_numbers.TRAIN_UTTERANCES (tested)
 MINI_EVAL = 120    # spoken_numbers.EVAL_UTTERANCES
+MINI_VOCAB = 48    # spoken_numbers.SENTENCEPIECE_VOCAB
 
 
 def _dtype(name: str):
@@ -135,13 +136,13 @@ VARIANTS = {
             'model_eval_ema_factor': 0.9,
             'data_train_num_buckets': 1,
         },
-        model=lambda dtype: rnnt_model.mini_config(29, dtype=_dtype(dtype),
-                                                   lstm_impl='auto'),
+        model=lambda dtype: rnnt_model.mini_config(
+            MINI_VOCAB + 1, dtype=_dtype(dtype), lstm_impl='auto'),
         train_data=_mini_train, eval_data=_mini_eval,
         eval_batch_size=64, first_eval_epochs=6, eval_every_epochs=2,
         max_epochs=60, mlperf_conf_model='rnnt',
         extra={'joint_chunk_frames': None, 'augment': True,
-               'tokenizer': 'chars'}),
+               'tokenizer': 'mini'}),
 }
 
 
@@ -251,10 +252,10 @@ class RnntWorkload(Workload):
 
   @functools.cached_property
   def tokenizer(self):
-    """Label ids -> text: the 28 characters (mini), the reference's
-    SentencePiece model (reference), or the ids themselves (synthetic)."""
-    if self.variant.extra['tokenizer'] == 'chars':
-      return librispeech.CharTokenizer()
+    """Label ids -> text: the mini's or the reference's SentencePiece
+    model, or the ids themselves (synthetic reference data)."""
+    if self.variant.extra['tokenizer'] == 'mini':
+      return spoken_numbers.tokenizer(self.data_dir)
     if self.synthetic or not self.data_dir:
       return _IdTokenizer()
     import os  # pylint: disable=import-outside-toplevel
