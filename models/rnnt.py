@@ -31,8 +31,9 @@ matmul, then the recurrence), or, on GPU, through cuDNN
 (`jax.experimental.rnn.lstm`), one layer per call, from the same
 parameters (`cudnn_weights` packs them into cuDNN's flat layout); both are
 tested equal. The inference model of MLPerf Inference v1.x
-(`inference_config`: 29 characters, prediction net 320, 45,323,549
-parameters) is the same module with another config.
+(`inference_config`: 29 characters, prediction net 320, 45,323,037
+parameters; `import_torch_state_dict` maps its PyTorch state dict) is the
+same module with another config.
 """
 
 from __future__ import annotations
@@ -75,6 +76,9 @@ class RNNTConfig:
   forget_gate_bias: float = 1.0
   hidden_hidden_bias_scale: float = 0.0
   weights_init_scale: float = 0.5
+  # The inference model's joint is one Linear over concat(f, g): the same
+  # function as joint_enc(f) + joint_pred(g) with a single bias.
+  joint_pred_bias: bool = True
   # 'auto': cuDNN on GPU, the scan elsewhere; or 'scan' / 'cudnn'.
   lstm_impl: str = 'auto'
   dtype: Any = jnp.float32
@@ -91,8 +95,13 @@ def reference_config(**kw) -> RNNTConfig:
 
 def inference_config(**kw) -> RNNTConfig:
   """MLPerf Inference v1.x RNN-T (`speech_recognition/rnnt/pytorch/configs/
-  rnnt.toml`): 28 characters + blank, prediction and embedding 320."""
-  return RNNTConfig(num_classes=29, pred_hidden=320, **kw)
+  rnnt.toml`, `model_separable_rnnt.py`): 28 characters + blank, prediction
+  and embedding 320, the joint's first Linear over concat(f, g) (one bias),
+  forget-gate bias 1 without the training model's 0.5 scale."""
+  base = dict(num_classes=29, pred_hidden=320, joint_pred_bias=False,
+              weights_init_scale=1.0)
+  base.update(kw)
+  return RNNTConfig(**base)
 
 
 def mini_config(num_classes: int, **kw) -> RNNTConfig:
@@ -236,10 +245,10 @@ def _linear_init(fan_in: int):
   return _uniform(1.0 / math.sqrt(fan_in))
 
 
-def _dense(features: int, fan_in: int, name: str, dtype):
+def _dense(features: int, fan_in: int, name: str, dtype, use_bias=True):
   init = _linear_init(fan_in)
   return nn.Dense(
-      features, name=name, dtype=dtype,
+      features, name=name, dtype=dtype, use_bias=use_bias,
       kernel_init=nn.with_logical_partitioning(init, ('joint_in',
                                                       'joint_out')),
       bias_init=nn.with_logical_partitioning(init, ('joint_out',)))
@@ -259,7 +268,7 @@ class RNNT(nn.Module):
             nn.initializers.normal(1.0), ('embed_vocab', 'embed_dim')))
     self.dec_rnn = LSTM(c.pred_hidden, c.pred_layers, c.pred_dropout, c)
     self.joint_pred = _dense(c.joint_hidden, c.pred_hidden, 'joint_pred',
-                             c.dtype)
+                             c.dtype, use_bias=c.joint_pred_bias)
     self.joint_enc = _dense(c.joint_hidden, c.enc_hidden, 'joint_enc',
                             c.dtype)
     self.joint_net = _dense(c.num_classes, c.joint_hidden, 'joint_net',
@@ -320,3 +329,76 @@ def init_tensor_groups(params) -> dict[str, Sequence[tuple[str, ...]]]:
   for path in flat:
     groups[path[0]].append(path)
   return groups
+
+
+def _lstm_from_torch(state, prefix, layers):
+  return {f'layer_{l}': {
+      'kernel_ih': np.asarray(state[f'{prefix}.weight_ih_l{l}']).T,
+      'kernel_hh': np.asarray(state[f'{prefix}.weight_hh_l{l}']).T,
+      'bias_ih': np.asarray(state[f'{prefix}.bias_ih_l{l}']),
+      'bias_hh': np.asarray(state[f'{prefix}.bias_hh_l{l}'])}
+          for l in range(layers)}
+
+
+def import_torch_state_dict(state, cfg: RNNTConfig) -> dict:
+  """Parameters from a PyTorch state dict (name -> array) of the MLPerf
+  Inference RNN-T (`model_separable_rnnt.RNNT`: `encoder.pre_rnn.lstm.*`,
+  `encoder.post_rnn.lstm.*`, `prediction.embed.weight`,
+  `prediction.dec_rnn.lstm.*`, `joint.net.0.*` over concat(f, g) and
+  `joint.net.3.*`; the checkpoint's own `joint_net.*` spelling and
+  `audio_preprocessor.*` buffers are accepted, as its loader does), or of
+  the training RNN-T (`joint_enc`, `joint_pred`, `joint_net.2`).
+
+  Raises:
+    ValueError naming every missing tensor and every shape mismatch.
+  """
+  state = {k.replace('module.', '', 1) if k.startswith('module.') else k: v
+           for k, v in state.items()}
+  state = {k.replace('joint_net.', 'joint.net.'): v for k, v in state.items()
+           if not k.startswith('audio_preprocessor.')}
+  try:
+    params = {
+        'pre_rnn': _lstm_from_torch(state, 'encoder.pre_rnn.lstm',
+                                    cfg.enc_pre_layers),
+        'post_rnn': _lstm_from_torch(state, 'encoder.post_rnn.lstm',
+                                     cfg.enc_post_layers),
+        'pred_embed': {'embedding': np.asarray(
+            state['prediction.embed.weight'])},
+        'dec_rnn': _lstm_from_torch(state, 'prediction.dec_rnn.lstm',
+                                    cfg.pred_layers),
+    }
+    if 'joint.net.0.weight' in state:  # inference: Linear over concat(f, g)
+      w0 = np.asarray(state['joint.net.0.weight'])
+      params['joint_enc'] = {'kernel': w0[:, :cfg.enc_hidden].T,
+                             'bias': np.asarray(state['joint.net.0.bias'])}
+      params['joint_pred'] = {'kernel': w0[:, cfg.enc_hidden:].T}
+      if cfg.joint_pred_bias:
+        params['joint_pred']['bias'] = np.zeros(w0.shape[0], w0.dtype)
+      last = 'joint.net.3'
+    else:  # training: joint_enc, joint_pred, joint_net = [ReLU, Dropout, Linear]
+      params['joint_enc'] = {'kernel': np.asarray(state['joint_enc.weight']).T,
+                             'bias': np.asarray(state['joint_enc.bias'])}
+      params['joint_pred'] = {
+          'kernel': np.asarray(state['joint_pred.weight']).T,
+          'bias': np.asarray(state['joint_pred.bias'])}
+      last = 'joint.net.2'
+    params['joint_net'] = {'kernel': np.asarray(state[f'{last}.weight']).T,
+                           'bias': np.asarray(state[f'{last}.bias'])}
+  except KeyError as e:
+    raise ValueError(f'the state dict has no tensor {e.args[0]!r}; it is not '
+                     'an MLPerf RNN-T checkpoint of this config') from None
+  return params
+
+
+def check_shapes(params, abstract) -> None:
+  """ValueError listing every parameter whose shape differs or is missing."""
+  from flax import traverse_util  # pylint: disable=import-outside-toplevel
+  got = traverse_util.flatten_dict(params)
+  want = traverse_util.flatten_dict(nn.meta.unbox(abstract))
+  problems = [f'{"/".join(k)}: missing' for k in want if k not in got]
+  problems += [f'{"/".join(k)}: shape {tuple(got[k].shape)}, expected '
+               f'{tuple(want[k].shape)}' for k in want
+               if k in got and tuple(got[k].shape) != tuple(want[k].shape)]
+  if problems:
+    raise ValueError('checkpoint does not fit the model:\n  ' +
+                     '\n  '.join(problems))

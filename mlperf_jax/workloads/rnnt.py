@@ -36,7 +36,10 @@ import dataclasses
 import functools
 import math
 
-from mlperf_jax.api import LazyModule, Target, Variant, Workload
+import numpy as np
+
+from mlperf_jax.api import (InferenceSpec, LazyModule, Target, Variant,
+                            Workload)
 from mlperf_jax.hparams import registry
 from mlperf_jax.hparams import rnnt as rnnt_hparams
 
@@ -49,6 +52,7 @@ rnnt_model = LazyModule('mlperf_jax.models.rnnt')
 rnnt_decode = LazyModule('mlperf_jax.models.rnnt_decode')
 transducer_loss = LazyModule('mlperf_jax.models.transducer_loss')
 librispeech = LazyModule('mlperf_jax.input_pipelines.librispeech')
+audio_features = LazyModule('mlperf_jax.input_pipelines.audio_features')
 spoken_numbers = LazyModule('mlperf_jax.input_pipelines.spoken_numbers')
 wer_metric = LazyModule('mlperf_jax.metrics.wer')
 
@@ -344,6 +348,93 @@ class RnntWorkload(Workload):
     frames, labels = max(self.buckets(hp, train=True))
     return {'labels': self.model_config().blank, 'feat_lens': frames + 1,
             'label_lens': labels + 1}
+
+  # ---- inference -----------------------------------------------------------
+
+  def _inference_set(self):
+    """(count, load_sample, reference transcript) of the served set: the
+    mini's held-out voice, or LibriSpeech dev-clean (the v1.x QSL keeps
+    the utterances under 15 s)."""
+    hp = self.resolve_hparams()
+    frames, _ = max(self.buckets(hp, train=False))
+    if self.variant.needs_data_dir:
+      data = _reference_data(self, hp)
+      utts = [u for u in data.eval if u.duration < INFERENCE_MAX_SECONDS]
+
+      def load(i):
+        f, n = audio_features.features(librispeech.read_audio(
+            utts[int(i)].path))
+        return _padded_sample(f, n, frames)
+      return len(utts), load, lambda i: utts[int(i)].transcript
+    data = _mini_data(self.data_dir, self.variant.extra['augment'])
+    unit = spoken_numbers.SPEEDS.index(1.0)
+
+    def load_mini(i):
+      j = int(data.eval_idx[int(i)])
+      f, n = audio_features.splice(*data.log_mel(unit, j))
+      return _padded_sample(f, n, frames)
+    return (len(data.eval_idx), load_mini,
+            lambda i: data.transcript(int(data.eval_idx[int(i)])))
+
+  def predict(self, params, model_state, inputs):
+    hp = self.resolve_hparams()
+    hyp, hyp_lens = rnnt_decode.greedy_decode(
+        self.model(hp), self.eval_params(params, model_state, hp),
+        inputs['feats'], inputs['feat_lens'],
+        per_sample=int(hp['eval_max_prediction_symbols']))
+    return {'hyp': hyp, 'hyp_lens': hyp_lens}
+
+  def inference(self) -> InferenceSpec:
+    """MLPerf Inference speech recognition over the variant's eval data.
+
+    Samples are {'feats' [frames, 240], 'feat_lens'} (features computed
+    when the QSL loads them); each response is the hypothesis' label ids as
+    little-endian int64, the bytes `accuracy_eval.py --output_dtype int64`
+    reads; accuracy is the WER over the logged samples, as the training
+    eval computes it (the same EMA weights and decoder).
+    """
+    count, load_sample, transcript = self._inference_set()
+    tok = self.tokenizer
+
+    def accuracy(responses):
+      idx = sorted(responses)
+      hyps = [tok.decode(np.frombuffer(responses[i], '<i8').tolist())
+              for i in idx]
+      refs = [transcript(i) for i in idx]
+      out = {'wer': wer_metric.word_error_rate(hyps, refs) if idx
+             else float('nan'), 'samples': float(len(idx))}
+      return out
+
+    def buckets(scenario):
+      try:
+        return INFERENCE_BUCKETS[scenario]
+      except KeyError:
+        raise ValueError(f'no inference buckets for scenario {scenario!r}; '
+                         f'valid: {sorted(INFERENCE_BUCKETS)}') from None
+
+    return InferenceSpec(
+        count=count, performance_count=count, load_sample=load_sample,
+        buckets=buckets, predict=self.predict, encode=encode_tokens,
+        accuracy=accuracy, metric='wer')
+
+
+INFERENCE_MAX_SECONDS = 15.0
+# Batch sizes compiled per LoadGen scenario (both scales).
+INFERENCE_BUCKETS = {'SingleStream': (1,), 'Server': (1, 4, 16),
+                     'Offline': (1, 16, 64)}
+
+
+def _padded_sample(feats, length, frames):
+  out = np.zeros((frames, feats.shape[1]), np.float32)
+  n = min(length, frames, len(feats))
+  out[:n] = feats[:n]
+  return {'feats': out, 'feat_lens': np.asarray(n, np.int32)}
+
+
+def encode_tokens(outputs, row: int) -> bytes:
+  """The hypothesis of `row` as little-endian int64 label ids."""
+  n = int(outputs['hyp_lens'][row])
+  return np.asarray(outputs['hyp'][row, :n], '<i8').tobytes()
 
 
 class _IdTokenizer:

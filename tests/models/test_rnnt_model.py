@@ -34,8 +34,72 @@ def test_reference_parameter_count_and_parts():
 
 
 def test_inference_parameter_count():
+  # model_separable_rnnt.py: pre 13,582,336 + post 29,384,704 + embedding
+  # 28 x 320 + dec_rnn 1,643,520 + joint.net.0 (1344 -> 512) 688,640 +
+  # joint.net.3 (512 -> 29) 14,877. (45,323,549 counts a second joint bias
+  # that the inference model's concat joint does not have.)
   params = _abstract(rnnt.inference_config())
-  assert rnnt.count_params(params) == 45_323_549
+  assert rnnt.count_params(params) == 45_323_037
+
+
+def _torch_state(cfg, rng):
+  """A state dict in model_separable_rnnt's names and torch's shapes."""
+  st = {}
+
+  def lstm(prefix, layers, inp, h):
+    for l in range(layers):
+      i = inp if l == 0 else h
+      st[f'{prefix}.weight_ih_l{l}'] = rng.normal(size=(4 * h, i))
+      st[f'{prefix}.weight_hh_l{l}'] = rng.normal(size=(4 * h, h))
+      st[f'{prefix}.bias_ih_l{l}'] = rng.normal(size=4 * h)
+      st[f'{prefix}.bias_hh_l{l}'] = rng.normal(size=4 * h)
+  lstm('encoder.pre_rnn.lstm', cfg.enc_pre_layers, cfg.in_features,
+       cfg.enc_hidden)
+  lstm('encoder.post_rnn.lstm', cfg.enc_post_layers,
+       cfg.enc_hidden * cfg.stack_time, cfg.enc_hidden)
+  st['prediction.embed.weight'] = rng.normal(size=(cfg.num_classes - 1,
+                                                   cfg.pred_hidden))
+  lstm('prediction.dec_rnn.lstm', cfg.pred_layers, cfg.pred_hidden,
+       cfg.pred_hidden)
+  st['joint_net.0.weight'] = rng.normal(
+      size=(cfg.joint_hidden, cfg.enc_hidden + cfg.pred_hidden)) * 0.3
+  st['joint_net.0.bias'] = rng.normal(size=cfg.joint_hidden)
+  st['joint_net.3.weight'] = rng.normal(size=(cfg.num_classes,
+                                              cfg.joint_hidden)) * 0.3
+  st['joint_net.3.bias'] = rng.normal(size=cfg.num_classes)
+  st['audio_preprocessor.featurizer.fb'] = np.zeros((1, 80, 257))
+  return {k: v.astype(np.float32) for k, v in st.items()}
+
+
+def test_torch_state_dict_import_matches_the_concat_joint():
+  cfg = _small_cfg(num_classes=29, joint_pred_bias=False)
+  model, p0 = _init(cfg)
+  st = _torch_state(cfg, np.random.default_rng(7))
+  params = rnnt.import_torch_state_dict(st, cfg)
+  rnnt.check_shapes(params, p0)
+  rng = np.random.default_rng(8)
+  f = rng.normal(size=(2, 3, cfg.enc_hidden)).astype(np.float32)
+  g = rng.normal(size=(2, 4, cfg.pred_hidden)).astype(np.float32)
+  v = {'params': params}
+  got = model.apply(v, model.apply(v, jnp.asarray(f), method=model.project_enc),
+                    model.apply(v, jnp.asarray(g), method=model.project_pred),
+                    deterministic=True, method=model.joint)
+  cat = np.concatenate([np.broadcast_to(f[:, :, None], (2, 3, 4, 8)),
+                        np.broadcast_to(g[:, None], (2, 3, 4, 5))], -1)
+  h = np.maximum(cat @ st['joint_net.0.weight'].T + st['joint_net.0.bias'], 0)
+  expect = h @ st['joint_net.3.weight'].T + st['joint_net.3.bias']
+  np.testing.assert_allclose(got, expect, rtol=1e-4, atol=1e-4)
+  # The LSTM kernels are torch's transposed.
+  np.testing.assert_array_equal(
+      params['pre_rnn']['layer_0']['kernel_ih'],
+      st['encoder.pre_rnn.lstm.weight_ih_l0'].T)
+  del st['prediction.embed.weight']
+  with pytest.raises(ValueError, match='prediction.embed.weight'):
+    rnnt.import_torch_state_dict(st, cfg)
+  bad = dict(params, joint_net={'kernel': np.zeros((6, 5)),
+                                'bias': np.zeros(5)})
+  with pytest.raises(ValueError, match='joint_net/kernel'):
+    rnnt.check_shapes(bad, p0)
 
 
 def _small_cfg(**kw):
