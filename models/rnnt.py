@@ -182,7 +182,7 @@ def scan_lstm(x, carry, w_ih, w_hh, bias, dtype=jnp.float32):
     h = jax.nn.sigmoid(o) * jnp.tanh(c)
     return (h, c), h
 
-  (h, c), ys = jax.lax.scan(step, carry, xw)
+  (h, c), ys = jax.lax.scan(step, carry, xw, unroll=8)
   return jnp.swapaxes(ys, 0, 1).astype(dtype), (h, c)
 
 

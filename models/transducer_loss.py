@@ -126,7 +126,7 @@ def loss_from_log_probs(blank_lp: jax.Array, emit_lp: jax.Array,
 
   steps = jnp.arange(1, t + u1 - 1)
   (_, final), _ = jax.lax.scan(step, (alpha0, final0),
-                               (steps, blank_d[:-1], emit_d[:-1]))
+                               (steps, blank_d[:-1], emit_d[:-1]), unroll=4)
   last_blank = blank_lp[jnp.arange(b), t_last,
                         label_lengths.astype(jnp.int32)]
   return -(final + last_blank)
