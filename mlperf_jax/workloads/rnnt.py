@@ -380,14 +380,14 @@ class RnntWorkload(Workload):
     hp = self.resolve_hparams()
     hyp, hyp_lens = rnnt_decode.greedy_decode(
         self.model(hp), self.eval_params(params, model_state, hp),
-        inputs['feats'], inputs['feat_lens'],
+        inputs['feats'], inputs['feat_lens'].reshape(-1),
         per_sample=int(hp['eval_max_prediction_symbols']))
     return {'hyp': hyp, 'hyp_lens': hyp_lens}
 
   def inference(self) -> InferenceSpec:
     """MLPerf Inference speech recognition over the variant's eval data.
 
-    Samples are {'feats' [frames, 240], 'feat_lens'} (features computed
+    Samples are {'feats' [frames, 240], 'feat_lens' [1]} (features computed
     when the QSL loads them); each response is the hypothesis' label ids as
     little-endian int64, the bytes `accuracy_eval.py --output_dtype int64`
     reads; accuracy is the WER over the logged samples, as the training
@@ -428,7 +428,8 @@ def _padded_sample(feats, length, frames):
   out = np.zeros((frames, feats.shape[1]), np.float32)
   n = min(length, frames, len(feats))
   out[:n] = feats[:n]
-  return {'feats': out, 'feat_lens': np.asarray(n, np.int32)}
+  # A 1-element length (the serving layer makes every leaf at least 1-D).
+  return {'feats': out, 'feat_lens': np.asarray([n], np.int32)}
 
 
 def encode_tokens(outputs, row: int) -> bytes:
