@@ -20,6 +20,7 @@ _WORKLOADS: dict[str, str] = {
     'bert': 'mlperf_jax.workloads.bert:BertWorkload',
     'dlrm': 'mlperf_jax.workloads.dlrm:DlrmWorkload',
     'minigo': 'mlperf_jax.workloads.minigo:MiniGoWorkload',
+    'rnnt': 'mlperf_jax.workloads.rnnt:RnntWorkload',
 }
 
 
