@@ -44,7 +44,8 @@ from mlperf_jax import api
 
 def _host_sample(sample: Any) -> Any:
   """A sample pytree with every leaf a C-contiguous host array."""
-  return jax.tree.map(np.ascontiguousarray, sample)
+  # np.require keeps 0-d leaves 0-d (np.ascontiguousarray makes them 1-d).
+  return jax.tree.map(lambda a: np.require(a, requirements='C'), sample)
 
 
 class SampleQSL:
