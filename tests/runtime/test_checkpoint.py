@@ -19,7 +19,8 @@ from mlperf_jax import workloads
 from mlperf_jax.runtime.mllog import RunLog
 
 SEED = 3
-STEPS = 30  # 2.5 epochs of 12 steps: evaluations at steps 12, 24 and 30
+EPOCH = 11  # steps per mini epoch: floor(1437 / 128), as the reference rounds
+STEPS = 30  # 2.7 epochs: evaluations at steps 11, 22 and 30
 
 
 class _Crash(Exception):
@@ -57,7 +58,7 @@ def reference(tmp_path_factory):
 
 
 def _crash_on_second_eval(record):
-  if record.step == 24:
+  if record.step == 2 * EPOCH:
     raise _Crash()
 
 
@@ -75,13 +76,13 @@ def test_killed_run_resumes_with_identical_losses_and_quality(reference,
                                                               tmp_path):
   ref, ref_log = reference
   ckpt = str(tmp_path / 'ckpt')
-  # Dies during its second evaluation: one checkpoint (step 12) is on disk,
+  # Dies during its second evaluation: one checkpoint (step EPOCH) is on disk,
   # and the log holds events of the stretch after it.
   with pytest.raises(_Crash):
     _run(tmp_path, 'run', ckpt_dir=ckpt, on_eval=_crash_on_second_eval)
-  assert checkpoint.Checkpointer(ckpt).latest_step() == 12
+  assert checkpoint.Checkpointer(ckpt).latest_step() == EPOCH
   r = _run(tmp_path, 'run', ckpt_dir=ckpt, resume=True)
-  assert r.resumed_from_step == 12
+  assert r.resumed_from_step == EPOCH
   assert len(r.losses) == STEPS
   assert r.losses == ref.losses  # bit-identical on CPU
   assert [e.metrics for e in r.evals] == [e.metrics for e in ref.evals]
@@ -102,12 +103,12 @@ def test_checkpoint_restores_onto_another_mesh(reference, tmp_path):
          on_eval=_crash_on_second_eval)
   r = _run(tmp_path, 'm', mesh='data=2,fsdp=2,tensor=2', ckpt_dir=ckpt,
            resume=True)
-  assert r.resumed_from_step == 12
+  assert r.resumed_from_step == EPOCH
   # Laid out on the new mesh.
   meshes = {tuple(x.sharding.mesh.shape.items())
             for x in jax.tree.leaves(r.state)}
   assert meshes == {(('data', 2), ('fsdp', 2), ('tensor', 2))}, meshes
-  assert r.losses[:12] == ref.losses[:12]
+  assert r.losses[:EPOCH] == ref.losses[:EPOCH]
   # Different reduction order after the switch: equal to float tolerance.
   np.testing.assert_allclose(r.losses, ref.losses, rtol=5e-3)
   assert abs(r.evals[0].metrics['top1'] - ref.evals[0].metrics['top1']) < 1e-9
