@@ -60,11 +60,13 @@ def test_prepare_from_nifti_matches_the_reference_equations(tmp_path):
       'case_00005_y.npy']
   x = np.load(out / 'case_00003_x.npy')
   y = np.load(out / 'case_00003_y.npy')
-  # New shape int(spacing / target * shape) = (20, 17, 9), then edge-padded
-  # to >= 128 per axis (floor half first).
+  # New shape int(spacing / target * shape), with the header's float32
+  # spacing (0.9 is 0.89999998: 8, not 9), then edge-padded to >= 128 per
+  # axis (floor half first).
+  spacing = np.float32([3.2, 1.5, 0.9]).tolist()
   new = [int(s / t * n) for s, t, n in
-         zip((3.2, 1.5, 0.9), kits19.TARGET_SPACING, image.shape)]
-  assert new == [20, 17, 9]
+         zip(spacing, kits19.TARGET_SPACING, image.shape)]
+  assert new == [20, 17, 8]
   assert x.shape == y.shape == (1, 128, 128, 128)
   assert x.dtype == np.float32 and y.dtype == np.uint8
   ref = image.astype(np.float64)
@@ -294,9 +296,10 @@ def test_dice_ce_loss_equals_numpy_transcription():
 
 def test_mini_volumes_are_fixed_and_have_three_classes():
   a, la = synthetic_kidneys.make_split(2, 32, synthetic_kidneys.TRAIN_SEED)
-  b, lb = synthetic_kidneys.make_case(32, 123), synthetic_kidneys.make_case(
-      32, 123)
-  np.testing.assert_array_equal(b[0], lb[0])
+  first, again = (synthetic_kidneys.make_case(32, 123),
+                  synthetic_kidneys.make_case(32, 123))
+  np.testing.assert_array_equal(first[0], again[0])
+  np.testing.assert_array_equal(first[1], again[1])
   assert a.shape == (2, 32, 32, 32) and a.dtype == np.float32
   assert set(np.unique(la)) == {0, 1, 2}
   assert abs(float(a.mean())) < 1e-4 and abs(float(a.std()) - 1) < 1e-3
