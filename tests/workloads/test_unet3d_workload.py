@@ -71,6 +71,25 @@ def test_reference_cadence_limits_and_hyperparameters():
     mini.resolve_hparams({'validation_overlap': '0.25'})
 
 
+def test_cli_validation_imports_no_jax_and_min_input_matches_the_model():
+  code = '''
+import argparse, sys
+from mlperf_jax.cli import options
+p = argparse.ArgumentParser()
+options.add_arguments(p)
+for scale in ('mini', 'reference'):
+  options.parse(p, ['--workload', 'unet3d', '--scale', scale, '--dry-run'])
+heavy = sorted(m for m in ('jax', 'flax', 'optax') if m in sys.modules)
+assert not heavy, heavy
+'''
+  r = subprocess.run([sys.executable, '-c', code], capture_output=True,
+                     text=True, cwd=REPO, timeout=300, check=False)
+  assert r.returncode == 0, r.stderr
+  for scale in ('mini', 'reference'):
+    wl = workloads.get('unet3d', scale)
+    assert wl.variant.extra['min_input'] == wl.model_config().min_input
+
+
 def test_reference_without_a_prepared_kits19_exits_2_before_compute(tmp_path):
   (tmp_path / 'case_00001_x.npy').write_bytes(b'')
   r = subprocess.run(
