@@ -21,6 +21,7 @@ _WORKLOADS: dict[str, str] = {
     'dlrm': 'mlperf_jax.workloads.dlrm:DlrmWorkload',
     'minigo': 'mlperf_jax.workloads.minigo:MiniGoWorkload',
     'rnnt': 'mlperf_jax.workloads.rnnt:RnntWorkload',
+    'unet3d': 'mlperf_jax.workloads.unet3d:UNet3DWorkload',
 }
 
 

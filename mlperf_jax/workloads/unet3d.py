@@ -1,0 +1,307 @@
+# Copyright 2026 The mlperf_jax Authors. Licensed under the Apache License 2.0.
+"""3D U-Net on KiTS19 (reference) and on generated kidney volumes (mini).
+
+Reference: MLPerf Training v1.x image segmentation
+(mlcommons/training `image_segmentation/pytorch`): the 31,190,243-parameter
+U-Net on 128^3 crops of the 168 KiTS19 training cases, DiceCE loss, SGD
+Nesterov; evaluated on the 42 whole eval volumes by a Gaussian sliding
+window (128^3, overlap 0.5), mean DICE of kidney and tumour, target 0.908;
+first evaluation after ceil(1000 * 168 / spe) epochs, then every
+ceil(20 * 168 / spe), non-converged after ceil(10000 * 168 / spe), where spe
+is 168 rounded up to the batch (`run_and_time.sh`, `training-rules`).
+
+Mini: the same block structure at widths 8/16/32 on generated CT-like
+volumes with exact labels (`input_pipelines.synthetic_kidneys`), the
+reference loss, sampler, augmentations, sliding-window eval and DICE at a
+24^3 patch; its target is this project's own and the run is not an MLPerf
+result.
+
+Eval runs fixed-shape batches of windows (`eval_step` returns the
+importance-weighted logits of each window); the host-side accumulator sums
+them into each case's volume, so volumes of any shape share one executable.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from typing import Iterator
+
+from mlperf_jax.api import Block, LazyModule, Target, Variant, Workload
+from mlperf_jax.hparams import registry
+from mlperf_jax.hparams import unet3d as unet3d_hparams
+
+# Imported on first use: reading the variants imports no JAX.
+jax = LazyModule('jax')
+jnp = LazyModule('jax.numpy')
+traverse_util = LazyModule('flax.traverse_util')
+unet_model = LazyModule('mlperf_jax.models.unet3d')
+conv3d_as_2d = LazyModule('mlperf_jax.models.conv3d_as_2d')
+sliding_window = LazyModule('mlperf_jax.models.sliding_window')
+kits19 = LazyModule('mlperf_jax.input_pipelines.kits19')
+synthetic_kidneys = LazyModule('mlperf_jax.input_pipelines.synthetic_kidneys')
+dice = LazyModule('mlperf_jax.metrics.dice')
+
+KITS19_TRAIN = 168
+KITS19_EVAL = 42
+MINI_TRAIN = 32
+MINI_EVAL = 8
+MINI_VOLUME = 40
+NOTICE_KEY = 'mlperf_jax_notice'
+SHAPE_KEYS = ('training_input_shape', 'validation_input_shape')
+
+
+def _dtype(name: str):
+  return jnp.bfloat16 if name == 'bfloat16' else jnp.float32
+
+
+# ---- data sources (signatures: see mlperf_jax.api.TrainData / EvalData) ----
+
+def _train(wl, data_dir, hp, *, seed, host, start_step):
+  del data_dir
+  return kits19.train_batches(
+      wl.cases('train'), patch=wl.patch(hp), oversampling=hp['oversampling'],
+      global_batch_size=int(hp['global_batch_size']), seed=seed, host=host,
+      start_step=start_step)
+
+
+def _eval(wl, data_dir, hp, *, global_batch_size, host):
+  del data_dir
+  return kits19.eval_batches(
+      wl.cases('eval'), roi=wl.roi(hp), overlap=hp['validation_overlap'],
+      window_batch=global_batch_size, host=host, plans=wl.plans(hp))
+
+
+VARIANTS = {
+    'reference': Variant(
+        scale='reference', benchmark='unet3d',
+        target=Target('mean_dice', 0.908), train_samples=KITS19_TRAIN,
+        eval_samples=KITS19_EVAL, num_runs=40, olympic_drop=4,
+        rulesets=('1.1.0', '4.0.0'),
+        model=lambda dtype: unet_model.reference_config(dtype=_dtype(dtype)),
+        train_data=_train, eval_data=_eval, needs_data_dir=True,
+        # Global eval batch, in 128^3 windows (a typical case has 27-60).
+        eval_batch_size=8, log_init_tensors=True,
+        extra={'patch': 128, 'min_input': 32, 'start_eval_at': 1000, 'evaluate_every': 20,
+               'max_epochs_at_168': 10000}),
+    'mini': Variant(
+        scale='mini', benchmark='mini_unet3d',
+        target=Target('mean_dice', 0.75), train_samples=MINI_TRAIN,
+        eval_samples=MINI_EVAL, num_runs=40, olympic_drop=4,
+        rulesets=('mini',),
+        defaults={
+            'global_batch_size': 8,
+            'opt_base_learning_rate': 0.5,
+            'opt_learning_rate_warmup_epochs': 4,
+        },
+        model=lambda dtype: unet_model.mini_config(filters=(8, 16, 32),
+                                                   dtype=_dtype(dtype)),
+        train_data=_train, eval_data=_eval,
+        # 8 windows of 24^3 per 40^3 case (trimmed to 36^3), 8 cases.
+        eval_batch_size=16,
+        extra={'patch': 24, 'min_input': 8, 'volume': MINI_VOLUME, 'start_eval_at': 20,
+               'evaluate_every': 5, 'max_epochs_at_168': 100}),
+}
+
+
+class UNet3DWorkload(Workload):
+  """MLPerf image segmentation (`unet3d`)."""
+
+  name = 'unet3d'
+  variants = VARIANTS
+
+  # ---- hyperparameters -----------------------------------------------------
+
+  def hparams(self, opt_name: str) -> tuple[registry.HParam, ...]:
+    """The registry's, with the input shapes fixed to this scale's patch
+    (the reference's 128^3; the mini's own, equally fixed)."""
+    p = self.variant.extra['patch']
+    out = []
+    for h in unet3d_hparams.hparams(opt_name):
+      if h.key in SHAPE_KEYS and h.default != [p] * 3:
+        h = dataclasses.replace(h, default=[p] * 3,
+                                closed=registry.fixed([p] * 3))
+      out.append(h)
+    return tuple(out)
+
+  def extra_mllog_items(self, hp):
+    items = [('samples_per_epoch', kits19.samples_per_epoch(
+        self.variant.train_samples, self.global_batch_size(hp))),
+             # Which 3^3 convolution ran (the same function either way).
+             ('mlperf_jax_conv3d', f'{self.conv_impl()} on '
+              f'{jax.default_backend()}')]
+    if self.synthetic:
+      items.append((NOTICE_KEY, 'synthetic volumes stand in for KiTS19: a '
+                    'smoke run, NOT an MLPerf result'))
+    return items
+
+  def check_request(self, hp, *, division, init_checkpoint, dry_run):
+    del division, init_checkpoint
+    problems = []
+    # The model's `min_input` (2 ** levels), kept in the variant so that
+    # this check imports no JAX (tested equal).
+    m = self.variant.extra['min_input']
+    for key in SHAPE_KEYS:
+      if any(int(s) % m for s in hp[key]):
+        problems.append(f'{key} {hp[key]} must be multiples of {m} (the '
+                        'U-Net halves it once per level)')
+    if self.variant.needs_data_dir and not self.synthetic and not dry_run:
+      problems.extend(kits19.split_problems(self.data_dir))
+    return problems
+
+  # ---- model ---------------------------------------------------------------
+
+  def model_config(self):
+    return self.variant.model(self.compute_dtype)
+
+  def model(self):
+    return unet_model.UNet3D(self.model_config())
+
+  def conv_impl(self) -> str:
+    return self.model_config().conv_impl or conv3d_as_2d.conv_impl_for_backend()
+
+  def patch(self, hp) -> tuple[int, int, int]:
+    return tuple(int(s) for s in hp['training_input_shape'])
+
+  def roi(self, hp) -> int:
+    shape = [int(s) for s in hp['validation_input_shape']]
+    if len(set(shape)) != 1:
+      raise ValueError(f'validation_input_shape {shape} must be a cube')
+    return shape[0]
+
+  def init(self, rng, hp):
+    del hp
+    # The smallest input the U-Net takes: parameter shapes do not depend on
+    # the spatial size, and a small forward compiles and runs fast.
+    m = self.model_config().min_input
+    x = jnp.zeros((1, m, m, m, 1), jnp.float32)
+    variables = self.model().init(rng, x)
+    return variables['params'], {}
+
+  def loss(self, params, model_state, batch, rng, hp):
+    del rng, hp
+    logits = self.model().apply({'params': params}, batch['image'])
+    _, per_example = dice.dice_ce_loss(logits, batch['label'])
+    return (jnp.sum(per_example),
+            jnp.asarray(per_example.shape[0], jnp.float32), (model_state, {}))
+
+  def eval_step(self, params, model_state, batch, hp):
+    del model_state
+    logits = self.model().apply({'params': params}, batch['image'])
+    imp = jnp.asarray(sliding_window.gaussian_importance(self.roi(hp)))
+    return {'weighted_logits': logits * imp[None, ..., None],
+            'case': batch['case'], 'origin': batch['origin']}
+
+  def eval_accumulator(self):
+    # The plans need the window size, which `eval_batches` (called after
+    # this, before the first `add`) receives with the hyperparameters.
+    return dice.SlidingWindowDice(lambda: self.plans(self._eval_hp),
+                                  self.cases('eval'),
+                                  num_classes=self.model_config().num_classes)
+
+  def param_labels(self, params):
+    flat = traverse_util.flatten_dict(dict(params))
+
+    def label(path):
+      if 'instancenorm' in path[-2]:
+        return registry.NORM
+      return registry.KERNEL if path[-1] == 'kernel' else registry.BIAS
+    return traverse_util.unflatten_dict({p: label(p) for p in flat})
+
+  def logical_axis_rules(self):
+    return unet_model.LOGICAL_AXIS_RULES
+
+  def init_tensor_names(self, params):
+    import flax  # pylint: disable=import-outside-toplevel
+    names = unet_model.tensor_names(flax.linen.meta.unbox(params))
+    return sorted(set(names.values()))
+
+  # ---- data ----------------------------------------------------------------
+
+  def cases(self, split: str):
+    """The 'train' or 'eval' cases of this workload's data (cached)."""
+    cache = self.__dict__.setdefault('_cases', {})
+    if split not in cache:
+      cache[split] = self._load_cases(split)
+    return cache[split]
+
+  def _load_cases(self, split: str):
+    if self.variant.needs_data_dir and not self.synthetic:
+      return kits19.open_split(self.data_dir, split)
+    if self.variant.needs_data_dir:
+      # Reference smoke runs: generated volumes of the reference's size,
+      # one of them uneven, so trimming and padding are exercised.
+      p = self.variant.extra['patch']
+      count = 2 if split == 'train' else 1
+      images, labels = synthetic_kidneys.make_split(count, p, 7 + (
+          split == 'eval'))
+      return kits19.ArrayCases(list(images), list(labels))
+    size = self.variant.extra['volume']
+    count, seed = ((MINI_TRAIN, synthetic_kidneys.TRAIN_SEED)
+                   if split == 'train' else
+                   (MINI_EVAL, synthetic_kidneys.EVAL_SEED))
+    images, labels = synthetic_kidneys.make_split(count, size, seed)
+    return kits19.ArrayCases(list(images), list(labels))
+
+  def plans(self, hp):
+    key = (self.roi(hp), float(hp['validation_overlap']))
+    cache = self.__dict__.setdefault('_plan_cache', {})
+    if key not in cache:
+      cache[key] = tuple(kits19.eval_plans(self.cases('eval'), *key))
+    return cache[key]
+
+  def train_batches(self, hp, *, seed, host, start_step=0):
+    # Synthetic reference runs use generated volumes through the reference
+    # pipeline, not random tensors: the eval needs whole volumes.
+    return self.variant.train_data(self, self.data_dir, hp, seed=seed,
+                                   host=host, start_step=start_step)
+
+  def eval_batches(self, hp, *, host):
+    self._eval_hp = hp
+    return self.variant.eval_data(
+        self, self.data_dir, hp, global_batch_size=self.eval_batch_size(hp),
+        host=host)
+
+  def eval_batch_size(self, hp):
+    return self.variant.eval_batch_size
+
+  def batch_spec(self, hp, *, train, bucket=None):
+    del bucket
+    if train:
+      b, p = self.global_batch_size(hp), self.patch(hp)
+      return {'image': jax.ShapeDtypeStruct((b, *p, 1), jnp.float32),
+              'label': jax.ShapeDtypeStruct((b, *p), jnp.int32)}
+    w, r = self.eval_batch_size(hp), self.roi(hp)
+    return {'image': jax.ShapeDtypeStruct((w, r, r, r, 1), jnp.float32),
+            'case': jax.ShapeDtypeStruct((w,), jnp.int32),
+            'origin': jax.ShapeDtypeStruct((w, 3), jnp.int32),
+            'mask': jax.ShapeDtypeStruct((w,), jnp.float32)}
+
+  def synthetic_bounds(self, hp):
+    return {'label': self.model_config().num_classes}
+
+  # ---- schedule ------------------------------------------------------------
+
+  def _epochs_at(self, hp, epochs_at_full: int) -> int:
+    """The reference's CEIL(n * 168 / spe), with spe the samples per epoch
+    (the training set rounded up to the batch)."""
+    n = self.variant.train_samples
+    spe = kits19.samples_per_epoch(n, self.global_batch_size(hp))
+    return math.ceil(epochs_at_full * n / spe)
+
+  def default_max_epochs(self, hp):
+    return self._epochs_at(hp, self.variant.extra['max_epochs_at_168'])
+
+  def blocks(self, hp, max_epochs) -> Iterator[Block]:
+    """One block to the first evaluation, then one per `evaluate_every`."""
+    extra = self.variant.extra
+    first = self._epochs_at(hp, extra['start_eval_at'])
+    every = self._epochs_at(hp, extra['evaluate_every'])
+    spe = self.steps_per_epoch(hp)
+    done, size = 0, first
+    while done < max_epochs:
+      size = min(size, max_epochs - done)
+      yield Block(first_epoch_num=done + 1, epoch_count=size,
+                  steps=size * spe, eval_epoch_num=done + size)
+      done += size
+      size = every
