@@ -129,7 +129,15 @@ def _losses(wl, hp, mesh, steps=3, seed=0):
   return losses, jax.device_get(state.params)
 
 
-@pytest.mark.parametrize('name', MINI)
+# The mini 3D U-Net's steps cost minutes of 2-core CPU on 8 fake devices
+# (XLA:CPU 3D convolutions, even decomposed): its sharded check runs with
+# -m slow; its model and eval pieces are tested fast elsewhere.
+_SLOW_SHARDED = {'unet3d'}
+
+
+@pytest.mark.parametrize('name', [
+    pytest.param(n, marks=pytest.mark.slow) if n in _SLOW_SHARDED else n
+    for n in MINI])
 def test_sharded_equals_one_device_and_seeds_repeat(name):
   wl = workloads.get(name, 'mini')
   hp = wl.resolve_hparams()
@@ -148,9 +156,10 @@ def test_sharded_equals_one_device_and_seeds_repeat(name):
 
 
 # MiniGo's mini run (self-play generations until it beats the shipped
-# target) takes several minutes on 2 cores: it runs with -m slow, and its
-# components are tested fast in tests/workloads/test_minigo_workload.py.
-_SLOW_MINI = {'minigo'}
+# target) and the mini 3D U-Net's (~220 steps of 3D convolutions) take
+# several minutes on 2 cores: they run with -m slow, and their components
+# are tested fast in tests/workloads/test_{minigo,unet3d}_workload.py.
+_SLOW_MINI = {'minigo', 'unet3d'}
 
 
 @pytest.mark.parametrize('name', [

@@ -31,6 +31,7 @@ def _records(log):
           for l in open(log).read().splitlines() if ':::MLLOG ' in l]
 
 
+@pytest.mark.slow  # the mini run takes minutes of 2-core CPU
 def test_mini_run_logs_the_reference_keys_and_cadence(mini_run):
   run = mini_run('unet3d')
   assert run.proc.returncode == 0, run.output()
