@@ -44,11 +44,6 @@ REFERENCE_LR_PER_32 = 2.5e-3
 _BOUNDARIES = (40, 50)
 
 
-BN_SPAN_RULE = ('must equal the images one BatchNorm statistic spans here, '
-                'global_batch_size / gradient_accumulation_steps (statistics '
-                'are global): set model_bn_span to that value')
-
-
 def bn_span(hp: Mapping[str, Any]) -> int:
   """Images per BatchNorm statistic: the batch of one forward pass."""
   return int(hp['global_batch_size']) // int(
@@ -56,14 +51,14 @@ def bn_span(hp: Mapping[str, Any]) -> int:
 
 
 def bn_span_problem(v: Any, hp: Mapping[str, Any]) -> str | None:
-  """None when `model_bn_span` = `v` is what BatchNorm really spans."""
+  """None when `model_bn_span` = `v` is what BatchNorm really spans, else
+  the problem (a `registry` constraint text)."""
   if not isinstance(v, int) or v < 1:
-    return 'model_bn_span must be an integer >= 1'
+    return 'must be an integer >= 1'
   if v != bn_span(hp):
-    return (f'model_bn_span={v} is not the {bn_span(hp)} images one '
-            'BatchNorm statistic spans (global_batch_size / '
-            'gradient_accumulation_steps); set model_bn_span='
-            f'{bn_span(hp)}')
+    return (f'is not the {bn_span(hp)} images one BatchNorm statistic spans '
+            '(global_batch_size / gradient_accumulation_steps; statistics '
+            f'are global): set model_bn_span={bn_span(hp)}')
   return None
 
 
@@ -84,8 +79,7 @@ HPARAMS: tuple[HParam, ...] = (
     HParam('opt_name', 'sgd', registry.fixed('sgd'), str,
            doc='SGD with momentum 0.9 (torch.optim.SGD)'),
     HParam('model_bn_span', 1024,
-           registry.rule(lambda v, hp: bn_span_problem(v, hp) is None,
-                         BN_SPAN_RULE),
+           lambda v, hp: bn_span_problem(v, hp),
            int, doc='images per BatchNorm statistic: the global batch'),
     HParam('opt_base_learning_rate', REFERENCE_LR_PER_32 * 1024 / 32,
            kind=float, doc='LR after the warmup, before the decays (free)'),

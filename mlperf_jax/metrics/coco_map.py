@@ -128,7 +128,9 @@ class CocoAccumulator:
   """Collects detections of eval batches and scores them with COCOeval.
 
   Args:
-    ground_truth: annotation dict or path (loaded once, here).
+    ground_truth: annotation dict or path (loaded once, here); None for
+      data without ground truth (synthetic batches): no detection can be
+      right, so every metric is 0.
     to_results: host outputs of one batch (padding rows already dropped)
       -> COCO results entries; default `box_results` on the keys
       'image_id', 'boxes', 'scores', 'classes', 'valid' (+ 'box_scale').
@@ -145,7 +147,8 @@ class CocoAccumulator:
                                     list[dict]] | None = None,
                backend: str = 'pycocotools',
                category_ids: Sequence[int] | None = None):
-    self._gt = load_ground_truth(ground_truth, backend)
+    self._gt = (None if ground_truth is None else
+                load_ground_truth(ground_truth, backend))
     self._metrics = dict(metrics)
     self._backend = backend
     self._category_ids = category_ids
@@ -169,6 +172,9 @@ class CocoAccumulator:
     out = {'count': float(len(self.image_ids))}
     by_type: dict[str, dict[str, float]] = {}
     for name, (iou_type, stat) in self._metrics.items():
+      if self._gt is None:
+        out[name] = 0.0
+        continue
       if iou_type not in by_type:
         by_type[iou_type] = evaluate(self._gt, self.results,
                                      iou_type=iou_type, backend=self._backend,

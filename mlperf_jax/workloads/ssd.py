@@ -29,6 +29,7 @@ this project's own; a mini run is not an MLPerf result.
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Iterator
 
 import numpy as np
@@ -145,7 +146,7 @@ class SSDWorkload(Workload):
     # log a false span either.
     bn = ssd_hparams.bn_span_problem(hp['model_bn_span'], hp)
     if bn and division == 'open':
-      problems.append(bn)
+      problems.append(f'model_bn_span={hp["model_bn_span"]} {bn}')
     if self.variant.needs_data_dir and not dry_run and not self.synthetic:
       from mlperf_jax.input_pipelines import coco  # pylint: disable=import-outside-toplevel
       problems += coco.layout_problems(self.data_dir)
@@ -204,6 +205,9 @@ class SSDWorkload(Workload):
             'mask': batch['mask']}
 
   def eval_accumulator(self):
+    if self.synthetic:  # random images have no ground truth: AP 0
+      return coco_map.CocoAccumulator(
+          None, metrics={self.variant.target.metric: ('bbox', 'AP')})
     gt, category_ids = self.variant.extra['ground_truth'](self)
     return coco_map.CocoAccumulator(
         gt, metrics={self.variant.target.metric: ('bbox', 'AP')},
@@ -244,6 +248,15 @@ class SSDWorkload(Workload):
       spec['mask'] = jax.ShapeDtypeStruct((b,), jnp.float32)
     return spec
 
+  def memory_report(self, hp, mesh_shape):
+    """Not a memory limit: the `--dry-run` line stating the detector's
+    default boxes (SSD300: 8732)."""
+    del hp, mesh_shape
+    cfg = self.model_config()
+    return (f'default boxes: {cfg.boxes.num_boxes} per image (maps '
+            f'{"/".join(map(str, cfg.boxes.feat_size))}, '
+            f'{"/".join(map(str, cfg.num_defaults))} per cell)')
+
   def synthetic_bounds(self, hp):
     return {'labels': self.model_config().num_classes,
             'image_id': 1_000_000}
@@ -265,7 +278,7 @@ class SSDWorkload(Workload):
       done = epoch
 
 
-def prior_box_baseline(wl: SSDWorkload) -> float:
+def prior_box_baseline(wl: SSDWorkload, count: int | None = None) -> float:
   """COCO AP of the trivial detector: every default box of the coarsest map
   as a detection of every class, scored by the class's training frequency
   (no learning). The mini target must lie far above it."""
@@ -278,6 +291,9 @@ def prior_box_baseline(wl: SSDWorkload) -> float:
   freq = np.bincount(train.labels[train.labels > 0],
                      minlength=cfg.num_classes)[1:] / (train.labels > 0).sum()
   evl = digit_canvas.load_split('eval')
+  if count is not None:
+    evl = digit_canvas.CanvasSet(*(x[:count] for x in
+                                   dataclasses.astuple(evl)))
   n, k = len(coarse), cfg.num_classes - 1
   boxes = np.tile(coarse[None], (len(evl), k, 1))
   scores = np.repeat(freq, n)[None].repeat(len(evl), 0)
@@ -285,4 +301,5 @@ def prior_box_baseline(wl: SSDWorkload) -> float:
   results = coco_map.box_results(
       evl.image_id, boxes, scores, classes, np.ones(scores.shape, bool),
       box_scale=np.full((len(evl), 2), digit_canvas.CANVAS_SIZE, np.float32))
-  return coco_map.evaluate(ssd_inputs.canvas_ground_truth(), results)['AP']
+  return coco_map.evaluate(ssd_inputs.canvas_ground_truth(), results,
+                          image_ids=evl.image_id.tolist())['AP']
