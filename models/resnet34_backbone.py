@@ -29,6 +29,8 @@ from typing import Any
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
+import numpy as np
+from flax import traverse_util
 
 CONV_AXES = ('conv_h', 'conv_w', 'conv_in', 'conv_out')
 NORM_AXES = ('conv_out',)
@@ -162,3 +164,74 @@ def torchvision_name(path: tuple[str, ...], collection: str = 'params'
 def to_torch_layout(value: jax.Array) -> jax.Array:
   """A Flax conv kernel [kh, kw, in, out] as torch's [out, in, kh, kw]."""
   return jnp.transpose(value, (3, 2, 0, 1)) if value.ndim == 4 else value
+
+
+# ---- ImageNet weights -------------------------------------------------------
+
+def read_torchvision_weights(path: str) -> dict[str, np.ndarray]:
+  """torchvision ResNet-34 weights without torch: a pickle (or `.npz`) of
+  `{state-dict key: numpy array}`, as the reference's `pth_to_pickle.py`
+  writes from `resnet34-333f7ec4.pth`.
+
+  Raises ValueError naming the problem for a file that is not one.
+  """
+  import pickle  # pylint: disable=import-outside-toplevel
+  try:
+    if path.endswith('.npz'):
+      with np.load(path, allow_pickle=False) as z:
+        weights = {k: z[k] for k in z.files}
+    else:
+      with open(path, 'rb') as f:
+        weights = pickle.load(f)
+  except (OSError, EOFError, ValueError, pickle.UnpicklingError,
+          AttributeError, ImportError, IndexError) as e:
+    raise ValueError(f'{path} is not a ResNet-34 weight file (a pickle or '
+                     f'.npz of {{torchvision key: array}}): {e}') from e
+  if not isinstance(weights, dict) or not all(
+      isinstance(k, str) for k in weights):
+    raise ValueError(f'{path} holds a {type(weights).__name__}, not a dict '
+                     'of torchvision state-dict keys to arrays (convert '
+                     'resnet34-333f7ec4.pth with the reference\'s '
+                     'pth_to_pickle.py)')
+  return {k: np.asarray(v) for k, v in weights.items()}
+
+
+def import_trunk(weights, params, batch_stats=None):
+  """Trunk variables from torchvision weights (torch layouts).
+
+  Args:
+    weights: `read_torchvision_weights` output (extra keys, e.g. layer4 and
+      fc, are ignored).
+    params / batch_stats: the trunk's collections (arrays or shapes).
+
+  Returns:
+    (params, batch_stats) as numpy trees; ValueError listing every missing
+    key and shape mismatch.
+  """
+  problems = []
+  out = []
+  for collection, tree in (('params', params), ('batch_stats', batch_stats)):
+    if tree is None:
+      out.append(None)
+      continue
+    flat = traverse_util.flatten_dict(nn.unbox(tree))
+    new = {}
+    for path, leaf in flat.items():
+      key = torchvision_name(path, collection)
+      if key not in weights:
+        problems.append(f'missing {key}')
+        continue
+      value = weights[key]
+      if value.ndim == 4:  # torch [out, in, kh, kw] -> [kh, kw, in, out]
+        value = value.transpose(2, 3, 1, 0)
+      if tuple(value.shape) != tuple(leaf.shape):
+        problems.append(f'{key} has shape {tuple(weights[key].shape)}, '
+                        f'expected {tuple(leaf.shape)} (torch layout)')
+        continue
+      new[path] = np.asarray(value, np.float32)
+    out.append(traverse_util.unflatten_dict(new))
+  if problems:
+    raise ValueError('not ResNet-34 weights: ' + '; '.join(problems[:8]) +
+                     (f' (and {len(problems) - 8} more)'
+                      if len(problems) > 8 else ''))
+  return tuple(out)

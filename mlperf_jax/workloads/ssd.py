@@ -196,6 +196,26 @@ class SSDWorkload(Workload):
     dxywh, _ = self._defaults()
     return ssd_model.decode(ploc, plabel, dxywh)
 
+  def load_init_checkpoint(self, path, abstract_params, hp):
+    """The reference's ImageNet ResNet-34 trunk (`resnet34-333f7ec4.pth` as
+    the pickle `pth_to_pickle.py` writes, or an `.npz` of the same keys);
+    the extra blocks and heads keep a fresh initialisation.
+
+    The `Workload` interface passes shapes, not the run's initial values,
+    so the non-trunk layers are initialised here from a fixed key (the
+    seed does not vary them), and the trunk's BatchNorm running statistics
+    start at (0, 1) rather than ImageNet's (training-mode BN does not read
+    them; they are re-estimated long before the first eval at epoch 40).
+    """
+    import flax  # pylint: disable=import-outside-toplevel
+    from mlperf_jax.models import resnet34_backbone as trunk  # pylint: disable=import-outside-toplevel
+    del abstract_params
+    weights = trunk.read_torchvision_weights(path)
+    params, _ = jax.device_get(self.init(jax.random.PRNGKey(0), hp))
+    params = flax.linen.meta.unbox(params)
+    backbone, _ = trunk.import_trunk(weights, params['backbone'])
+    return {**params, 'backbone': backbone}
+
   def eval_step(self, params, model_state, batch, hp):
     del hp
     det = self.detect(params, model_state, batch['image'])
