@@ -34,7 +34,8 @@ from typing import Iterator
 
 import numpy as np
 
-from mlperf_jax.api import Block, LazyModule, Target, Variant, Workload
+from mlperf_jax.api import (Block, InferenceSpec, LazyModule, Target, Variant,
+                            Workload)
 from mlperf_jax.hparams import registry
 from mlperf_jax.hparams import ssd as ssd_hparams
 
@@ -87,6 +88,31 @@ def _coco_eval(wl, data_dir, hp, *, global_batch_size, host):
       size=wl.model_config().image_size)
 
 
+def _canvas_inference(wl):
+  del wl
+  from mlperf_jax.input_pipelines import digit_canvas  # pylint: disable=import-outside-toplevel
+  data = digit_canvas.load_split('eval')
+  size = float(digit_canvas.CANVAS_SIZE)
+  return (len(data), lambda i: data.image[int(i)],
+          lambda i: (int(data.image_id[int(i)]), size, size))
+
+
+def _coco_inference(wl):
+  from PIL import Image  # pylint: disable=import-outside-toplevel
+  from mlperf_jax.input_pipelines import ssd_augment  # pylint: disable=import-outside-toplevel
+  split = ssd_inputs.coco_split(wl.data_dir, 'val')
+  size = wl.model_config().image_size
+
+  def image(i):
+    with Image.open(split.image_path(int(i))) as img:
+      return ssd_augment.eval_example(img.convert('RGB'), size=size)
+
+  def info(i):
+    rec = split.images[int(i)]
+    return rec.image_id, float(rec.width), float(rec.height)
+  return len(split), image, info
+
+
 def _canvas_gt(wl):
   del wl
   return ssd_inputs.canvas_ground_truth(), None
@@ -109,7 +135,7 @@ VARIANTS = {
         # Ground truth padded to the reference eval's 200 boxes per image.
         extra={'max_boxes': 200,
                'eval_epochs': REFERENCE_EVAL_EPOCHS,
-               'ground_truth': _coco_gt}),
+               'ground_truth': _coco_gt, 'inference_data': _coco_inference}),
     'mini': Variant(
         scale='mini', benchmark='mini_ssd', target=Target('mAP', 0.5),
         train_samples=CANVAS_TRAIN, eval_samples=CANVAS_EVAL, num_runs=5,
@@ -124,8 +150,18 @@ VARIANTS = {
         train_data=_canvas_train, eval_data=_canvas_eval,
         eval_batch_size=100, eval_every_epochs=1, max_epochs=12,
         mlperf_conf_model='ssd-resnet34',
-        extra={'max_boxes': 3, 'ground_truth': _canvas_gt}),
+        extra={'max_boxes': 3, 'ground_truth': _canvas_gt,
+               'inference_data': _canvas_inference}),
 }
+
+
+# Batch sizes compiled per LoadGen scenario: SingleStream one image, Offline
+# up to 32 (MultiStream is not an SSD-ResNet-34 scenario of v1.x Inference).
+INFERENCE_BUCKETS = {'SingleStream': (1,), 'Server': (1, 2, 4, 8),
+                     'Offline': (1, 8, 32)}
+# The official response: float32 per detection, [sample index, ymin, xmin,
+# ymax, xmax, score, class] (inference `accuracy-coco.py`).
+RESPONSE_FIELDS = 7
 
 
 class SSDWorkload(Workload):
@@ -296,6 +332,87 @@ class SSDWorkload(Workload):
       yield Block(first_epoch_num=done + 1, epoch_count=epoch - done,
                   steps=(epoch - done) * spe, eval_epoch_num=epoch)
       done = epoch
+
+
+  # ---- inference -----------------------------------------------------------
+
+  def predict(self, params, model_state, inputs):
+    det = self.detect(params, model_state, inputs['image'])
+    return {'boxes': det.boxes, 'scores': det.scores,
+            'classes': det.classes, 'valid': det.valid,
+            'index': inputs['index']}
+
+  def inference(self) -> InferenceSpec:
+    """MLPerf Inference object detection over the variant's eval images.
+
+    Samples are {'image', 'index'} (preprocessed when the QSL loads them);
+    each response is the official layout read by inference's
+    `accuracy-coco.py`: float32 `[sample index, ymin, xmin, ymax, xmax,
+    score, class]` per detection, boxes relative to the image, class the
+    model's (1..80 / 1..10), mapped to the COCO category when scored.
+    """
+    count, image, info = self.variant.extra['inference_data'](self)
+    metric = self.variant.target.metric
+
+    def load_sample(i):
+      return {'image': image(i), 'index': np.int32(i)}
+
+    def scenario_buckets(scenario):
+      try:
+        return INFERENCE_BUCKETS[scenario]
+      except KeyError:
+        raise ValueError(f'no SSD inference buckets for scenario '
+                         f'{scenario!r}; valid: {sorted(INFERENCE_BUCKETS)}'
+                         ) from None
+
+    def accuracy(responses):
+      gt, category_ids = self.variant.extra['ground_truth'](self)
+      results, ids = responses_to_results(responses, info, category_ids)
+      ap = coco_map.evaluate(gt, results, image_ids=ids)['AP'] if ids else (
+          float('nan'))
+      return {metric: ap, 'samples': float(len(ids))}
+
+    return InferenceSpec(
+        count=count, performance_count=count, load_sample=load_sample,
+        buckets=scenario_buckets, predict=self.predict, encode=encode,
+        accuracy=accuracy, metric=metric)
+
+
+def encode(outputs, row: int) -> bytes:
+  """Row `row`'s valid detections in the official float32 layout."""
+  valid = np.asarray(outputs['valid'][row], bool)
+  boxes = np.asarray(outputs['boxes'][row], np.float32)[valid]
+  n = int(valid.sum())
+  out = np.empty((n, RESPONSE_FIELDS), np.float32)
+  out[:, 0] = float(outputs['index'][row])
+  out[:, 1:5] = boxes[:, [1, 0, 3, 2]]            # ymin, xmin, ymax, xmax
+  out[:, 5] = np.asarray(outputs['scores'][row], np.float32)[valid]
+  out[:, 6] = np.asarray(outputs['classes'][row], np.float32)[valid]
+  return out.tobytes()
+
+
+def responses_to_results(responses, info, category_ids=None):
+  """({sample index: bytes}, index -> (image id, width, height)) -> (COCO
+  results, evaluated image ids), as `accuracy-coco.py` reads them; a
+  detection naming another sample than its own is an error."""
+  results, ids = [], []
+  for idx in sorted(responses):
+    image_id, w, h = info(idx)
+    ids.append(image_id)
+    dets = np.frombuffer(responses[idx], np.float32).reshape(
+        -1, RESPONSE_FIELDS)
+    for d in dets:
+      if int(d[0]) != idx:
+        raise ValueError(f'response of sample {idx} holds a detection of '
+                         f'sample {int(d[0])}')
+      ymin, xmin, ymax, xmax = (float(v) for v in d[1:5])
+      c = int(d[6])
+      results.append({
+          'image_id': image_id,
+          'category_id': int(category_ids[c]) if category_ids else c,
+          'bbox': [xmin * w, ymin * h, (xmax - xmin) * w, (ymax - ymin) * h],
+          'score': float(d[5])})
+  return results, ids
 
 
 def prior_box_baseline(wl: SSDWorkload, count: int | None = None) -> float:

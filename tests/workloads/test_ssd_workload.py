@@ -191,3 +191,49 @@ def test_backbone_import_from_torchvision_weights(tmp_path):
   bad.write_bytes(pickle.dumps([1, 2]))
   with pytest.raises(ValueError, match='pth_to_pickle'):
     wl.load_init_checkpoint(str(bad), None, hp)
+
+
+def test_inference_responses_score_as_the_training_eval():
+  """The same parameters: the official-layout responses of the inference
+  spec, scored as accuracy-coco.py reads them, give the training eval's
+  detections and AP (first eval batch of 100 canvases)."""
+  import jax
+
+  from mlperf_jax.api import HostShard
+  from mlperf_jax.api import stack_samples
+  wl = workloads.get('ssd', 'mini')
+  hp = wl.resolve_hparams()
+  import flax
+  params, state = wl.init(jax.random.PRNGKey(3), hp)
+  params = flax.linen.meta.unbox(params)
+  batch = next(iter(wl.eval_batches(hp, host=HostShard())))
+  out = jax.device_get(jax.jit(lambda b: wl.eval_step(params, state, b, hp))(
+      batch))
+  acc = wl.eval_accumulator()
+  acc.add(out)
+  spec = wl.inference()
+  assert spec.count == 500 and spec.buckets('Offline')[-1] == 32
+  rows = [spec.load_sample(i) for i in range(100)]
+  pred = jax.device_get(jax.jit(lambda b: spec.predict(params, state, b))(
+      stack_samples(rows, 100)))
+  responses = {i: spec.encode(pred, i) for i in range(100)}
+  assert len(responses[0]) % 28 == 0                  # 7 float32 each
+  first = np.frombuffer(responses[7], np.float32).reshape(-1, 7)
+  assert (first[:, 0] == 7).all() and (first[:, 6] >= 1).all()
+  got = spec.accuracy(responses)
+  want = acc.result()
+  assert got['samples'] == want['count'] == 100
+  assert got['mAP'] == pytest.approx(want['mAP'], abs=1e-12)
+  results, _ = ssd_workload.responses_to_results(
+      responses, lambda i: (i + 1, 64.0, 64.0))
+  key = lambda r: (r['image_id'], -r['score'], r['category_id'])
+  for a, b in zip(sorted(results, key=key), sorted(acc.results, key=key)):
+    assert a['image_id'] == b['image_id']
+    assert a['category_id'] == b['category_id']
+    np.testing.assert_allclose(a['bbox'], b['bbox'], atol=1e-4)
+  assert len(results) == len(acc.results) > 100
+  with pytest.raises(ValueError, match='bucket'):
+    spec.buckets('MultiStream')
+  bad = {0: responses[1]}
+  with pytest.raises(ValueError, match='sample 1'):
+    spec.accuracy(bad)
