@@ -148,7 +148,7 @@ VARIANTS = {
         },
         model=lambda dtype: ssd_model.mini_config(dtype=_dtype(dtype)),
         train_data=_canvas_train, eval_data=_canvas_eval,
-        eval_batch_size=100, eval_every_epochs=1, max_epochs=12,
+        eval_batch_size=128, eval_every_epochs=1, max_epochs=12,
         mlperf_conf_model='ssd-resnet34',
         extra={'max_boxes': 3, 'ground_truth': _canvas_gt,
                'inference_data': _canvas_inference}),

@@ -196,7 +196,7 @@ def test_backbone_import_from_torchvision_weights(tmp_path):
 def test_inference_responses_score_as_the_training_eval():
   """The same parameters: the official-layout responses of the inference
   spec, scored as accuracy-coco.py reads them, give the training eval's
-  detections and AP (first eval batch of 100 canvases)."""
+  detections and AP (first eval batch of 128 canvases)."""
   import jax
 
   from mlperf_jax.api import HostShard
@@ -213,16 +213,18 @@ def test_inference_responses_score_as_the_training_eval():
   acc.add(out)
   spec = wl.inference()
   assert spec.count == 500 and spec.buckets('Offline')[-1] == 32
-  rows = [spec.load_sample(i) for i in range(100)]
+  n = len(batch['image_id'])
+  assert n == 128
+  rows = [spec.load_sample(i) for i in range(n)]
   pred = jax.device_get(jax.jit(lambda b: spec.predict(params, state, b))(
-      stack_samples(rows, 100)))
-  responses = {i: spec.encode(pred, i) for i in range(100)}
+      stack_samples(rows, n)))
+  responses = {i: spec.encode(pred, i) for i in range(n)}
   assert len(responses[0]) % 28 == 0                  # 7 float32 each
   first = np.frombuffer(responses[7], np.float32).reshape(-1, 7)
   assert (first[:, 0] == 7).all() and (first[:, 6] >= 1).all()
   got = spec.accuracy(responses)
   want = acc.result()
-  assert got['samples'] == want['count'] == 100
+  assert got['samples'] == want['count'] == n
   assert got['mAP'] == pytest.approx(want['mAP'], abs=1e-12)
   results, _ = ssd_workload.responses_to_results(
       responses, lambda i: (i + 1, 64.0, 64.0))
