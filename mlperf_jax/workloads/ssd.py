@@ -155,6 +155,13 @@ VARIANTS = {
 }
 
 
+def _valid_synthetic_boxes(batch):
+  b = np.asarray(batch['boxes'], np.float32)
+  lo = np.minimum(b[..., :2], b[..., 2:])
+  hi = np.maximum(np.maximum(b[..., :2], b[..., 2:]), lo + 0.02)
+  return {**batch, 'boxes': np.concatenate([lo, hi], -1)}
+
+
 # Batch sizes compiled per LoadGen scenario: SingleStream one image, Offline
 # up to 32 (MultiStream is not an SSD-ResNet-34 scenario of v1.x Inference).
 INFERENCE_BUCKETS = {'SingleStream': (1,), 'Server': (1, 2, 4, 8),
@@ -313,8 +320,17 @@ class SSDWorkload(Workload):
             f'{"/".join(map(str, cfg.boxes.feat_size))}, '
             f'{"/".join(map(str, cfg.num_defaults))} per cell)')
 
+  def train_batches(self, hp, *, seed, host, start_step=0):
+    """As the base; synthetic batches get valid boxes (random coordinates
+    in [0, 1) sorted into l < r, t < b), or the loss's log(w) is NaN."""
+    batches = super().train_batches(hp, seed=seed, host=host,
+                                    start_step=start_step)
+    if not self.synthetic:
+      return batches
+    return map(_valid_synthetic_boxes, batches)
+
   def synthetic_bounds(self, hp):
-    return {'labels': self.model_config().num_classes,
+    return {'boxes': 1.0, 'labels': self.model_config().num_classes,
             'image_id': 1_000_000}
 
   # ---- schedule ------------------------------------------------------------
