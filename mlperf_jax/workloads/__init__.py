@@ -22,6 +22,7 @@ _WORKLOADS: dict[str, str] = {
     'minigo': 'mlperf_jax.workloads.minigo:MiniGoWorkload',
     'rnnt': 'mlperf_jax.workloads.rnnt:RnntWorkload',
     'unet3d': 'mlperf_jax.workloads.unet3d:UNet3DWorkload',
+    'ssd': 'mlperf_jax.workloads.ssd:SSDWorkload',
 }
 
 
