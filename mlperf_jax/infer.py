@@ -40,6 +40,10 @@ def _parser() -> argparse.ArgumentParser:
   p.add_argument('--user-conf', help='LoadGen user.conf (official keys)')
   p.add_argument('--loadgen', choices=('python', 'official'), default='python')
   p.add_argument('--output-dir', default='inference_logs')
+  p.add_argument('--precision', choices=('fp32', 'bf16', 'int8'),
+                 default='fp32',
+                 help='serving precision; int8: post-training quantization '
+                 "calibrated on the workload's fixed calibration list")
   p.add_argument('--max-wait-ms', type=float, default=2.0,
                  help='Server: longest wait for a batch to fill')
   return p
