@@ -44,6 +44,12 @@ def _parser() -> argparse.ArgumentParser:
                  default='fp32',
                  help='serving precision; int8: post-training quantization '
                  "calibrated on the workload's fixed calibration list")
+  p.add_argument('--results-dir',
+                 help='write the logs into the official results tree under '
+                 'this directory (results/<system>/<benchmark>/<scenario>/'
+                 'performance/run_1 or accuracy); overrides --output-dir')
+  p.add_argument('--system', default='mlperf_jax_cpu',
+                 help='system name of the results tree')
   p.add_argument('--max-wait-ms', type=float, default=2.0,
                  help='Server: longest wait for a batch to fill')
   return p
@@ -86,6 +92,13 @@ def main(argv: list[str] | None = None) -> int:
   compilation_cache.enable()
   from mlperf_jax.inference import run as inference_run  # pylint: disable=import-outside-toplevel
   workload = workloads.get(args.workload, args.scale, data_dir=args.data_dir)
+  if args.results_dir:
+    from mlperf_jax.inference import results_tree  # pylint: disable=import-outside-toplevel
+    args.output_dir = results_tree.result_dir(
+        args.results_dir, args.system,
+        variant.extra.get('inference_benchmark',
+                          inference_run.loadgen_model_name(workload)),
+        args.scenario, args.mode)
   try:
     result = inference_run.run(workload, lg, args, _MINI_SETTINGS)
   except inference_run.InferenceInputError as e:

@@ -166,6 +166,9 @@ def run(workload: Workload, lg, args, mini_settings: Mapping[str, Any]
     acc = accuracy.score(spec, os.path.join(args.output_dir,
                                             'mlperf_log_accuracy.json'))
     lines.append(f'  accuracy: {accuracy.describe(acc, spec.metric)}')
+    # The accuracy script's output, where the results tree wants it.
+    with open(os.path.join(args.output_dir, 'accuracy.txt'), 'w') as f:
+      f.write(accuracy.describe(acc, spec.metric) + '\n')
     if precision_note:
       lines.extend(_ratio_to_fp32(fp32_spec, fp32_params, model_state, acc))
     ok = True

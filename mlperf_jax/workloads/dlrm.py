@@ -139,7 +139,7 @@ VARIANTS = {
         mlperf_conf_model='dlrm',
         # Inference: the v1.x performance sample count (aggregated users).
         extra={'inference_rows': _criteo_inference_rows,
-               'inference_count': 204_800}),
+               'inference_count': 204_800, 'inference_benchmark': 'dlrm-99'}),
     'mini': Variant(
         scale='mini', benchmark='mini_dlrm', target=Target('auc', MINI_TARGET),
         train_samples=MINI_TRAIN_SAMPLES, eval_samples=MINI_EVAL_SAMPLES,
@@ -155,7 +155,7 @@ VARIANTS = {
         eval_batch_size=8192, max_epochs=4, mlperf_conf_model='dlrm',
         # Inference: the 65,536 eval rows as aggregated users, all loaded.
         extra={'inference_rows': _clicks_inference_rows,
-               'inference_count': None}),
+               'inference_count': None, 'inference_benchmark': 'dlrm-99'}),
 }
 
 
