@@ -168,6 +168,12 @@ def test_mini_resnet_int8_keeps_99_percent_of_fp32(mini_run, tmp_path):
   again = precision.prepare(wl, spec, params, state, 'int8')
   for a, b in zip(jax.tree.leaves(int8.params), jax.tree.leaves(again.params)):
     np.testing.assert_array_equal(a, b)
+  # bf16: the same parameters, bfloat16 products, also within 99 %.
+  bf16 = precision.prepare(wl, spec, params, state, 'bf16')
+  assert 'bf16' in jax.jit(bf16.spec.predict).lower(
+      params, state, {'image': np.zeros((2, 8, 8, 1), np.float32)}).as_text()
+  got_bf16 = precision.direct_accuracy(bf16.spec, params, state)
+  assert precision.ratio(got_bf16, fp32, 'top1') >= 0.99, (got_bf16, fp32)
   # Served through the official LoadGen (`infer --precision int8`), the
   # accuracy log holds exactly the directly computed int8 predictions.
   proc = subprocess.run(
