@@ -197,3 +197,17 @@ def test_mini_resnet_int8_keeps_99_percent_of_fp32(mini_run, tmp_path):
 def digits_labels():
   from mlperf_jax.input_pipelines import digits  # pylint: disable=import-outside-toplevel
   return digits.load_digits_split()['eval_label']
+
+
+def test_int8_without_calibration_set_is_bad_input_before_compute(tmp_path):
+  # DLRM has no calibration set: exit 2 before any training or compiling,
+  # nothing written.
+  out = tmp_path / 'logs'
+  proc = subprocess.run(
+      [sys.executable, '-m', 'mlperf_jax.infer', '--workload', 'dlrm',
+       '--precision', 'int8', '--output-dir', str(out)],
+      capture_output=True, text=True, timeout=120, check=False)
+  assert proc.returncode == 2, proc.stdout + proc.stderr
+  assert "workload 'dlrm' has no calibration set" in proc.stderr
+  assert 'training the mini model' not in proc.stdout
+  assert not out.exists()
