@@ -53,6 +53,16 @@ def _parser() -> argparse.ArgumentParser:
   p.add_argument('--output-dir', default=None,
                  help='where the LoadGen logs go: a new or empty directory '
                  '(default: a fresh one under inference_logs/)')
+  p.add_argument('--precision', choices=('fp32', 'bf16', 'int8'),
+                 default='fp32',
+                 help='serving precision; int8: post-training quantization '
+                 "calibrated on the workload's fixed calibration list")
+  p.add_argument('--results-dir',
+                 help='write the logs into the official results tree under '
+                 'this directory (results/<system>/<benchmark>/<scenario>/'
+                 'performance/run_1 or accuracy); overrides --output-dir')
+  p.add_argument('--system', default='mlperf_jax_cpu',
+                 help='system name of the results tree')
   p.add_argument('--max-wait-ms', type=float, default=2.0,
                  help='Server: longest wait for a batch to fill')
   return p
@@ -160,7 +170,14 @@ def main(argv: list[str] | None = None) -> int:
   compilation_cache.enable()
   from mlperf_jax.inference import run as inference_run  # pylint: disable=import-outside-toplevel
   workload = workloads.get(args.workload, args.scale, data_dir=args.data_dir)
-  if not args.output_dir:
+  if args.results_dir:
+    from mlperf_jax.inference import results_tree  # pylint: disable=import-outside-toplevel
+    args.output_dir = results_tree.result_dir(
+        args.results_dir, args.system,
+        workload.variant.extra.get('inference_benchmark',
+                          inference_run.loadgen_model_name(workload)),
+        args.scenario, args.mode)
+  elif not args.output_dir:
     args.output_dir = fresh_output_dir(workload, args.scenario, args.mode)
   try:
     result = inference_run.run(workload, lg, args, _MINI_SETTINGS)

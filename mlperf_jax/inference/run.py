@@ -116,7 +116,15 @@ def run(workload: Workload, lg, args, mini_settings: Mapping[str, Any]
       lg_settings.read_user_conf(args.user_conf)
     except lg_settings.ConfigError as e:
       raise InferenceInputError(f'--user-conf: {e}') from e
+  if (getattr(args, 'precision', 'fp32') == 'int8'
+      and not hasattr(workload, 'calibration_set')):
+    raise InferenceInputError(
+        f'--precision int8: workload {workload.name!r} has no calibration '
+        'set; use --precision fp32 or bf16')
   params, model_state = trained_params(workload, args.checkpoint)
+  fp32_spec, fp32_params = spec, params
+  spec, params, model_state, precision_note = _at_precision(
+      workload, spec, params, model_state, args)
   os.makedirs(args.output_dir, exist_ok=True)
   qsl = serving.SampleQSL.for_spec(lg, spec)
   try:
@@ -145,6 +153,8 @@ def run(workload: Workload, lg, args, mini_settings: Mapping[str, Any]
   lines = [f'{workload.name} ({workload.scale}) {args.scenario} '
            f'{args.mode} via the {args.loadgen} LoadGen; logs in '
            f'{args.output_dir}']
+  if precision_note:
+    lines.append(f'  precision: {precision_note}')
   for key in ('Result is', 'Samples per second', 'Scheduled samples per second',
               '90.0th percentile latency (ns)',
               '99.0th percentile latency (ns)'):
@@ -156,6 +166,11 @@ def run(workload: Workload, lg, args, mini_settings: Mapping[str, Any]
     acc = accuracy.score(spec, os.path.join(args.output_dir,
                                             'mlperf_log_accuracy.json'))
     lines.append(f'  accuracy: {accuracy.describe(acc, spec.metric)}')
+    # The accuracy script's output, where the results tree wants it.
+    with open(os.path.join(args.output_dir, 'accuracy.txt'), 'w') as f:
+      f.write(accuracy.describe(acc, spec.metric) + '\n')
+    if precision_note:
+      lines.extend(_ratio_to_fp32(fp32_spec, fp32_params, model_state, acc))
     ok = True
   png = os.path.join(args.output_dir, 'latency_histogram.png')
   if serving.latency_histogram(sut.stats, png,
@@ -163,3 +178,28 @@ def run(workload: Workload, lg, args, mini_settings: Mapping[str, Any]
     lines.append(f'  latency histogram: {png}')
   return InferenceResult(ok=ok, report='\n'.join(lines), summary=summary,
                          accuracy=acc, stats=sut.stats)
+
+
+def _at_precision(workload: Workload, spec, params, model_state, args):
+  """(spec, params, model_state, note) served at `args.precision`; note is
+  '' for fp32."""
+  from mlperf_jax.inference import precision  # pylint: disable=import-outside-toplevel
+  name = getattr(args, 'precision', 'fp32')
+  if name == 'fp32':
+    return spec, params, model_state, ''
+  try:
+    served = precision.prepare(workload, spec, params, model_state, name)
+  except (OSError, ValueError) as e:
+    raise InferenceInputError(f'--precision {name}: {e}') from e
+  return (served.spec, served.params, served.model_state,
+          f'{name}: {served.note}')
+
+
+def _ratio_to_fp32(spec, params, model_state, acc) -> list[str]:
+  """The accuracy ratio to the same parameters served in FP32 (scored
+  directly, without a LoadGen)."""
+  from mlperf_jax.inference import precision  # pylint: disable=import-outside-toplevel
+  fp32 = precision.direct_accuracy(spec, params, model_state)
+  r = precision.ratio(acc, fp32, spec.metric)
+  return [f'  fp32 {spec.metric} (direct): {float(fp32[spec.metric]):.6f}; '
+          f'ratio to fp32: {r:.4f}']

@@ -143,7 +143,7 @@ VARIANTS = {
         eval_batch_size=None,
         # Epochs over `logged_train_samples`, i.e. the reference's run length
         # of opt_learning_rate_training_steps steps (where the LR reaches 0).
-        max_epochs=1, log_init_tensors=True, mlperf_conf_model='bert-99',
+        max_epochs=1, log_init_tensors=True, mlperf_conf_model='bert',
         extra={'seq_length': REFERENCE_SEQ_LENGTH,
                'max_predictions': REFERENCE_MAX_PREDICTIONS,
                'eval_interval': None, 'train_samples_from_steps': True}),
@@ -166,7 +166,7 @@ VARIANTS = {
             'opt_lamb_weight_decay_rate': 0.01,
         },
         model=_mini_model, train_data=_corpus_train, eval_data=_corpus_eval,
-        eval_batch_size=128, max_epochs=1, mlperf_conf_model='bert-99',
+        eval_batch_size=128, max_epochs=1, mlperf_conf_model='bert',
         extra={'seq_length': MINI_SEQ_LENGTH,
                'max_predictions': MINI_MAX_PREDICTIONS,
                'eval_interval': MINI_EVAL_INTERVAL,

@@ -16,7 +16,8 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
-from mlperf_jax.api import Block, LazyModule, Target, Variant, Workload
+from mlperf_jax.api import (Block, InferenceSpec, LazyModule, Target, Variant,
+                            Workload)
 from mlperf_jax.hparams import dlrm as dlrm_hparams
 from mlperf_jax.hparams import registry
 
@@ -108,6 +109,26 @@ def _criteo_eval(wl, data_dir, hp, *, global_batch_size, host):
                              host=host, max_ind_range=int(hp['max_ind_range']))
 
 
+# ---- inference data (the variants' extra['inference_rows']) -----------------
+# workload -> (number of rows, rows(start, stop) -> {'dense', 'sparse',
+# 'label'} model inputs of those consecutive rows of the scored split).
+
+
+def _clicks_inference_rows(wl):
+  del wl
+  spec = mini_spec()
+  _, ev = synthetic_clicks.generate(spec)
+  load = synthetic_clicks.load_fn(ev)
+  return spec.eval_samples, lambda a, b: load(np.arange(a, b))
+
+
+def _criteo_inference_rows(wl):
+  data = criteo.open_bin(wl.data_dir, 'test')
+  max_ind = int(wl.resolve_hparams()['max_ind_range'])
+  return data.shape[0], lambda a, b: criteo.to_model_inputs(
+      np.asarray(data[a:b]), max_ind)
+
+
 VARIANTS = {
     'reference': Variant(
         scale='reference', benchmark='dlrm', target=Target('auc', 0.8025),
@@ -115,7 +136,10 @@ VARIANTS = {
         rulesets=('1.1.0',), model=_reference_model,
         train_data=_criteo_train, eval_data=_criteo_eval, needs_data_dir=True,
         eval_batch_size=16384, max_epochs=1, log_init_tensors=True,
-        mlperf_conf_model='dlrm'),
+        mlperf_conf_model='dlrm',
+        # Inference: the v1.x performance sample count (aggregated users).
+        extra={'inference_rows': _criteo_inference_rows,
+               'inference_count': 204_800, 'inference_benchmark': 'dlrm-99'}),
     'mini': Variant(
         scale='mini', benchmark='mini_dlrm', target=Target('auc', MINI_TARGET),
         train_samples=MINI_TRAIN_SAMPLES, eval_samples=MINI_EVAL_SAMPLES,
@@ -128,7 +152,10 @@ VARIANTS = {
             'sgd_opt_learning_rate_decay_steps': 768,
         },
         model=_mini_model, train_data=_clicks_train, eval_data=_clicks_eval,
-        eval_batch_size=8192, max_epochs=4, mlperf_conf_model='dlrm'),
+        eval_batch_size=8192, max_epochs=4, mlperf_conf_model='dlrm',
+        # Inference: the 65,536 eval rows as aggregated users, all loaded.
+        extra={'inference_rows': _clicks_inference_rows,
+               'inference_count': None, 'inference_benchmark': 'dlrm-99'}),
 }
 
 
@@ -294,3 +321,129 @@ class DlrmWorkload(Workload):
                     steps=end - prev,
                     eval_epoch_num=round(k + 1 + end / spe, 6))
         prev = end
+
+  # ---- inference -----------------------------------------------------------
+
+  def predict(self, params, model_state, inputs, hp):
+    del model_state
+    score = jax.nn.sigmoid(self._logits(params, inputs, hp))
+    return {'score': score, 'offsets': inputs['offsets']}
+
+  def inference(self) -> InferenceSpec:
+    """MLPerf Inference recommendation over aggregated users.
+
+    As the v1.x reference (`mlcommons/inference` `recommendation/dlrm/
+    pytorch/python/criteo.py`, `--samples-to-aggregate-quantile-file
+    tools/dist_quantile.txt`), each LoadGen sample is one user: a run of
+    consecutive rows of the scored split whose length is drawn from the
+    published quantiles (`AGGREGATION_QUANTILES`, inverse-transform
+    sampling), until the split is covered. A response is the user's click
+    probabilities, one little-endian float32 per row (the accuracy script's
+    prediction-only form; labels come from the data set, as its
+    `--day-23-file` mode); the metric is the exact ROC AUC over every row of
+    the logged users, as the training eval computes it.
+    """
+    extra = self.variant.extra
+    n_rows, rows = extra['inference_rows'](self)
+    offsets = aggregation_offsets(n_rows, AGGREGATION_SEED)
+    count = len(offsets) - 1
+    performance_count = min(extra['inference_count'] or count, count)
+    hp = self.resolve_hparams()
+    metric = self.variant.target.metric
+    labels_of = {}
+
+    def load_sample(i):
+      i = int(i)
+      r = rows(int(offsets[i]), int(offsets[i + 1]))
+      return {'dense': r['dense'], 'sparse': r['sparse']}
+
+    def labels(i):
+      if i not in labels_of:
+        labels_of[i] = rows(int(offsets[i]), int(offsets[i + 1]))['label']
+      return labels_of[i]
+
+    def accuracy(responses):
+      return auc_of_responses(responses, labels, metric)
+
+    def scenario_buckets(scenario: str) -> tuple[int, ...]:
+      try:
+        return DLRM_INFERENCE_BUCKETS[scenario]
+      except KeyError:
+        raise ValueError(f'no inference buckets for scenario {scenario!r}; '
+                         f'valid: {sorted(DLRM_INFERENCE_BUCKETS)}') from None
+
+    return InferenceSpec(
+        count=count, performance_count=performance_count,
+        load_sample=load_sample, buckets=scenario_buckets,
+        predict=lambda p, s, b: self.predict(p, s, b, hp),
+        encode=encode_scores, accuracy=accuracy, metric=metric,
+        collate=collate_users)
+
+
+# The v1.x aggregation trace: `tools/dist_quantile.txt` of the reference
+# (20 quantiles of a user's number of rows, p = 0.05, 0.10, ..., 1.0).
+AGGREGATION_QUANTILES = (100, 100, 200, 200, 200, 200, 200, 200, 200, 200,
+                         200, 200, 200, 200, 300, 300, 400, 500, 600, 700)
+AGGREGATION_SEED = 0
+MAX_USER_ROWS = max(AGGREGATION_QUANTILES)
+# Users per compiled batch (each padded to MAX_USER_ROWS rows).
+DLRM_INFERENCE_BUCKETS = {'SingleStream': (1,), 'MultiStream': (8,),
+                          'Server': (1, 2, 4, 8, 16), 'Offline': (1, 8, 32)}
+
+
+def aggregation_offsets(n_rows: int, seed: int) -> 'np.ndarray':
+  """Row offsets [users + 1] of the aggregated users: each user's length a
+  uniformly drawn quantile (`rng.integers(20)`), the last one cut at
+  `n_rows`."""
+  import numpy  # pylint: disable=import-outside-toplevel
+  rng = numpy.random.default_rng(seed)
+  q = numpy.asarray(AGGREGATION_QUANTILES)
+  out = [0]
+  while out[-1] < n_rows:
+    out.append(min(out[-1] + int(q[rng.integers(len(q))]), n_rows))
+  return numpy.asarray(out, numpy.int64)
+
+
+def collate_users(samples, size: int):
+  """Users -> one batch of `size * MAX_USER_ROWS` rows (the users' rows
+  back to back, zero rows after) with 'offsets' [size + 1] (a padding user
+  has no rows)."""
+  import numpy  # pylint: disable=import-outside-toplevel
+  n = size * MAX_USER_ROWS
+  lengths = [len(s['dense']) for s in samples] + [0] * (size - len(samples))
+  offsets = numpy.concatenate([[0], numpy.cumsum(lengths)]).astype(
+      numpy.int32)
+  dense = numpy.zeros((n, samples[0]['dense'].shape[1]), numpy.float32)
+  sparse = numpy.zeros((n, samples[0]['sparse'].shape[1]), numpy.int32)
+  for s, a in zip(samples, offsets):
+    dense[a:a + len(s['dense'])] = s['dense']
+    sparse[a:a + len(s['sparse'])] = s['sparse']
+  return {'dense': dense, 'sparse': sparse, 'offsets': offsets}
+
+
+def encode_scores(outputs, k: int) -> bytes:
+  """User `k`'s row scores as little-endian float32."""
+  import numpy  # pylint: disable=import-outside-toplevel
+  o = outputs['offsets']
+  return numpy.asarray(outputs['score'][o[k]:o[k + 1]], '<f4').tobytes()
+
+
+def auc_of_responses(responses, labels, metric: str = 'auc'):
+  """Exact ROC AUC over every row of the logged users ({index: bytes});
+  a failed (empty or short) response scores its rows 0."""
+  import numpy  # pylint: disable=import-outside-toplevel
+  scores, truth, failed = [], [], 0
+  for i in sorted(responses):
+    y = numpy.asarray(labels(i), numpy.float32)
+    s = numpy.frombuffer(responses[i], '<f4')
+    if len(s) != len(y):
+      failed += 1
+      s = numpy.zeros(len(y), numpy.float32)
+    scores.append(s)
+    truth.append(y)
+  if not scores:
+    return {metric: float('nan'), 'samples': 0.0}
+  auc = metrics_auc.roc_auc(numpy.concatenate(scores),
+                            numpy.concatenate(truth))
+  return {metric: float(auc), 'samples': float(len(scores)),
+          'rows': float(sum(len(y) for y in truth)), 'failed': float(failed)}

@@ -15,6 +15,7 @@ import numpy as np
 from mlperf_jax.api import InferenceSpec, LazyModule, Target, Variant, Workload
 from mlperf_jax.hparams import registry
 from mlperf_jax.hparams import resnet as resnet_hparams
+from mlperf_jax.inference import calibration
 
 # Imported on first use: reading the variants imports no JAX.
 jax = LazyModule('jax')
@@ -100,6 +101,40 @@ def _imagenet_inference(wl):
           lambda i: int(source[int(i)]['label']))
 
 
+# The variants' extra['calibration_data']: workload -> the fixed
+# `calibration.CalibrationSet` of int8 serving (`infer --precision int8`).
+
+# Mini: 100 training digits drawn with this seed (never the scored
+# held-out digits).
+DIGITS_CALIBRATION_SIZE = 100
+DIGITS_CALIBRATION_SEED = 0
+
+
+def _digits_calibration(wl):
+  del wl
+  images = digits.load_digits_split()['train_image']
+  ids = calibration.seeded_subset(len(images), DIGITS_CALIBRATION_SIZE,
+                                  DIGITS_CALIBRATION_SEED)
+  return calibration.CalibrationSet(
+      source=(f'{DIGITS_CALIBRATION_SIZE} digits training images, '
+              f'np.random.default_rng({DIGITS_CALIBRATION_SEED}) choice'),
+      ids=ids, load=lambda k: {'image': images[ids[k]]})
+
+
+def _imagenet_calibration(wl):
+  # MLPerf's 500 validation images, found by file name (one pass over the
+  # validation records), preprocessed as the inference samples.
+  source = imagenet.open_split(wl.data_dir, 'validation')
+  names = calibration.read_list(calibration.IMAGENET_CAL_LIST)
+  file_names = [r['file_name'] for r in source]
+  file_names = [f.decode() if isinstance(f, bytes) else f for f in file_names]
+  ids = calibration.resolve_file_names(names, file_names)
+  size = wl.variant.extra['image_shape'][0]
+  return calibration.CalibrationSet(
+      source=calibration.IMAGENET_CAL_SOURCE, ids=ids,
+      load=lambda k: {'image': imagenet.eval_example(source[ids[k]], size)})
+
+
 VARIANTS = {
     'reference': Variant(
         scale='reference', benchmark='resnet',
@@ -115,7 +150,8 @@ VARIANTS = {
         # Inference: ImageNet 2012 validation (50,000 images); 1,024 of them
         # fit the QSL (the v1.x performance sample count).
         extra={'image_shape': (224, 224, 3), 'inference_count': 1024,
-               'inference_data': _imagenet_inference}),
+               'inference_data': _imagenet_inference,
+               'calibration_data': _imagenet_calibration}),
     'mini': Variant(
         scale='mini', benchmark='mini_resnet',
         target=Target('top1', 0.97), train_samples=DIGITS_TRAIN,
@@ -141,7 +177,8 @@ VARIANTS = {
         mlperf_conf_model='resnet50',
         # Inference: the 360 held-out digits, all of them in the QSL.
         extra={'image_shape': (8, 8, 1), 'inference_count': None,
-               'inference_data': _digits_inference}),
+               'inference_data': _digits_inference,
+               'calibration_data': _digits_calibration}),
 }
 
 
@@ -269,6 +306,10 @@ class ResNetWorkload(Workload):
     logits = self.model().apply({'params': params, **model_state},
                                 inputs['image'], train=False)
     return {'label': jnp.argmax(logits, -1).astype(jnp.int32)}
+
+  def calibration_set(self) -> 'calibration.CalibrationSet':
+    """The fixed calibration set of int8 serving (the variant's)."""
+    return self.variant.extra['calibration_data'](self)
 
   def inference(self) -> InferenceSpec:
     """MLPerf Inference image classification over the variant's data.

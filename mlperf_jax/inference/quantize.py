@@ -1,0 +1,245 @@
+# Copyright 2026 The mlperf_jax Authors. Licensed under the Apache License 2.0.
+"""Post-training int8 quantization of Flax models, closed-division style.
+
+What MLPerf Inference's closed division allows without retraining
+(`inference_policies` "Model equivalence": quantization with a calibration
+set the submitter may not choose, the published `calibration/` lists of
+`mlcommons/inference`), done generically over any Flax Linen model whose
+matrix products are `nn.Conv` or `nn.Dense` layers:
+
+* **Weights, per output channel, symmetric int8.** For a kernel `w` (Conv
+  HWIO or Dense IO: the output channel is the last axis) the scale of
+  channel `c` is `s_w[c] = max|w[..., c]| / 127` and the stored weight is
+  `clip(round(w / s_w), -127, 127)` as int8 (127, not 128: symmetric, so no
+  zero point). Per-channel scaling commutes with folding a BatchNorm into
+  the kernel (the fold multiplies each output channel by one number, which
+  the channel's own scale absorbs), so quantizing before or after the fold
+  gives the same integers; BatchNorm, biases, pooling and the residual adds
+  stay float32 between the int8 layers.
+* **Activations, per tensor, symmetric int8, calibrated.** The input of each
+  quantized layer gets one scale `s_x = amax / 127`, where `amax` is the
+  largest |input| seen over the whole calibration set (max calibration, the
+  simplest of the methods the reference submissions use; no clipping
+  search, so the result depends only on the calibration list). An input is
+  quantized as `clip(round(x / s_x), -127, 127)`.
+* **Integer arithmetic.** Each layer runs `lax.conv_general_dilated` /
+  `lax.dot_general` on int8 operands with `preferred_element_type=int32`
+  (exact integer accumulation: what int8 tensor cores and VNNI do), then
+  rescales by `s_x * s_w[c]` back to float32 before the layer's bias.
+
+The mechanism is Flax's method interception: every `nn.Conv` / `nn.Dense`
+call is replaced by a copy of the layer whose `conv_general_dilated` /
+`dot_general` hook is the int8 operation (the same hooks AQT uses), with the
+layer's own padding, strides and dilations. The workload's `predict` is
+unchanged: it is called inside the interception with int8 kernels in its
+parameter tree (Flax casts them to float32 exactly; the hook casts them back
+to int8 losslessly).
+
+Calibration runs the float model over the calibration samples with a hook
+that records each layer's input range; the result is a
+`QuantizedModel` (int8 parameters, weight and activation scales), a pure
+function of the float parameters and the calibration list.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any, Callable, Iterable, Mapping
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+import numpy as np
+from flax import traverse_util
+
+INT8_MAX = 127
+# Layers quantized: their matrix product goes through a hook field.
+_HOOKS = ((nn.Conv, 'conv_general_dilated', jax.lax.conv_general_dilated),
+          (nn.Dense, 'dot_general', jax.lax.dot_general))
+
+
+def _hook_of(module) -> tuple[str, Callable] | None:
+  """(hook field, default op) of a quantizable layer, else None."""
+  for cls, field, op in _HOOKS:
+    if type(module) is cls:  # pylint: disable=unidiomatic-typecheck
+      return field, op
+  return None
+
+
+def _layer_name(module) -> str:
+  return '/'.join(module.scope.path)
+
+
+class _Hooked:
+  """Base of the ops put into a layer's hook field."""
+
+  def __init__(self, name: str, op: Callable):
+    self.name = name
+    self.op = op
+
+
+def _intercept(make_op: Callable[[str, Callable], _Hooked]):
+  """An interceptor calling each Conv/Dense through `make_op(name, op)`."""
+
+  def interceptor(next_fun, args, kwargs, context):
+    module = context.module
+    hook = _hook_of(module)
+    if context.method_name != '__call__' or hook is None:
+      return next_fun(*args, **kwargs)
+    field, default = hook
+    if isinstance(getattr(module, field), _Hooked):
+      return next_fun(*args, **kwargs)  # the hooked copy itself
+    if getattr(module, field) is not None or getattr(module, field + '_cls',
+                                                     None) is not None:
+      raise ValueError(f'layer {_layer_name(module)} already has a custom '
+                       f'{field}; it cannot be quantized')
+    name = _layer_name(module)
+    copy = module.clone(parent=None, **{field: make_op(name, default)})
+    return copy.apply({'params': module.variables['params']}, *args,
+                      **kwargs)
+
+  return interceptor
+
+
+class _RecordRange(_Hooked):
+  """Float op that records max |input| of its layer into `ranges`."""
+
+  def __init__(self, name, op, ranges: dict):
+    super().__init__(name, op)
+    self.ranges = ranges
+
+  def __call__(self, lhs, rhs, *args, **kwargs):
+    amax = jnp.max(jnp.abs(lhs)).astype(jnp.float32)
+    prev = self.ranges.get(self.name)
+    self.ranges[self.name] = amax if prev is None else jnp.maximum(prev, amax)
+    return self.op(lhs, rhs, *args, **kwargs)
+
+
+def quantize_tensor(x, scale):
+  """`clip(round(x / scale), -127, 127)` as int8 (`scale` broadcasts)."""
+  return jnp.clip(jnp.round(x / scale), -INT8_MAX, INT8_MAX).astype(jnp.int8)
+
+
+class _Int8Op(_Hooked):
+  """int8 x int8 -> int32 product, rescaled to float32."""
+
+  def __init__(self, name, op, act_scale, weight_scale):
+    super().__init__(name, op)
+    self.act_scale = act_scale
+    self.weight_scale = weight_scale
+
+  def __call__(self, lhs, rhs, *args, **kwargs):
+    kwargs.pop('precision', None)
+    kwargs.pop('preferred_element_type', None)
+    xq = quantize_tensor(lhs.astype(jnp.float32), self.act_scale)
+    # `rhs` holds the stored int8 integers, cast to float by the layer.
+    wq = jnp.round(rhs.astype(jnp.float32)).astype(jnp.int8)
+    acc = self.op(xq, wq, *args, preferred_element_type=jnp.int32, **kwargs)
+    # Output channel last for both hooks (NHWC conv, [..., features] dense).
+    return acc.astype(jnp.float32) * (self.act_scale * self.weight_scale)
+
+
+def layer_input_ranges(predict: Callable, params, model_state,
+                       batches: Iterable[Mapping[str, np.ndarray]]
+                       ) -> dict[str, float]:
+  """Layer name -> max |input| over `batches`, for every Conv/Dense layer
+  that `predict(params, model_state, batch)` calls."""
+
+  def ranges_of(p, s, batch):
+    ranges: dict = {}
+    with nn.intercept_methods(
+        _intercept(lambda name, op: _RecordRange(name, op, ranges))):
+      predict(p, s, batch)
+    return ranges
+
+  fn = jax.jit(ranges_of)
+  out: dict[str, float] = {}
+  for batch in batches:
+    for name, v in jax.device_get(fn(params, model_state, batch)).items():
+      out[name] = max(out.get(name, 0.0), float(v))
+  if not out:
+    raise ValueError('the model calls no nn.Conv or nn.Dense layer: nothing '
+                     'to quantize')
+  return out
+
+
+def _kernel_path(name: str) -> tuple[str, ...]:
+  return (*name.split('/'), 'kernel')
+
+
+def quantize_kernel(kernel) -> tuple[np.ndarray, np.ndarray]:
+  """(int8 kernel, float32 per-output-channel scale) of a float kernel."""
+  w = np.asarray(kernel, np.float32)
+  amax = np.max(np.abs(w.reshape(-1, w.shape[-1])), axis=0)
+  scale = np.where(amax > 0, amax / INT8_MAX, 1.0).astype(np.float32)
+  q = np.clip(np.round(w / scale), -INT8_MAX, INT8_MAX).astype(np.int8)
+  return q, scale
+
+
+@dataclasses.dataclass
+class QuantizedModel:
+  """An int8 model: what `int8_predict` runs.
+
+  Attributes:
+    params: the float parameter tree with every quantized kernel replaced
+      by its int8 integers.
+    weight_scales: layer name -> per-output-channel float32 scale.
+    act_scales: layer name -> per-tensor float32 input scale.
+    calibration: where the calibration samples came from (for reports).
+  """
+  params: Any
+  weight_scales: dict[str, np.ndarray]
+  act_scales: dict[str, np.float32]
+  calibration: str = ''
+
+  def bundle(self) -> dict[str, Any]:
+    """The pytree `int8_predict` takes in place of the params."""
+    return {'params': self.params, 'weight_scale': self.weight_scales,
+            'act_scale': self.act_scales}
+
+
+def quantize(predict: Callable, params, model_state,
+             calibration_batches: Iterable[Mapping[str, np.ndarray]],
+             calibration: str = '') -> QuantizedModel:
+  """Calibrates activation ranges and quantizes the kernels of `params`.
+
+  Args:
+    predict: the workload's `(params, model_state, batch) -> outputs`.
+    params, model_state: the trained float model (host or device arrays,
+      unboxed).
+    calibration_batches: batches (collated sample pytrees) of the fixed
+      calibration list, fed to `predict` in float32.
+    calibration: a description of the list (its source), kept for reports.
+  """
+  params = nn.unbox(params)
+  ranges = layer_input_ranges(predict, params, model_state,
+                              calibration_batches)
+  flat = traverse_util.flatten_dict(jax.device_get(params))
+  weight_scales, act_scales = {}, {}
+  for name, amax in sorted(ranges.items()):
+    path = _kernel_path(name)
+    if path not in flat:
+      raise ValueError(f'layer {name} has no kernel at {"/".join(path)} in '
+                       'the parameter tree')
+    flat[path], weight_scales[name] = quantize_kernel(flat[path])
+    act_scales[name] = np.float32(amax / INT8_MAX if amax > 0 else 1.0)
+  return QuantizedModel(traverse_util.unflatten_dict(flat), weight_scales,
+                        act_scales, calibration)
+
+
+def int8_predict(predict: Callable) -> Callable:
+  """`predict` run with int8 layers: `(QuantizedModel.bundle(), model_state,
+  batch) -> outputs`."""
+
+  def run(bundle, model_state, batch):
+    ws, xs = bundle['weight_scale'], bundle['act_scale']
+
+    def make_op(name, op):
+      if name not in ws:
+        raise ValueError(f'layer {name} was not seen in calibration')
+      return _Int8Op(name, op, xs[name], ws[name])
+
+    with nn.intercept_methods(_intercept(make_op)):
+      return predict(bundle['params'], model_state, batch)
+
+  return run
