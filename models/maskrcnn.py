@@ -79,6 +79,7 @@ class MaskRCNNConfig:
     anchor_sizes / anchor_strides / aspect_ratios: one size per level.
     rpn_*: RPN matcher, sampler, proposal counts and NMS threshold.
     roi_*: RoI matcher and sampler; box_* the box head; mask_* the mask head.
+    roi_align_impl: `roi_align.roi_align`'s `impl` ('matmul' for small maps).
     test_*: inference post-processing.
     dtype: compute dtype; parameters stay float32.
   """
@@ -109,6 +110,7 @@ class MaskRCNNConfig:
   num_classes: int = 81
   box_weights: tuple[float, ...] = (10.0, 10.0, 5.0, 5.0)
   sampling_ratio: int = 2
+  roi_align_impl: str = 'gather'
   canonical_scale: float = 224.0
   canonical_level: int = 4
   mask_pool: int = 14
@@ -148,6 +150,7 @@ def mini_config(**overrides) -> MaskRCNNConfig:
       anchor_sizes=(16, 32, 64), anchor_strides=(4, 8, 16),
       rpn_pre_nms_train=300, rpn_pre_nms_test=150, rpn_post_nms_test=100,
       roi_batch_per_image=64, box_fc=256, num_classes=11,
+      roi_align_impl='matmul',
       mask_convs=(64, 64), test_detections=20)
   cfg.update(overrides)
   return MaskRCNNConfig(**cfg)
@@ -388,7 +391,7 @@ class MaskRCNN(nn.Module):
     n = len(cfg.pooler_scales)
     return ra.multilevel_roi_align(
         feats[:n], boxes, size, cfg.pooler_scales, cfg.sampling_ratio,
-        cfg.canonical_scale, cfg.canonical_level)
+        cfg.canonical_scale, cfg.canonical_level, cfg.roi_align_impl)
 
   def __call__(self, batch: Mapping[str, Any], *, train: bool,
                candidates: int = 2000, group: int = 1):

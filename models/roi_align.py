@@ -62,8 +62,18 @@ def _axis_samples(start, size, length: int, pooled: int, ratio: int):
   return low, high, 1.0 - frac, frac, valid
 
 
+def _axis_matrix(low, high, w_low, w_high, valid, length: int, pooled: int,
+                 ratio: int):
+  """[R, pooled, length]: each bin's average interpolation weights."""
+  wl = (w_low * valid)[..., None] * jax.nn.one_hot(low, length)
+  wh = (w_high * valid)[..., None] * jax.nn.one_hot(high, length)
+  r = low.shape[0]
+  return (wl + wh).reshape(r, pooled, ratio, length).mean(axis=2)
+
+
 def roi_align(features, boxes, output_size: int, spatial_scale: float,
-              sampling_ratio: int = 2, aligned: bool = False):
+              sampling_ratio: int = 2, aligned: bool = False,
+              impl: str = 'gather'):
   """ROIAlign of boxes on one image's feature map.
 
   Args:
@@ -73,6 +83,10 @@ def roi_align(features, boxes, output_size: int, spatial_scale: float,
     spatial_scale: feature cells per image pixel (1 / stride).
     sampling_ratio: samples per bin along each axis (fixed, > 0).
     aligned: False is the reference's legacy convention (see module doc).
+    impl: 'gather' (four gathered corners per sample; the gradient is a
+      scatter-add) or 'matmul' (the separable weights as [P, H] and [P, W]
+      matrices contracted with the map: the same numbers, and on small maps
+      far faster, above all its gradient, on CPU).
 
   Returns:
     [R, P, P, C] pooled features, in the features' dtype.
@@ -92,6 +106,14 @@ def roi_align(features, boxes, output_size: int, spatial_scale: float,
   s = sampling_ratio
   ylo, yhi, wyl, wyh, vy = _axis_samples(y1, bh, h, output_size, s)
   xlo, xhi, wxl, wxh, vx = _axis_samples(x1, bw, w, output_size, s)
+  if impl == 'matmul':
+    wy = _axis_matrix(ylo, yhi, wyl, wyh, vy, h, output_size, s)
+    wx = _axis_matrix(xlo, xhi, wxl, wxh, vx, w, output_size, s)
+    f = features.astype(jnp.float32)
+    rows = jnp.einsum('rph,hwc->rpwc', wy, f)
+    return jnp.einsum('rqw,rpwc->rpqc', wx, rows).astype(features.dtype)
+  if impl != 'gather':
+    raise ValueError(f"impl must be 'gather' or 'matmul', got {impl!r}")
   flat = features.reshape(h * w, c)
   r = boxes.shape[0]
 
@@ -127,7 +149,7 @@ def box_levels(boxes, min_level: int, max_level: int,
 def multilevel_roi_align(feature_maps: Sequence, boxes, output_size: int,
                          scales: Sequence[float], sampling_ratio: int = 2,
                          canonical_scale: float = 224.0,
-                         canonical_level: int = 4):
+                         canonical_level: int = 4, impl: str = 'gather'):
   """`Pooler` over FPN levels, for a batch.
 
   Args:
@@ -138,6 +160,7 @@ def multilevel_roi_align(feature_maps: Sequence, boxes, output_size: int,
       `-log2(scale)` (2, 3, ...), as the reference derives them.
     sampling_ratio: samples per bin and axis.
     canonical_scale / canonical_level: `LevelMapper`'s constants.
+    impl: see `roi_align`.
 
   Returns:
     [N, R, P, P, C]: each box pooled from its own level.
@@ -148,7 +171,7 @@ def multilevel_roi_align(feature_maps: Sequence, boxes, output_size: int,
   out = None
   for k, (fmap, scale) in enumerate(zip(feature_maps, scales)):
     pooled = jax.vmap(lambda f, b, sc=scale: roi_align(
-        f, b, output_size, sc, sampling_ratio))(fmap, boxes)
+        f, b, output_size, sc, sampling_ratio, impl=impl))(fmap, boxes)
     pick = (lvl == k)[..., None, None, None]
     out = jnp.where(pick, pooled, 0 if out is None else out)
   return out

@@ -19,6 +19,7 @@ _WORKLOADS: dict[str, str] = {
     'resnet': 'mlperf_jax.workloads.resnet:ResNetWorkload',
     'bert': 'mlperf_jax.workloads.bert:BertWorkload',
     'dlrm': 'mlperf_jax.workloads.dlrm:DlrmWorkload',
+    'maskrcnn': 'mlperf_jax.workloads.maskrcnn:MaskRCNNWorkload',
 }
 
 
