@@ -96,7 +96,8 @@ def canvas_eval_batches(global_batch_size: int, *,
     idx = np.arange(start, start + global_batch_size)
     idx = idx[host.index * per_host:(host.index + 1) * per_host]
     real = idx < len(cs)
-    b = _canvas_batch(cs, np.minimum(idx, len(cs) - 1))
+    full = _canvas_batch(cs, np.minimum(idx, len(cs) - 1))
+    b = {k: full[k] for k in ('image', 'image_hw')}
     b['image_id'] = np.asarray(cs.image_id[np.minimum(idx, len(cs) - 1)],
                                np.int32)
     b['mask'] = real.astype(np.float32)
@@ -223,3 +224,80 @@ def collate(examples: Sequence[dict], bucket_hw: tuple[int, int],
     for key in ('gt_boxes', 'gt_classes', 'gt_masks', 'gt_mask_frames'):
       out[key][k, :g] = ex[key][:g]
   return out
+
+
+def _has_valid_annotation(rec) -> bool:
+  """`COCODataset` filter: a non-crowd object whose box is over 1 px."""
+  return any(not a.get('iscrowd', 0) and a['bbox'][2] > 1 and a['bbox'][3] > 1
+             for a in rec.annotations)
+
+
+def _bucket_index(rec) -> int:
+  return bucket_of(*resized_size(rec.height, rec.width))
+
+
+def coco_train_batches(data_dir: str, global_batch_size: int, *, seed: int,
+                       start_step: int = 0, host: HostShard = HostShard()
+                       ) -> Iterator[dict[str, np.ndarray]]:
+  """Endless aspect-grouped COCO train2017 batches (`GroupedBatchSampler`:
+  a seeded shuffle per epoch, each batch from one orientation group);
+  this host's slice of each global batch."""
+  from mlperf_jax.input_pipelines import coco  # pylint: disable=import-outside-toplevel
+  split = coco.open_split(data_dir, 'train')
+  keep = [i for i, r in enumerate(split.images) if _has_valid_annotation(r)]
+  groups = np.array([_bucket_index(split.images[i]) for i in keep])
+  per_host = global_batch_size // host.count
+  step, epoch = 0, 0
+  while True:
+    rng = np.random.default_rng([seed, epoch])
+    order = rng.permutation(len(keep))
+    pending: dict[int, list[int]] = {0: [], 1: []}
+    for j in order:
+      g = int(groups[j])
+      pending[g].append(keep[j])
+      if len(pending[g]) < global_batch_size:
+        continue
+      idx, pending[g] = pending[g], []
+      if step >= start_step:
+        mine = idx[host.index * per_host:(host.index + 1) * per_host]
+        flips = rng.uniform(size=len(idx)) < 0.5
+        flips = flips[host.index * per_host:(host.index + 1) * per_host]
+        yield collate([coco_example(split, i, flip=bool(f))
+                       for i, f in zip(mine, flips)], REFERENCE_BUCKETS[g])
+      step += 1
+    epoch += 1
+
+
+def coco_eval_batches(data_dir: str, global_batch_size: int, *,
+                      host: HostShard = HostShard()
+                      ) -> Iterator[dict[str, np.ndarray]]:
+  """All 5,000 val2017 images once, grouped by orientation, each group's
+  last batch padded (mask 0); `image_scale` maps boxes back."""
+  from PIL import Image  # pylint: disable=import-outside-toplevel
+  from mlperf_jax.input_pipelines import coco  # pylint: disable=import-outside-toplevel
+  split = coco.open_split(data_dir, 'val', drop_empty=False)
+  per_host = global_batch_size // host.count
+  for g, bucket in enumerate(REFERENCE_BUCKETS):
+    ids = [i for i, r in enumerate(split.images) if _bucket_index(r) == g]
+    for start in range(0, len(ids), global_batch_size):
+      chunk = ids[start:start + global_batch_size]
+      real = np.arange(global_batch_size) < len(chunk)
+      chunk = chunk + [chunk[-1]] * (global_batch_size - len(chunk))
+      sl = slice(host.index * per_host, (host.index + 1) * per_host)
+      out = {'image': np.zeros((per_host, *bucket, 3), np.float32),
+             'image_hw': np.zeros((per_host, 2), np.int32),
+             'image_id': np.zeros(per_host, np.int32),
+             'image_scale': np.zeros(per_host, np.float32),
+             'mask': real[sl].astype(np.float32)}
+      for k, i in enumerate(chunk[sl]):
+        rec = split.images[i]
+        h, w = resized_size(rec.height, rec.width)
+        img = np.asarray(Image.fromarray(coco.decode_image(
+            split.image_path(i))).resize((w, h), Image.Resampling.BILINEAR),
+                         np.float32)
+        out['image'][k, :h, :w] = img[..., ::-1] - np.asarray(
+            PIXEL_MEAN_BGR, np.float32)
+        out['image_hw'][k] = (h, w)
+        out['image_id'][k] = rec.image_id
+        out['image_scale'][k] = h / rec.height
+      yield out

@@ -306,6 +306,20 @@ class MaskRCNNWorkload(Workload):
   def logical_axis_rules(self):
     return model_lib.LOGICAL_AXIS_RULES
 
+  def check_request(self, hp, *, division, init_checkpoint, dry_run):
+    del division, init_checkpoint
+    problems = []
+    group = self._group(hp)
+    if int(hp['global_batch_size']) % group:
+      problems.append(
+          f'num_image_candidates {hp["num_image_candidates"]} selects over '
+          f'groups of {group} images, which global_batch_size '
+          f'{hp["global_batch_size"]} does not split into; use a multiple '
+          f'of {group} images or fewer candidates')
+    if self.variant.needs_data_dir and not self.synthetic and not dry_run:
+      problems += coco.layout_problems(self.data_dir)
+    return problems
+
   def init_tensor_names(self, params):
     import flax  # pylint: disable=import-outside-toplevel
     flat = traverse_util.flatten_dict(flax.linen.meta.unbox(dict(params)))
@@ -331,7 +345,9 @@ class MaskRCNNWorkload(Workload):
 
   def buckets(self, hp, *, train):
     del hp, train
-    return tuple(self.variant.extra['train_buckets'])
+    buckets = tuple(self.variant.extra['train_buckets'])
+    # Synthetic batches come in one shape (the first bucket's).
+    return buckets[:1] if self.synthetic else buckets
 
   def batch_spec(self, hp, *, train, bucket=None):
     ex = self.variant.extra

@@ -74,8 +74,10 @@ def test_roi_align_matches_the_reference_kernel_including_off_image_boxes():
   boxes = _random_boxes(rng, 40, 68)
   for pooled, scale in ((7, 0.25), (14, 0.25), (7, 0.125)):
     want = roi_align_reference(fmap, boxes, pooled, scale, 2)
-    got = ra.roi_align(jnp.asarray(fmap), jnp.asarray(boxes), pooled, scale, 2)
-    np.testing.assert_allclose(np.asarray(got), want, atol=2e-5)
+    for impl in ('gather', 'matmul'):
+      got = ra.roi_align(jnp.asarray(fmap), jnp.asarray(boxes), pooled, scale,
+                         2, impl=impl)
+      np.testing.assert_allclose(np.asarray(got), want, atol=2e-5)
   # The off-image boxes really pool zeros (and the test could see it).
   assert np.all(want[-1] == 0) and np.abs(want[:-2]).sum() > 0
 

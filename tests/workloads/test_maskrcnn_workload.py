@@ -77,7 +77,9 @@ def test_resize_rule_and_buckets_cover_every_coco_shape():
     rh, rw = mb.resized_size(int(h), int(w))
     ph, pw = mb.padded_size(rh, rw)
     bh, bw = mb.REFERENCE_BUCKETS[mb.bucket_of(rh, rw)]
-    assert ph <= bh and pw <= bw and min(rh, rw) <= 800 and max(rh, rw) <= 1333
+    # The reference rounds the capped short side, so the long side can
+    # reach 1334; the padded extent still fits the bucket.
+    assert ph <= bh and pw <= bw and min(rh, rw) <= 800 and max(rh, rw) <= 1334
 
 
 def test_canvas_batches_have_legacy_boxes_and_exact_masks():
@@ -212,3 +214,55 @@ def test_mini_eval_step_runs_and_scores_with_pycocotools():
   acc.add(out)
   r = acc.result()
   assert r['count'] == 4 and 0 <= r['BBOX'] <= 1 and 0 <= r['SEGM'] <= 1
+
+
+def _fake_coco(root):
+  from PIL import Image  # pylint: disable=import-outside-toplevel
+  import json  # pylint: disable=import-outside-toplevel
+  (root / 'annotations').mkdir()
+  images, anns = [], []
+  for split in ('train2017', 'val2017'):
+    (root / split).mkdir()
+  for i, (h, w) in enumerate(((60, 80), (90, 45), (50, 50)), start=1):
+    Image.fromarray(np.full((h, w, 3), 40 * i, np.uint8)).save(
+        root / 'train2017' / f'{i}.jpg')
+    images.append({'id': i, 'file_name': f'{i}.jpg', 'height': h,
+                   'width': w})
+    # A 20x10 rectangle polygon at (5, 8).
+    anns.append({'id': i, 'image_id': i, 'category_id': 7, 'iscrowd': 0,
+                 'bbox': [5, 8, 20, 10], 'area': 200,
+                 'segmentation': [[5, 8, 25, 8, 25, 18, 5, 18]]})
+  cats = [{'id': 7, 'name': 'x'}, {'id': 9, 'name': 'y'}]
+  for split in ('train2017', 'val2017'):
+    with open(root / 'annotations' / f'instances_{split}.json', 'w') as f:
+      json.dump({'images': images, 'annotations': anns, 'categories': cats},
+                f)
+
+
+def test_coco_batches_are_grouped_resized_and_carry_box_local_masks(
+    tmp_path):
+  _fake_coco(tmp_path)
+  b = next(mb.coco_train_batches(str(tmp_path), 2, seed=0))
+  # Two landscape-or-square images form the first full group.
+  assert b['image'].shape == (2, 800, 1344, 3)
+  assert b['gt_classes'][:, 0].tolist() == [1, 1]
+  for n in range(2):
+    h, w = b['image_hw'][n]
+    assert min(h, w) == 800
+    # A filled rectangle: its box-local mask is all ones.
+    assert b['gt_masks'][n, 0].mean() == 1.0
+    x1, y1, x2, y2 = b['gt_boxes'][n, 0]
+    fx1, fy1, fx2, fy2 = b['gt_mask_frames'][n, 0]
+    assert x2 - x1 + 1 == pytest.approx(fx2 - fx1, rel=1e-5)
+    assert (x2 - x1 + 1) == pytest.approx(20 * w / (80 if h == 800 and
+                                                    w > 800 else 50),
+                                          rel=1e-5)
+  wl = mw.MaskRCNNWorkload('reference', data_dir=str(tmp_path / 'nowhere'))
+  hp = wl.resolve_hparams()
+  problems = wl.check_request(hp, division='closed', init_checkpoint=None,
+                              dry_run=False)
+  assert problems and all('nowhere' in p for p in problems)
+  bad = wl.resolve_hparams({'global_batch_size': '7',
+                            'num_image_candidates': '2000'}, division='open')
+  assert any('groups of 2 images' in p for p in wl.check_request(
+      bad, division='open', init_checkpoint=None, dry_run=True))
