@@ -115,17 +115,18 @@ def box_iou(a, b):
   return inter / jnp.maximum(union, 1e-9)
 
 
+def _sizes_and_centres(boxes):
+  """(w, h, cx, cy) with the +1 widths (`TO_REMOVE = 1`)."""
+  w = boxes[..., 2] - boxes[..., 0] + 1
+  h = boxes[..., 3] - boxes[..., 1] + 1
+  return w, h, boxes[..., 0] + 0.5 * w, boxes[..., 1] + 0.5 * h
+
+
 def encode(gt, anchors, weights=(1.0, 1.0, 1.0, 1.0)):
   """`BoxCoder.encode`: targets of `gt` relative to `anchors`, [..., 4]."""
   wx, wy, ww, wh = weights
-  aw = anchors[..., 2] - anchors[..., 0] + 1
-  ah = anchors[..., 3] - anchors[..., 1] + 1
-  ax = anchors[..., 0] + 0.5 * aw
-  ay = anchors[..., 1] + 0.5 * ah
-  gw = gt[..., 2] - gt[..., 0] + 1
-  gh = gt[..., 3] - gt[..., 1] + 1
-  gx = gt[..., 0] + 0.5 * gw
-  gy = gt[..., 1] + 0.5 * gh
+  aw, ah, ax, ay = _sizes_and_centres(anchors)
+  gw, gh, gx, gy = _sizes_and_centres(gt)
   return jnp.stack([wx * (gx - ax) / aw, wy * (gy - ay) / ah,
                     ww * jnp.log(gw / aw), wh * jnp.log(gh / ah)], -1)
 
@@ -133,10 +134,7 @@ def encode(gt, anchors, weights=(1.0, 1.0, 1.0, 1.0)):
 def decode(deltas, anchors, weights=(1.0, 1.0, 1.0, 1.0)):
   """`BoxCoder.decode`: boxes from `deltas` [..., 4] on `anchors`."""
   wx, wy, ww, wh = weights
-  aw = anchors[..., 2] - anchors[..., 0] + 1
-  ah = anchors[..., 3] - anchors[..., 1] + 1
-  ax = anchors[..., 0] + 0.5 * aw
-  ay = anchors[..., 1] + 0.5 * ah
+  aw, ah, ax, ay = _sizes_and_centres(anchors)
   dx, dy = deltas[..., 0] / wx, deltas[..., 1] / wy
   dw = jnp.minimum(deltas[..., 2] / ww, BBOX_XFORM_CLIP)
   dh = jnp.minimum(deltas[..., 3] / wh, BBOX_XFORM_CLIP)
