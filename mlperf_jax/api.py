@@ -288,6 +288,11 @@ class Workload(abc.ABC):
     del hp
     return self.variant.train_samples
 
+  def accuracy_value(self, metrics: Mapping[str, float]) -> Any:
+    """The MLLOG `eval_accuracy` value of an evaluation (default: the
+    target metric; Mask R-CNN logs {"BBOX": b, "SEGM": s})."""
+    return metrics[self.variant.target.metric]
+
   def extra_mllog_items(self, hp: Mapping[str, Any]) -> list[tuple[str, Any]]:
     """Workload keys logged besides the hyperparameters (e.g. fixed sizes)."""
     del hp

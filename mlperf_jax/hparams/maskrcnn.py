@@ -13,8 +13,9 @@ Reference: mlcommons/training `object_detection` (maskrcnn-benchmark), config
 step, base LR 0.02, momentum 0.9, weight decay 1e-4, `WarmupMultiStepLR`
 (linear warmup over 500 iterations from factor 1/3, x0.1 at 60k and 80k),
 biases with twice the LR and no weight decay (`BIAS_LR_FACTOR` 2,
-`WEIGHT_DECAY_BIAS` 0), 2000 RPN proposals per image in training
-(`num_image_candidates`), images resized to 800 (max 1333). Momentum, weight
+`WEIGHT_DECAY_BIAS` 0), 2000 RPN proposals in training kept over the
+whole per-GPU batch (`FPN_POST_NMS_TOP_N_TRAIN`, logged as
+`num_image_candidates`), images resized to 800 (max 1333). Momentum, weight
 decay and the bias factor are not logged by the reference and are fixed.
 """
 
@@ -60,8 +61,20 @@ def _decay_steps_ok(v: Any, hp: Mapping[str, Any]) -> bool:
 
 
 def _candidates_ok(v: Any, hp: Mapping[str, Any]) -> bool:
-  del hp
-  return isinstance(v, int) and v > 0 and v % 1000 == 0
+  """1000, 2000, or 1000 x the images per chip of some data-parallel layout.
+
+  The rules table reads "1000 or 2000, or 1000 x batches per chip": the
+  reference's `FPN_POST_NMS_TOP_N_TRAIN` is a top-N over the whole per-chip
+  batch. Before any device is known, the images per chip `k` of a layout
+  must divide `global_batch_size` (every chip holds the same number), so
+  `1000 * k` is legal when `k` divides the global batch; 3000 at 16 images
+  per step is not (no chip count gives 3 images each).
+  """
+  if not isinstance(v, int) or isinstance(v, bool) or v <= 0 or v % 1000:
+    return False
+  k = v // 1000
+  gbs = hp.get('global_batch_size')
+  return k in (1, 2) or (isinstance(gbs, int) and gbs > 0 and gbs % k == 0)
 
 
 HPARAMS: tuple[HParam, ...] = (
@@ -89,9 +102,11 @@ HPARAMS: tuple[HParam, ...] = (
            list, doc='iterations at which the LR is multiplied by the factor'),
     HParam('num_image_candidates', 2000,
            registry.rule(_candidates_ok,
-                         'must be 1000 or 2000, or 1000 x batches per chip, '
-                         'in the closed division'),
-           int, doc='RPN proposals kept per image in training'),
+                         'must be 1000 or 2000, or 1000 x the images per chip '
+                         '(a divisor of global_batch_size) in the closed '
+                         'division'),
+           int, doc='RPN proposals kept (post-NMS top-N) over each group of '
+                    'num_image_candidates / 1000 images in training'),
     HParam('min_image_size', 800, registry.fixed(800), int,
            doc='shorter image side after resizing'),
     HParam('max_image_size', 1333, registry.fixed(1333), int,

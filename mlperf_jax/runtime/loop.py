@@ -389,7 +389,7 @@ def _timed_phase(run: _Run) -> RunResult | None:
                            run.progress)
         run.quality = metrics[target.metric]
         distributed.sync('eval_stop')
-        log.event(C.EVAL_ACCURACY, run.quality,
+        log.event(C.EVAL_ACCURACY, workload.accuracy_value(metrics),
                   metadata={'epoch_num': epoch_num})
         log.end(C.EVAL_STOP, metadata={'epoch_num': epoch_num})
         record = EvalRecord(epoch_num, run.step, metrics,

@@ -19,10 +19,11 @@ _WORKLOADS: dict[str, str] = {
     'resnet': 'mlperf_jax.workloads.resnet:ResNetWorkload',
     'bert': 'mlperf_jax.workloads.bert:BertWorkload',
     'dlrm': 'mlperf_jax.workloads.dlrm:DlrmWorkload',
-    'minigo': 'mlperf_jax.workloads.minigo:MiniGoWorkload',
-    'rnnt': 'mlperf_jax.workloads.rnnt:RnntWorkload',
-    'unet3d': 'mlperf_jax.workloads.unet3d:UNet3DWorkload',
     'ssd': 'mlperf_jax.workloads.ssd:SSDWorkload',
+    'maskrcnn': 'mlperf_jax.workloads.maskrcnn:MaskRCNNWorkload',
+    'unet3d': 'mlperf_jax.workloads.unet3d:UNet3DWorkload',
+    'rnnt': 'mlperf_jax.workloads.rnnt:RnntWorkload',
+    'minigo': 'mlperf_jax.workloads.minigo:MiniGoWorkload',
 }
 
 

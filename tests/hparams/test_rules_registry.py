@@ -166,7 +166,7 @@ def test_maskrcnn_decay_steps_of_the_official_rcps_are_legal(gbs, steps):
   hps = _all_hparams('maskrcnn', 'sgd_with_momentum')
   registry.resolve(hps, {}, {
       'global_batch_size': gbs, 'opt_learning_rate_decay_steps': steps,
-      'num_image_candidates': 6000}, division='closed')
+      'num_image_candidates': 1000 * gbs // 8}, division='closed')
   # One image more per step and the same steps no longer fit any K.
   with pytest.raises(registry.HParamError, match='16 / global_batch_size'):
     registry.resolve(hps, {}, {

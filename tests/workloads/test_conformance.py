@@ -30,6 +30,18 @@ CASES = [(name, scale) for name in workloads.names()
 MINI = [name for name, scale in CASES if scale == 'mini']
 
 
+def _training_params(slow=frozenset()):
+  """MINI, with the workloads whose training cannot fit the CI budget on 2
+  cores marked slow: those in `slow`, and any whose variant says so
+  (extra['slow_mini']); their training tests run under -m slow."""
+  out = []
+  for name in MINI:
+    heavy = name in slow or workloads.get_class(name).variants['mini'].extra.get(
+        'slow_mini')
+    out.append(pytest.param(name, marks=pytest.mark.slow) if heavy else name)
+  return out
+
+
 def _workload(name, scale):
   # The reference variants read no data here: synthetic batches of the
   # reference shapes stand in for the dataset.
@@ -132,12 +144,7 @@ def _losses(wl, hp, mesh, steps=3, seed=0):
 # The mini 3D U-Net's steps cost minutes of 2-core CPU on 8 fake devices
 # (XLA:CPU 3D convolutions, even decomposed): its sharded check runs with
 # -m slow; its model and eval pieces are tested fast elsewhere.
-_SLOW_SHARDED = {'unet3d'}
-
-
-@pytest.mark.parametrize('name', [
-    pytest.param(n, marks=pytest.mark.slow) if n in _SLOW_SHARDED else n
-    for n in MINI])
+@pytest.mark.parametrize('name', _training_params(slow={'unet3d'}))
 def test_sharded_equals_one_device_and_seeds_repeat(name):
   wl = workloads.get(name, 'mini')
   hp = wl.resolve_hparams()
@@ -159,12 +166,7 @@ def test_sharded_equals_one_device_and_seeds_repeat(name):
 # target) and the mini 3D U-Net's (~220 steps of 3D convolutions) take
 # several minutes on 2 cores: they run with -m slow, and their components
 # are tested fast in tests/workloads/test_{minigo,unet3d}_workload.py.
-_SLOW_MINI = {'minigo', 'unet3d'}
-
-
-@pytest.mark.parametrize('name', [
-    pytest.param(n, marks=pytest.mark.slow) if n in _SLOW_MINI else n
-    for n in MINI])
+@pytest.mark.parametrize('name', _training_params(slow={'minigo', 'unet3d'}))
 def test_mini_target_reached_and_log_passes_mini_ruleset(name, mini_run):
   run = mini_run(name)
   wl = workloads.get(name, 'mini')
@@ -201,7 +203,11 @@ def test_mini_yaml_constants_match_the_variant(name):
   entries = yaml.safe_load(open(path))
   target = _yaml_constant(entries, 'eval_accuracy', 'ATLEAST_ONE_CHECK')
   op = '>=' if v.target.higher_is_better else '<='
-  assert f"v['value'] {op} {v.target.value} " in target
+  if 'targets' in v.extra:   # a dict-valued eval_accuracy (Mask R-CNN)
+    for key, value in v.extra['targets'].items():
+      assert f"v['value']['{key}'] {op} {value} " in target
+  else:
+    assert f"v['value'] {op} {v.target.value} " in target
   for key in ('train_samples', 'eval_samples'):
     check = _yaml_constant(entries, key)
     if check is not None and '==' in check:
