@@ -71,6 +71,8 @@ def make_init_fn(workload: Workload, tx: optax.GradientTransformation,
 def accumulation_steps(hp: Mapping[str, Any]) -> int:
   """`gradient_accumulation_steps`, validated against the batch size."""
   k = int(hp.get('gradient_accumulation_steps', 1))
+  if k == 1:
+    return 1  # every workload, whatever its batch key (MiniGo's differs)
   gbs = int(hp['global_batch_size'])
   if k < 1 or gbs % k:
     raise ValueError(f'gradient_accumulation_steps={k} must be >= 1 and '

@@ -29,17 +29,29 @@ def test_closed_real_data_run_without_init_checkpoint_is_bad_input(
   assert not out.exists()  # rejected before anything is written
 
 
+@pytest.fixture
+def data_ok(monkeypatch):
+  """The dataset check (tested in test_bad_inputs.py) passes: only the
+  checkpoint rule is under test here."""
+  from mlperf_jax.input_pipelines import bert_tfrecord  # pylint: disable=import-outside-toplevel
+  monkeypatch.setattr(bert_tfrecord, 'check_dataset', lambda *a, **k: [])
+
+
 @pytest.mark.parametrize('extra', [
-    ['--division', 'open'], ['--synthetic-data'], ['--dry-run'],
-    ['--scale', 'mini']])
-def test_random_start_is_fine_off_the_closed_real_data_path(tmp_path, extra):
+    ['--division', 'open'], ['--synthetic-data'], ['--dry-run']])
+def test_random_start_is_fine_off_the_closed_real_data_path(tmp_path, extra,
+                                                            data_ok):
   argv = ['--workload', 'bert', '--scale', 'reference', '--data-dir',
           str(tmp_path), *extra]
   parsed = _parse(argv)
   assert parsed.workload.name == 'bert'
 
 
-def test_closed_run_with_the_checkpoint_passes_the_check(tmp_path):
+def test_random_start_is_fine_at_the_mini_scale():
+  assert _parse(['--workload', 'bert']).workload.scale == 'mini'
+
+
+def test_closed_run_with_the_checkpoint_passes_the_check(tmp_path, data_ok):
   wl = bert_wl.BertWorkload('reference', data_dir=str(tmp_path))
   hp = wl.resolve_hparams()
   assert wl.check_request(hp, division='closed', init_checkpoint='x/model.ckpt',
