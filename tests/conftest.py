@@ -27,6 +27,8 @@ import pytest  # noqa: E402
 # tests/ on sys.path, for `support` and the harnesses, from any test folder.
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
+from support.devices import one_device_env  # noqa: E402
+
 # The seed of the one cached mini run per workload.
 MINI_SEED = 1
 
@@ -49,9 +51,7 @@ class MiniRun:
         # One CPU device, as the quickstart runs it on a user's machine
         # (sharded == one device is the conformance suite's business); on
         # 8 fake devices of 2 cores a mini run costs 2-3x the CPU time.
-        env = dict(os.environ, XLA_FLAGS=' '.join(
-            f for f in os.environ.get('XLA_FLAGS', '').split()
-            if not f.startswith('--xla_force_host_platform_device_count')))
+        env = one_device_env()
         proc = subprocess.run(
             [sys.executable, '-m', 'mlperf_jax.train', '--workload', name,
              '--seed', str(MINI_SEED), '--output-dir', str(out / 'run'),

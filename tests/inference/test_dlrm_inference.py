@@ -4,12 +4,12 @@ batch layout, and the AUC of a LoadGen accuracy run against the training
 eval of the same parameters and an independent sklearn reading of the log."""
 
 import json
-import os
 import subprocess
 import sys
 
 import numpy as np
 import pytest
+from support.devices import one_device_env
 from sklearn.metrics import roc_auc_score
 
 from mlperf_jax.workloads import dlrm
@@ -75,14 +75,6 @@ def _independent_auc(log_path):
   return roc_auc_score(ev.label, scores)
 
 
-def _one_device_env():
-  # The mini run trains on one device (tests/conftest.py) and DLRM's table
-  # layout follows the device count: serve on the same one.
-  return dict(os.environ, XLA_FLAGS=' '.join(
-      f for f in os.environ.get('XLA_FLAGS', '').split()
-      if not f.startswith('--xla_force_host_platform_device_count')))
-
-
 @pytest.mark.parametrize('scenario, loadgen', [
     ('Offline', 'official'), ('Server', 'python'),
     pytest.param('Server', 'official', marks=pytest.mark.slow),
@@ -98,7 +90,9 @@ def test_accuracy_run_equals_training_eval_auc(mini_run, tmp_path, scenario,
        '--checkpoint', str(run.log.parent / 'final_params'),
        '--output-dir', str(tmp_path)],
       capture_output=True, text=True, timeout=300, check=False,
-      env=_one_device_env())
+      # The mini run trains on one device (tests/conftest.py) and DLRM's
+      # table layout follows the device count: serve on the same one.
+      env=one_device_env())
   assert proc.returncode == 0, proc.stdout + proc.stderr
   # The run stops at its last eval, so the final parameters are the ones
   # that eval scored: serving all 65,536 rows as users gives its AUC.

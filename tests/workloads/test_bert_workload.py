@@ -5,12 +5,12 @@ corpus and masking, and whole runs checked by the official checker."""
 import collections
 import json
 import os
-import re
 import subprocess
 import sys
 
 import numpy as np
 import pytest
+from support.devices import one_device_env
 
 from mlperf_jax import compliance
 from mlperf_jax.input_pipelines import text_corpus
@@ -247,11 +247,7 @@ def reference_smoke(tmp_path_factory):
   out = tmp_path_factory.mktemp('ref_bert')
   # One CPU device: BERT-large's LAMB state replicated over 8 fake devices
   # would need > 20 GB.
-  flags = re.sub(r'--xla_force_host_platform_device_count=\d+', '',
-                 os.environ.get('XLA_FLAGS', '')).strip()
-  env = {k: v for k, v in os.environ.items() if k != 'XLA_FLAGS'}
-  if flags:  # XLA reads a blank XLA_FLAGS as a file name
-    env['XLA_FLAGS'] = flags
+  env = one_device_env()
   proc, logs = _train(out, '--scale', 'reference', '--synthetic-data',
                       '--max-steps', '1', '--set', 'global_batch_size=2',
                       '--seed', '5', env=env)

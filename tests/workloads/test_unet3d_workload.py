@@ -7,13 +7,13 @@ checker (slow)."""
 import glob
 import json
 import os
-import re
 import subprocess
 import sys
 
 import jax
 import numpy as np
 import pytest
+from support.devices import one_device_env
 
 from mlperf_jax import compliance
 from mlperf_jax import workloads
@@ -138,20 +138,11 @@ def _train(out, *args, env=None):
   return proc, sorted(glob.glob(str(out / '*' / '*' / 'mllog.txt')))
 
 
-def _one_device_env():
-  flags = re.sub(r'--xla_force_host_platform_device_count=\d+', '',
-                 os.environ.get('XLA_FLAGS', '')).strip()
-  env = {k: v for k, v in os.environ.items() if k != 'XLA_FLAGS'}
-  if flags:
-    env['XLA_FLAGS'] = flags
-  return env
-
-
 # The reference U-Net at 128^3 on a CPU: minutes of compilation and a step.
 @pytest.mark.slow
 def test_reference_dry_run_prints_the_parameter_count(tmp_path):
   proc, _ = _train(tmp_path, '--scale', 'reference', '--dry-run',
-                   env=_one_device_env())
+                   env=one_device_env())
   assert proc.returncode == 0, proc.stderr
   assert 'parameters: 31,190,243' in proc.stdout
 
@@ -160,7 +151,7 @@ def test_reference_dry_run_prints_the_parameter_count(tmp_path):
 def reference_smoke(tmp_path_factory):
   out = tmp_path_factory.mktemp('ref_unet3d')
   return _train(out, '--scale', 'reference', '--synthetic-data',
-                '--max-steps', '1', '--seed', '5', env=_one_device_env())
+                '--max-steps', '1', '--seed', '5', env=one_device_env())
 
 
 @pytest.mark.slow
