@@ -9,7 +9,10 @@ mlcommons/training `single_stage_detector/ssd/utils.py` `DefaultBoxes` and
   `(s_k sqrt(a), s_k / sqrt(a))` followed by its transpose;
 * centres `((j + 0.5) / n_k, (i + 0.5) / n_k)` for row `i`, column `j`, with
   `n_k = fig_size / steps[k]` (37.5 for SSD300's first map: the reference
-  divides by the step ratio, not by the map size);
+  divides by the step ratio, not by the map size); the inference model
+  SSD-ResNet-34 1200 (mlcommons/inference `models/ssd_r34.py`
+  `DefaultBoxes`) divides with `//` instead (`floor_cells`: 1200 // 92 =
+  13, not 13.04);
 * order: map, then size, then cell (row-major);
 * the centre-form table is clamped to [0, 1] (centre and size alike), and
   the ltrb table is computed from the clamped one.
@@ -28,12 +31,14 @@ import numpy as np
 
 @dataclasses.dataclass(frozen=True)
 class DefaultBoxSpec:
-  """Everything `DefaultBoxes` takes (scale_xy/scale_wh live in box_ops)."""
+  """Everything `DefaultBoxes` takes (scale_xy/scale_wh live in box_ops);
+  `floor_cells`: `n_k = fig_size // steps[k]` (the inference SSD-R34)."""
   fig_size: int
   feat_size: tuple[int, ...]
   steps: tuple[float, ...]
   scales: tuple[float, ...]
   aspect_ratios: tuple[tuple[float, ...], ...]
+  floor_cells: bool = False
 
   def __post_init__(self):
     n = len(self.feat_size)
@@ -60,10 +65,22 @@ SSD300 = DefaultBoxSpec(
     steps=(8, 16, 32, 64, 100, 300), scales=(21, 45, 99, 153, 207, 261, 315),
     aspect_ratios=((2,), (2, 3), (2, 3), (2, 3), (2,), (2,)))
 
+# SSD-ResNet-34 1200 of MLPerf Inference v1.x (`ssd_r34.py`
+# `dboxes_R34_coco((1200, 1200), ...)`): maps 50/25/13/7/3/3, steps
+# int(1200 / map), scales int(s * 1200 / 300) of SSD300's; 15,130 boxes.
+SSD_R34_1200 = DefaultBoxSpec(
+    fig_size=1200, feat_size=(50, 25, 13, 7, 3, 3),
+    steps=(24, 48, 92, 171, 400, 400),
+    scales=(84, 180, 396, 612, 828, 1044, 1260),
+    aspect_ratios=((2,), (2, 3), (2, 3), (2, 3), (2,), (2,)),
+    floor_cells=True)
+
 
 def default_boxes_xywh(spec: DefaultBoxSpec) -> np.ndarray:
   """The [num_boxes, 4] centre-form table, clamped to [0, 1]."""
-  fk = spec.fig_size / np.asarray(spec.steps, np.float64)
+  steps = np.asarray(spec.steps, np.float64)
+  fk = (spec.fig_size // steps if spec.floor_cells else
+        spec.fig_size / steps)
   rows = []
   for k, f in enumerate(spec.feat_size):
     s1 = spec.scales[k] / spec.fig_size

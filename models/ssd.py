@@ -10,7 +10,8 @@ The reference is mlcommons/training `single_stage_detector/ssd/` (v1.1):
   256->(256)->512 /2, 512->(256)->512 /2, 512->(128)->256 /2,
   256->(128)->256 valid, 256->(128)->256 valid: maps 38, 19, 10, 5, 3, 1.
 * Heads: per map a 3x3 pad-1 conv of `nd * 4` locations and one of
-  `nd * num_classes` confidences. The reference reads them with
+  `nd * num_classes` confidences (stride 1; stride 3 in the inference
+  SSD-ResNet-34 1200, whose heads subsample the maps). The reference reads them with
   `view(N, 4, -1)` / `view(N, C, -1)` on NCHW outputs, so channel
   `coord * nd + d` is coordinate `coord` of default box `d`, and the
   flattened box index within a map is `d * H * W + cell`; concatenated over
@@ -69,6 +70,8 @@ class SSDConfig:
     image_size: input side in pixels.
     image_channels: input channels.
     dtype: compute dtype.
+    head_stride: stride of the loc/conf convs (the default boxes' maps are
+      the heads' outputs).
   """
   num_classes: int
   backbone: trunk_lib.BackboneConfig
@@ -77,6 +80,7 @@ class SSDConfig:
   image_size: int
   image_channels: int = 3
   dtype: Any = jnp.float32
+  head_stride: int = 1
 
   @property
   def num_defaults(self) -> tuple[int, ...]:
@@ -91,6 +95,24 @@ def ssd300_config(num_classes: int = 81, **overrides) -> SSDConfig:
              ExtraBlock(128, 256, 2, 1), ExtraBlock(128, 256, 1, 0),
              ExtraBlock(128, 256, 1, 0)),
       boxes=dboxes_lib.SSD300, image_size=300)
+  fields.update(overrides)
+  return SSDConfig(**fields)
+
+
+def ssd_r34_1200_config(num_classes: int = 81, **overrides) -> SSDConfig:
+  """The MLPerf Inference v1.x SSD-ResNet-34 at 1200x1200
+  (mlcommons/inference `vision/classification_and_detection/python/models/
+  ssd_r34.py` `SSD_R34`, strides [3, 3, 2, 2, 2, 2]): the same trunk
+  (maps of 150 px), extra blocks at stride 2, 2, 2 (padding 1), 2 and 1
+  (padding 0) giving maps 150/75/38/19/9/7, loc and conf heads at stride 3
+  (maps 50/25/13/7/3/3) and 15,130 default boxes. Not the training
+  network: a separately trained checkpoint (`resnet34-ssd1200.pytorch`)."""
+  fields = dict(
+      num_classes=num_classes, backbone=trunk_lib.RESNET34_TO_LAYER3,
+      extra=(ExtraBlock(256, 512, 2, 1), ExtraBlock(256, 512, 2, 1),
+             ExtraBlock(128, 256, 2, 1), ExtraBlock(128, 256, 2, 0),
+             ExtraBlock(128, 256, 1, 0)),
+      boxes=dboxes_lib.SSD_R34_1200, image_size=1200, head_stride=3)
   fields.update(overrides)
   return SSDConfig(**fields)
 
@@ -148,18 +170,20 @@ class SSD(nn.Module):
       feats.append(nn.relu(_conv(cfg, blk.out, 3, blk.mid, blk.stride,
                                  blk.padding, name=f'extra{i}_conv2')(y)))
       ch = blk.out
-    sizes = tuple(f.shape[1] for f in feats)
-    if sizes != tuple(cfg.boxes.feat_size):
-      raise ValueError(f'SSD feature maps {sizes} do not match the default '
-                       f'boxes\' {cfg.boxes.feat_size}')
     locs, confs = [], []
     for k, (f, nd) in enumerate(zip(feats, cfg.num_defaults)):
       c_in = f.shape[-1]
-      loc = _conv(cfg, nd * 4, 3, c_in, padding=1, name=f'loc{k}')(f)
-      conf = _conv(cfg, nd * cfg.num_classes, 3, c_in, padding=1,
-                   name=f'conf{k}')(f)
+      loc = _conv(cfg, nd * 4, 3, c_in, cfg.head_stride, padding=1,
+                  name=f'loc{k}')(f)
+      conf = _conv(cfg, nd * cfg.num_classes, 3, c_in, cfg.head_stride,
+                   padding=1, name=f'conf{k}')(f)
       locs.append(_reference_order(loc, 4, nd))
       confs.append(_reference_order(conf, cfg.num_classes, nd))
+    sizes = tuple(c.shape[1] // nd for c, nd in zip(confs, cfg.num_defaults))
+    want = tuple(f * f for f in cfg.boxes.feat_size)
+    if len(feats) != len(want) or sizes != want:
+      raise ValueError(f'SSD head maps of {sizes} cells do not match the '
+                       f'default boxes\' {cfg.boxes.feat_size} squared')
     return (jnp.concatenate(locs, 1).astype(jnp.float32),
             jnp.concatenate(confs, 1).astype(jnp.float32))
 
