@@ -18,9 +18,9 @@ epochs = 300 iterations); `max_samples` (crop retries) is the reference's 1.
 `model_bn_span` is logged truthfully: BatchNorm statistics here are taken
 over the whole batch of one forward pass (under `jax.jit` the global batch,
 not a per-device share), so the span is `global_batch_size /
-gradient_accumulation_steps` (`bn_span`); each scale's default equals its
-default batch, and any other value is rejected (closed: by the rule below;
-open: by the workload's request check), naming the value to set.
+gradient_accumulation_steps`; it is derived from the batch
+(`registry.global_bn_span`), and any other explicit value is rejected in
+every division, naming the value it must have.
 """
 
 from __future__ import annotations
@@ -44,24 +44,6 @@ REFERENCE_LR_PER_32 = 2.5e-3
 _BOUNDARIES = (40, 50)
 
 
-def bn_span(hp: Mapping[str, Any]) -> int:
-  """Images per BatchNorm statistic: the batch of one forward pass."""
-  return int(hp['global_batch_size']) // int(
-      hp.get('gradient_accumulation_steps', 1))
-
-
-def bn_span_problem(v: Any, hp: Mapping[str, Any]) -> str | None:
-  """None when `model_bn_span` = `v` is what BatchNorm really spans, else
-  the problem (a `registry` constraint text)."""
-  if not isinstance(v, int) or v < 1:
-    return 'must be an integer >= 1'
-  if v != bn_span(hp):
-    return (f'is not the {bn_span(hp)} images one BatchNorm statistic spans '
-            '(global_batch_size / gradient_accumulation_steps; statistics '
-            f'are global): set model_bn_span={bn_span(hp)}')
-  return None
-
-
 def _boundaries_ok(v: Any, hp: Mapping[str, Any]) -> bool:
   del hp
   if not isinstance(v, (list, tuple)) or len(v) != 2:
@@ -78,9 +60,7 @@ HPARAMS: tuple[HParam, ...] = (
     registry.GRADIENT_ACCUMULATION,
     HParam('opt_name', 'sgd', registry.fixed('sgd'), str,
            doc='SGD with momentum 0.9 (torch.optim.SGD)'),
-    HParam('model_bn_span', 1024,
-           lambda v, hp: bn_span_problem(v, hp),
-           int, doc='images per BatchNorm statistic: the global batch'),
+    registry.global_bn_span(),
     HParam('opt_base_learning_rate', REFERENCE_LR_PER_32 * 1024 / 32,
            kind=float, doc='LR after the warmup, before the decays (free)'),
     HParam('opt_weight_decay', 5e-4, kind=float,

@@ -42,28 +42,26 @@ def test_reference_evaluates_at_the_v11_rule_epochs():
 def test_model_bn_span_is_the_real_span():
   wl = workloads.get('ssd', 'reference')
   assert wl.resolve_hparams()['model_bn_span'] == 1024
-  with pytest.raises(registry.HParamError, match='set model_bn_span=2048'):
-    wl.resolve_hparams({'global_batch_size': '2048'})
-  hp = wl.resolve_hparams({'global_batch_size': '2048',
-                           'model_bn_span': '2048'})
-  assert hp['model_bn_span'] == 2048
-  # Open division: not a rule there, but still no false log.
-  hp = wl.resolve_hparams({'model_bn_span': '64'}, division='open')
-  problems = wl.check_request(hp, division='open', init_checkpoint=None,
-                              dry_run=True)
-  assert any('model_bn_span=64' in p for p in problems)
+  # Derived from the batch: the span of one forward pass.
+  assert wl.resolve_hparams({'global_batch_size': '2048'})[
+      'model_bn_span'] == 2048
+  assert wl.resolve_hparams({'global_batch_size': '2048',
+                             'gradient_accumulation_steps': '2'})[
+                                 'model_bn_span'] == 1024
+  # An explicit false span is refused in the open division too.
+  for division in ('closed', 'open'):
+    with pytest.raises(registry.HParamError, match='= 1024'):
+      wl.resolve_hparams({'model_bn_span': '64'}, division=division)
   mini = workloads.get('ssd', 'mini').resolve_hparams()
   assert mini['model_bn_span'] == mini['global_batch_size'] == 32
 
 
 def test_missing_coco_is_exit_2_before_compute(tmp_path):
   proc = _train('--scale', 'reference', '--data-dir', str(tmp_path / 'no'),
-                '--division', 'open', '--set', 'model_bn_span=64',
-                '--output-dir', str(tmp_path / 'out'))
+                '--division', 'open', '--output-dir', str(tmp_path / 'out'))
   assert proc.returncode == 2, proc.stderr
   assert 'instances_train2017.json' in proc.stderr
   assert 'train2017.zip' in proc.stderr
-  assert 'set model_bn_span=1024' in proc.stderr      # every problem at once
   assert not (tmp_path / 'out').exists()
 
 
