@@ -182,8 +182,9 @@ class SSD(nn.Module):
     sizes = tuple(c.shape[1] // nd for c, nd in zip(confs, cfg.num_defaults))
     want = tuple(f * f for f in cfg.boxes.feat_size)
     if len(feats) != len(want) or sizes != want:
-      raise ValueError(f'SSD head maps of {sizes} cells do not match the '
-                       f'default boxes\' {cfg.boxes.feat_size} squared')
+      raise ValueError(f'SSD feature maps of {sizes} cells (at the heads) '
+                       'do not match the default boxes\' '
+                       f'{cfg.boxes.feat_size} squared')
     return (jnp.concatenate(locs, 1).astype(jnp.float32),
             jnp.concatenate(confs, 1).astype(jnp.float32))
 
