@@ -35,12 +35,19 @@ def test_reference_parameter_count_and_parts():
 
 
 def test_inference_parameter_count():
-  # model_separable_rnnt.py: pre 13,582,336 + post 29,384,704 + embedding
-  # 28 x 320 + dec_rnn 1,643,520 + joint.net.0 (1344 -> 512) 688,640 +
-  # joint.net.3 (512 -> 29) 14,877. (45,323,549 counts a second joint bias
-  # that the inference model's concat joint does not have.)
+  # mlcommons/inference speech_recognition/rnnt: configs/rnnt.toml (240
+  # inputs, encoder 1024 x (2 + 3), stack 2, pred 320 x 2, joint 512, 28
+  # labels + blank) and model_separable_rnnt.py: pre 13,582,336 + post
+  # 29,384,704 + Embedding(28, 320) 8,960 + dec_rnn 1,643,520 + Joint's
+  # Linear(320 + 1024 -> 512) 688,640 + Linear(512 -> 29) 14,877 =
+  # 45,323,037 (README: "45.3 million").
   params = _abstract(rnnt.inference_config())
   assert rnnt.count_params(params) == 45_323_037
+  # The 45,323,549 of the issue is this model with the training RNN-T's
+  # split joint (joint_enc and joint_pred, each with a bias): 512 more,
+  # a bias the official Linear over concat(f, g) does not have.
+  split = _abstract(rnnt.inference_config(joint_pred_bias=True))
+  assert rnnt.count_params(split) == 45_323_549
 
 
 def test_torch_state_dict_import_matches_the_concat_joint():
