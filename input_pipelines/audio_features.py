@@ -268,3 +268,26 @@ def features(audio: np.ndarray, rng: np.random.Generator | None = None, *,
   feats, length = log_mel_features(audio, rng, speed=speed, dither=dither,
                                    trim=trim)
   return splice(feats, length, rng, train=train)
+
+
+def inference_features(audio: np.ndarray,
+                       rng: np.random.Generator | None = None
+                       ) -> tuple[np.ndarray, int]:
+  """The MLPerf Inference RNN-T's features (`speech_recognition/rnnt/pytorch/
+  parts/features.py`, `FilterbankFeatures` with `configs/rnnt.toml`'s
+  `input_eval`), which order the steps differently from training: no
+  silence trimming or augmentation; dither, preemphasis, the same log-mel
+  spectrogram, then frame stacking 3 / subsampling 3, then per-feature
+  normalisation of the 240 stacked features over the `ceil(ceil(len / 160)
+  / 3)` valid stacked frames (unbiased std + 1e-5).
+
+  Returns:
+    `(features float32 [frames, 240], valid stacked frames)`.
+  """
+  rng = rng if rng is not None else np.random.default_rng(0)
+  x = np.asarray(audio, np.float32)
+  x = x + DITHER * rng.standard_normal(len(x)).astype(np.float32)
+  x = preemphasis(x)
+  mel = log_mel(x)
+  stacked, length = stack_subsample(mel, valid_frames(len(x)))
+  return normalize_per_feature(stacked, length), length

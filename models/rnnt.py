@@ -195,7 +195,14 @@ def cudnn_weights(w_ih, w_hh, b_ih, b_hh):
 
 
 def _cudnn_lstm(x, lengths, carry, w_ih, w_hh, b_ih, b_hh, dtype):
+  """cuDNN over every frame of x, as the scan: the reference runs its
+  LSTMs on the zero-padded batch without packing, so frames past an
+  utterance's length are computed too (and, through StackTime, reach the
+  last valid encoder frame of an odd-length utterance); cuDNN given the
+  true lengths would zero them instead."""
   from jax.experimental import rnn  # pylint: disable=import-outside-toplevel
+  del lengths
+  lengths = jnp.full((x.shape[0],), x.shape[1], jnp.int32)
   h0, c0 = carry
   weights = cudnn_weights(w_ih, w_hh, b_ih, b_hh).astype(dtype)
   y, h, c = rnn.lstm(x.astype(dtype), h0[None].astype(dtype),

@@ -1,113 +1,137 @@
 # Copyright 2026 The mlperf_jax Authors. Licensed under the Apache License 2.0.
-"""PyTorch `torch.save` files read without torch, as {state-dict key: array}.
+"""PyTorch checkpoints (`torch.save` files) read without PyTorch.
 
-Both containers `torch.save` has written (torch `serialization.py`):
+Two on-disk formats exist (torch/serialization.py):
 
-* zip (torch >= 1.6, `_save`): a zip archive whose one top folder holds
-  `data.pkl` (the pickled object), `data/<key>` (each storage's raw bytes)
-  and `byteorder` ('little' or 'big'; absent means little);
-* legacy (`_legacy_save`, e.g. 2019's `resnet34-ssd1200.pytorch` of MLPerf
-  Inference): five pickles in a row (the magic number
-  0x1950a86a20f9469cfc6c, protocol version 1001, a `sys_info` dict with
-  `little_endian`, the object, the sorted list of storage keys), then per
-  key an int64 element count and the storage's bytes.
+* the zip format (the default since torch 1.6): an uncompressed zip whose
+  entries sit under one folder `NAME/`: `NAME/data.pkl` (the pickled object),
+  `NAME/data/<key>` (the raw bytes of each storage), `NAME/byteorder`
+  ('little' or 'big'; absent means little) and `NAME/version`;
+* the legacy format (torch < 1.6, and `_use_new_zipfile_serialization=
+  False`): five pickles back to back -- the magic number
+  0x1950a86a20f9469cfc6c, the protocol version 1001, a dict of system
+  facts (`little_endian`), the object, the sorted list of storage keys --
+  then, for each key in that order, the storage's element count as a
+  little-endian int64 followed by its raw bytes.
 
-In both the object pickle names storages by persistent id `('storage',
-<torch.XStorage class>, key, location, numel[, view_metadata])` and builds
-tensors with `torch._utils._rebuild_tensor_v2(storage, offset, size, stride,
-...)`, parameters with `_rebuild_parameter(tensor, ...)`.
-
-The object may be a state dict (a dict of tensors) or a whole pickled
-`nn.Module` (MLPerf Inference's `torch.load(path)` files): modules are
-rebuilt as inert stand-ins (no code of the file's classes is imported or
-run) and walked as `Module.state_dict()` does (`_parameters`, then
-`_buffers`, then `_modules` recursively, dotted names). Unpickling is
-restricted: only the torch rebuild functions, storage types, `OrderedDict`,
-`torch.Size` and classes of `torch.nn`, `torchvision.models` or the model's
-own modules are accepted; any other global is an error naming it. A writer
-of both containers, for tests, is `tests/support/torch_checkpoint_writer.py`.
+In both, a tensor is pickled as a call of `torch._utils._rebuild_tensor_v2`
+(storage, storage offset, size, stride, requires_grad, backward hooks[,
+metadata]) and a storage as a persistent id `('storage', <torch.XStorage>,
+key, location, numel[, view metadata])`. The reader unpickles with
+`pickle.Unpickler` overriding `find_class` (a fixed table of the torch
+names it understands; `collections.OrderedDict`; every other global becomes
+an inert `Opaque` record, so nothing from the file is imported or run) and
+`persistent_load`, then turns each tensor into a NumPy array (a copy of
+its strided view). A writer of both formats, for tests, is
+`tests/support/torch_checkpoint_writer.py`.
 """
 
 from __future__ import annotations
 
 import collections
 import io
+import os
 import pickle
 import struct
 import zipfile
+from typing import Any
 
-import ml_dtypes
 import numpy as np
 
 LEGACY_MAGIC = 0x1950A86A20F9469CFC6C
 LEGACY_PROTOCOL = 1001
 
+# torch storage class name -> NumPy dtype (little-endian).
 STORAGE_DTYPES = {
-    'FloatStorage': np.float32, 'DoubleStorage': np.float64,
-    'HalfStorage': np.float16, 'BFloat16Storage': ml_dtypes.bfloat16,
-    'LongStorage': np.int64, 'IntStorage': np.int32,
-    'ShortStorage': np.int16, 'CharStorage': np.int8,
-    'ByteStorage': np.uint8, 'BoolStorage': np.bool_,
+    'DoubleStorage': '<f8', 'FloatStorage': '<f4', 'HalfStorage': '<f2',
+    'LongStorage': '<i8', 'IntStorage': '<i4', 'ShortStorage': '<i2',
+    'CharStorage': 'i1', 'ByteStorage': 'u1', 'BoolStorage': '?',
+    'BFloat16Storage': 'bfloat16',
 }
-# Modules whose classes may appear in a pickled model (rebuilt as inert
-# stand-ins): torch's layers, torchvision's blocks, the MLPerf model files.
-MODULE_PREFIXES = ('torch.nn.', 'torchvision.models.', 'models.', '__main__',
-                   'ssd_r34', 'base_model_r34')
 
 
-class CheckpointError(ValueError):
-  """A file that is not a readable `torch.save` checkpoint (says why)."""
+class TorchCheckpointError(ValueError):
+  """A file that is not a readable `torch.save` checkpoint."""
+
+
+class Opaque:
+  """A global the reader does not interpret (e.g. an optimizer class in a
+  checkpoint): its name and whatever the pickle passed, never executed.
+  `find_class` makes one subclass per name (`name`)."""
+  name = ''
+
+  def __new__(cls, *args, **kwargs):
+    obj = super().__new__(cls)
+    obj.args, obj.kwargs, obj.state = args, kwargs, None
+    return obj
+
+  def __init__(self, *args, **kwargs):
+    del args, kwargs
+
+  def __setstate__(self, state):
+    self.state = state
+
+  def __repr__(self):
+    return f'Opaque({self.name})'
 
 
 class _StorageType:
   def __init__(self, name: str):
     self.name = name
-    self.dtype = np.dtype(STORAGE_DTYPES[name])
+    self.dtype = _dtype(STORAGE_DTYPES[name])
 
 
 class _Storage:
-  """A storage whose bytes may arrive after the pickle (legacy files)."""
+  """A storage whose bytes arrive later (legacy) or now (zip)."""
 
-  def __init__(self, dtype, numel: int):
-    self.dtype = dtype
-    self.numel = numel
+  def __init__(self, dtype: np.dtype, key: str, numel: int):
+    self.dtype, self.key, self.numel = dtype, key, numel
     self.data: np.ndarray | None = None
+    self.view: tuple[_Storage, int, int] | None = None  # (root, offset, n)
+
+  def array(self) -> np.ndarray:
+    if self.view is not None:
+      root, offset, n = self.view
+      return root.array()[offset:offset + n]
+    if self.data is None:
+      raise TorchCheckpointError(f'storage {self.key!r} has no data in the '
+                                 'file (truncated checkpoint?)')
+    return self.data
 
 
 class _Tensor:
-  """A tensor rebuilt from its storage once the storage has its bytes."""
-
-  def __init__(self, storage: _Storage, offset: int, size, stride):
+  def __init__(self, storage, offset, size, stride):
     self.storage, self.offset = storage, int(offset)
-    self.size, self.stride = tuple(size), tuple(stride)
+    self.size, self.stride = tuple(int(s) for s in size), tuple(
+        int(s) for s in stride)
 
-  def array(self) -> np.ndarray:
-    data = self.storage.data
-    if data is None:
-      raise CheckpointError('a tensor\'s storage has no data in the file')
-    need = self.offset + sum((n - 1) * s for n, s in zip(self.size,
-                                                         self.stride)) + 1
-    if any(n == 0 for n in self.size):
-      return np.zeros(self.size, data.dtype)
-    if need > len(data):
-      raise CheckpointError(f'a tensor of size {self.size} at offset '
-                            f'{self.offset} overruns its storage of '
-                            f'{len(data)} elements')
-    item = data.dtype.itemsize
+  def to_numpy(self) -> np.ndarray:
+    base = self.storage.array()
+    if any(s == 0 for s in self.size):
+      return np.zeros(self.size, base.dtype)
+    last = self.offset + sum((n - 1) * s for n, s in zip(self.size,
+                                                         self.stride))
+    if self.offset < 0 or last >= len(base) or min(self.stride, default=0) < 0:
+      raise TorchCheckpointError(
+          f'a tensor of size {self.size} (stride {self.stride}, offset '
+          f'{self.offset}) lies outside its storage of {len(base)} elements')
+    item = base.dtype.itemsize
     view = np.lib.stride_tricks.as_strided(
-        data[self.offset:], shape=self.size,
-        strides=[s * item for s in self.stride])
+        base[self.offset:], shape=self.size,
+        strides=tuple(s * item for s in self.stride), writeable=False)
     return np.array(view)
 
 
-class _Module:
-  """Stand-in for a pickled `nn.Module` (or any allowed model class): its
-  pickled `__dict__`, nothing else."""
+def _dtype(spec: str) -> np.dtype:
+  if spec == 'bfloat16':
+    import ml_dtypes  # pylint: disable=import-outside-toplevel
+    return np.dtype(ml_dtypes.bfloat16)
+  return np.dtype(spec)
 
 
-def _rebuild_tensor_v2(storage, offset, size, stride, *unused):
-  del unused
-  return _Tensor(storage, offset, size, stride)
+def _rebuild_tensor_v2(storage, storage_offset, size, stride, *unused):
+  del unused  # requires_grad, backward hooks, metadata
+  return _Tensor(storage, storage_offset, size, stride)
 
 
 def _rebuild_parameter(data, *unused):
@@ -115,11 +139,10 @@ def _rebuild_parameter(data, *unused):
   return data
 
 
-_FUNCTIONS = {
+# (module, name) -> what the reader builds for it.
+_GLOBALS = {
     ('torch._utils', '_rebuild_tensor_v2'): _rebuild_tensor_v2,
-    ('torch._utils', '_rebuild_tensor'): _rebuild_tensor_v2,
     ('torch._utils', '_rebuild_parameter'): _rebuild_parameter,
-    ('torch._utils', '_rebuild_parameter_with_state'): _rebuild_parameter,
     ('collections', 'OrderedDict'): collections.OrderedDict,
     ('torch', 'Size'): tuple,
 }
@@ -127,158 +150,156 @@ _FUNCTIONS = {
 
 class _Unpickler(pickle.Unpickler):
 
-  def __init__(self, file, load_storage):
-    super().__init__(file, encoding='utf-8')
-    self._load_storage = load_storage
-    self._classes: dict[tuple[str, str], type] = {}
+  def __init__(self, f, storages: dict[str, _Storage], byteorder: str):
+    super().__init__(f)
+    self.storages, self.byteorder = storages, byteorder
 
   def find_class(self, module, name):
-    if (module, name) in _FUNCTIONS:
-      return _FUNCTIONS[(module, name)]
+    if (module, name) in _GLOBALS:
+      return _GLOBALS[(module, name)]
     if module == 'torch' and name in STORAGE_DTYPES:
       return _StorageType(name)
-    if module.startswith(MODULE_PREFIXES):
-      key = (module, name)
-      if key not in self._classes:
-        self._classes[key] = type(name, (_Module,), {'_origin': key})
-      return self._classes[key]
-    raise pickle.UnpicklingError(
-        f'the pickle names {module}.{name}, which a torch checkpoint of '
-        'tensors and modules does not need (refused, not run)')
+    return type('Opaque', (Opaque,), {'name': f'{module}.{name}'})
 
   def persistent_load(self, pid):
-    if not (isinstance(pid, tuple) and len(pid) >= 5 and pid[0] == 'storage'
-            and isinstance(pid[1], _StorageType)):
-      raise pickle.UnpicklingError(f'unknown persistent id {pid!r:.80}')
-    _, stype, key, _, numel, *view = pid
-    storage = self._load_storage(str(key), stype.dtype, int(numel))
-    if view and view[0] is not None:  # legacy (view key, offset, size)
-      _, offset, size = view[0]
-      return _View(storage, int(offset), int(size))
-    return storage
+    if not isinstance(pid, tuple) or not pid or pid[0] != 'storage':
+      raise TorchCheckpointError(f'unknown persistent id {pid!r}: not a '
+                                 'torch storage')
+    storage_type, key, _, numel = pid[1:5]
+    if not isinstance(storage_type, _StorageType):
+      raise TorchCheckpointError(f'storage {key!r} has the type '
+                                 f'{storage_type!r}, not a torch storage type')
+    dtype = storage_type.dtype.newbyteorder(
+        '>' if self.byteorder == 'big' else '<') if (
+            storage_type.dtype.itemsize > 1 and
+            storage_type.name != 'BFloat16Storage') else storage_type.dtype
+    key = str(key)
+    root = self.storages.get(key)
+    if root is None:
+      root = self.storages[key] = _Storage(dtype, key, int(numel))
+    view = pid[5] if len(pid) > 5 else None
+    if view is None:
+      return root
+    view_key, offset, n = view  # legacy storage views
+    out = _Storage(dtype, str(view_key), int(n))
+    out.view = (root, int(offset), int(n))
+    return out
 
 
-class _View(_Storage):
-  """A legacy storage view: elements offset..offset+numel of a root."""
-
-  def __init__(self, root: _Storage, offset: int, numel: int):
-    self.root, self.view_offset = root, offset
-    super().__init__(root.dtype, numel)
-
-  @property
-  def data(self):
-    if self.root.data is None:
-      return None
-    return self.root.data[self.view_offset:self.view_offset + self.numel]
-
-  @data.setter
-  def data(self, value):
-    del value  # views read through to their root
-
-
-def _read_zip(raw: bytes, path: str):
-  with zipfile.ZipFile(io.BytesIO(raw)) as z:
-    pkls = [n for n in z.namelist()
-            if n == 'data.pkl' or n.endswith('/data.pkl')]
-    if len(pkls) != 1:
-      raise CheckpointError(f'{path} is a zip file without exactly one '
-                            f'data.pkl (found {len(pkls)}): not a torch.save '
-                            'archive')
-    prefix = pkls[0][:-len('data.pkl')]
-    names = set(z.namelist())
-    order = (z.read(prefix + 'byteorder').decode().strip()
-             if prefix + 'byteorder' in names else 'little')
-    storages: dict[str, _Storage] = {}
-
-    def load_storage(key, dtype, numel):
-      if key not in storages:
-        name = f'{prefix}data/{key}'
-        if name not in names:
-          raise CheckpointError(f'{path}: storage {name} is missing')
-        st = _Storage(dtype, numel)
-        st.data = np.frombuffer(z.read(name), dtype.newbyteorder(
-            '<' if order == 'little' else '>'))[:numel].astype(dtype)
-        storages[key] = st
-      return storages[key]
-    return _Unpickler(io.BytesIO(z.read(pkls[0])), load_storage).load()
-
-
-def _read_legacy(raw: bytes, path: str):
-  f = io.BytesIO(raw)
-  try:
-    magic = pickle.load(f)
-  except Exception as e:  # pylint: disable=broad-except
-    raise CheckpointError(f'{path} is neither a zip nor a legacy torch.save '
-                          f'file: {e}') from None
-  if magic != LEGACY_MAGIC:
-    raise CheckpointError(f'{path} is not a torch.save file (no zip archive, '
-                          'no legacy magic number)')
-  version = pickle.load(f)
-  if version != LEGACY_PROTOCOL:
-    raise CheckpointError(f'{path}: legacy torch protocol {version}, '
-                          f'expected {LEGACY_PROTOCOL}')
-  info = pickle.load(f)
-  endian = '<' if info.get('little_endian', True) else '>'
-  storages: dict[str, _Storage] = {}
-
-  def load_storage(key, dtype, numel):
-    if key not in storages:
-      storages[key] = _Storage(dtype, numel)
-    return storages[key]
-  obj = _Unpickler(f, load_storage).load()
-  keys = pickle.load(f)
-  for key in keys:
-    st = storages.get(str(key))
-    (numel,) = struct.unpack(endian + 'q', f.read(8))
-    if st is None:
-      raise CheckpointError(f'{path}: storage {key} has data but no tensor')
-    nbytes = numel * st.dtype.itemsize
-    buf = f.read(nbytes)
-    if len(buf) != nbytes:
-      raise CheckpointError(f'{path} is truncated in storage {key}')
-    st.data = np.frombuffer(buf, st.dtype.newbyteorder(endian)).astype(
-        st.dtype)
+def _materialise(obj: Any) -> Any:
+  if isinstance(obj, _Tensor):
+    return obj.to_numpy()
+  if isinstance(obj, dict):
+    out = type(obj)() if isinstance(obj, collections.OrderedDict) else {}
+    for k, v in obj.items():
+      out[k] = _materialise(v)
+    return out
+  if isinstance(obj, list):
+    return [_materialise(v) for v in obj]
+  if isinstance(obj, tuple):
+    return tuple(_materialise(v) for v in obj)
   return obj
 
 
-def _state_dict(obj, prefix: str, out: dict[str, _Tensor]) -> None:
-  """`Module.state_dict()` order and names over the stand-ins."""
-  state = vars(obj)
-  for group in ('_parameters', '_buffers'):
-    for name, t in (state.get(group) or {}).items():
-      if t is not None:
-        out[prefix + name] = t
-  for name, child in (state.get('_modules') or {}).items():
-    if child is not None:
-      _state_dict(child, f'{prefix}{name}.', out)
+def _load_zip(path: str) -> Any:
+  with zipfile.ZipFile(path) as z:
+    names = z.namelist()
+    pkl = [n for n in names if n.endswith('data.pkl') and n.count('/') == 1]
+    if not pkl:
+      raise TorchCheckpointError(f'{path} is a zip without NAME/data.pkl: not '
+                                 'a torch.save checkpoint')
+    prefix = pkl[0][:-len('data.pkl')]
+    byteorder = 'little'
+    if prefix + 'byteorder' in names:
+      byteorder = z.read(prefix + 'byteorder').decode().strip()
+    storages: dict[str, _Storage] = {}
+    obj = _Unpickler(io.BytesIO(z.read(pkl[0])), storages, byteorder).load()
+    for key, st in storages.items():
+      name = f'{prefix}data/{key}'
+      if name not in names:
+        raise TorchCheckpointError(f'{path} lacks {name}, the bytes of a '
+                                   'tensor (truncated checkpoint?)')
+      raw = z.read(name)
+      st.data = _frombuffer(raw, st, path)
+  return obj
 
 
-def load_state_dict(path: str) -> dict[str, np.ndarray]:
-  """{state-dict key: numpy array} of a `torch.save` file (a state dict or a
-  pickled module, zip or legacy container).
+def _frombuffer(raw: bytes, st: _Storage, path: str) -> np.ndarray:
+  need = st.numel * st.dtype.itemsize
+  if len(raw) < need:
+    raise TorchCheckpointError(f'{path}: storage {st.key!r} holds {len(raw)} '
+                               f'bytes, {need} expected (truncated?)')
+  return np.frombuffer(raw[:need], st.dtype)
+
+
+def _load_legacy(path: str) -> Any:
+  with open(path, 'rb') as f:
+    try:
+      magic = pickle.load(f)
+    except Exception:  # pylint: disable=broad-except
+      magic = None
+    if magic != LEGACY_MAGIC:
+      raise TorchCheckpointError(
+          f'{path} is neither a torch zip checkpoint nor a legacy torch.save '
+          'file (no magic number)')
+    version = pickle.load(f)
+    if version != LEGACY_PROTOCOL:
+      raise TorchCheckpointError(f'{path}: legacy protocol {version!r}, '
+                                 f'only {LEGACY_PROTOCOL} is known')
+    sys_info = pickle.load(f)
+    if not isinstance(sys_info, dict):
+      raise TorchCheckpointError(f'{path}: damaged legacy header')
+    byteorder = 'little' if sys_info.get('little_endian', True) else 'big'
+    storages: dict[str, _Storage] = {}
+    obj = _Unpickler(f, storages, byteorder).load()
+    keys = pickle.load(f)
+    for key in keys:
+      st = storages.get(str(key))
+      head = f.read(8)
+      if len(head) < 8:
+        raise TorchCheckpointError(f'{path} ends before storage {key!r} '
+                                   '(truncated checkpoint)')
+      (numel,) = struct.unpack('<q' if byteorder == 'little' else '>q', head)
+      itemsize = st.dtype.itemsize if st is not None else 1
+      raw = f.read(numel * itemsize)
+      if st is None:
+        continue  # a storage no tensor refers to
+      st.numel = numel
+      st.data = _frombuffer(raw, st, path)
+  return obj
+
+
+def load(path: str) -> Any:
+  """The object saved in the checkpoint `path`, with every tensor a NumPy
+  array (dicts, OrderedDicts, lists and tuples kept; unknown globals as
+  `Opaque`).
 
   Raises:
-    CheckpointError: the file cannot be read, is not a torch checkpoint,
-      names a global outside the allowed set, or holds no tensors.
+    TorchCheckpointError: not a torch checkpoint, truncated, or a tensor
+      outside its storage.
+    OSError: the file cannot be read.
   """
+  if not os.path.isfile(path):
+    raise TorchCheckpointError(f'{path} is not a file')
   try:
-    with open(path, 'rb') as f:
-      raw = f.read()
-  except OSError as e:
-    raise CheckpointError(f'cannot read {path}: {e.strerror or e}') from None
-  try:
-    obj = (_read_zip(raw, path) if zipfile.is_zipfile(io.BytesIO(raw))
-           else _read_legacy(raw, path))
-  except (pickle.UnpicklingError, EOFError, struct.error, KeyError,
-          TypeError, AttributeError, zipfile.BadZipFile) as e:
-    raise CheckpointError(f'{path} is not a readable torch checkpoint: '
-                          f'{e}') from None
-  tensors: dict[str, _Tensor] = {}
-  if isinstance(obj, _Module):
-    _state_dict(obj, '', tensors)
-  elif isinstance(obj, dict):
-    tensors = {str(k): v for k, v in obj.items() if isinstance(v, _Tensor)}
-  if not tensors:
-    raise CheckpointError(f'{path} holds a {type(obj).__name__} without '
-                          'tensors, not a state dict or a pickled module')
-  return {k: t.array() for k, t in tensors.items()}
+    obj = _load_zip(path) if zipfile.is_zipfile(path) else _load_legacy(path)
+  except (pickle.UnpicklingError, EOFError, struct.error, zipfile.BadZipFile,
+          ValueError, TypeError, KeyError, IndexError) as e:
+    if isinstance(e, TorchCheckpointError):
+      raise
+    raise TorchCheckpointError(f'{path} cannot be read as a torch '
+                               f'checkpoint: {type(e).__name__}: {e}') from None
+  return _materialise(obj)
+
+
+def state_dict(path: str) -> dict[str, np.ndarray]:
+  """The tensors of a checkpoint: its `state_dict` entry when the saved
+  object is a dict holding one (training checkpoints), else the object
+  itself; only array values are kept."""
+  obj = load(path)
+  if isinstance(obj, dict) and isinstance(obj.get('state_dict'), dict):
+    obj = obj['state_dict']
+  if not isinstance(obj, dict):
+    raise TorchCheckpointError(f'{path} holds a {type(obj).__name__}, not a '
+                               'state dict')
+  return {str(k): v for k, v in obj.items() if isinstance(v, np.ndarray)}

@@ -129,7 +129,9 @@ VARIANTS = {
     'mini': Variant(
         scale='mini', benchmark='mini_rnnt',
         target=Target('wer', 0.058, higher_is_better=False),
-        train_samples=MINI_TRAIN, eval_samples=MINI_EVAL, num_runs=10,
+        # 5 runs a mini score (the official RNN-T needs 10): its RCP is 2N =
+        # 10 runs of ~160 CPU-s each (rcps_mini.md).
+        train_samples=MINI_TRAIN, eval_samples=MINI_EVAL, num_runs=5,
         rulesets=('mini',),
         defaults={
             'global_batch_size': 32,
@@ -353,19 +355,28 @@ class RnntWorkload(Workload):
 
   def _inference_set(self):
     """(count, load_sample, reference transcript) of the served set: the
-    mini's held-out voice, or LibriSpeech dev-clean (the v1.x QSL keeps
-    the utterances under 15 s)."""
-    hp = self.resolve_hparams()
-    frames, _ = max(self.buckets(hp, train=False))
+    mini's held-out voice with the training features, or LibriSpeech
+    dev-clean with the inference features (the v1.x QSL, `QSL.py` with
+    `parts/manifest.py`, keeps the utterances of at most 15 s: 2,513)."""
     if self.variant.needs_data_dir:
-      data = _reference_data(self, hp)
-      utts = [u for u in data.eval if u.duration < INFERENCE_MAX_SECONDS]
+      utts = [u for u in librispeech.read_split(self.data_dir,
+                                                librispeech.EVAL_SPLIT)
+              if u.duration <= INFERENCE_MAX_SECONDS]
+      if not utts:
+        raise ValueError(f'--data-dir {self.data_dir!r} holds no '
+                         f'{librispeech.EVAL_SPLIT} utterances (expected '
+                         f'<data-dir>/{librispeech.EVAL_SPLIT}/<speaker>/'
+                         '<chapter>/*.flac)')
+      frames = librispeech.stacked_frames(
+          int(INFERENCE_MAX_SECONDS * audio_features.SAMPLE_RATE))
 
       def load(i):
-        f, n = audio_features.features(librispeech.read_audio(
+        f, n = audio_features.inference_features(librispeech.read_audio(
             utts[int(i)].path))
         return _padded_sample(f, n, frames)
       return len(utts), load, lambda i: utts[int(i)].transcript
+    hp = self.resolve_hparams()
+    frames, _ = max(self.buckets(hp, train=False))
     data = _mini_data(self.data_dir, self.variant.extra['augment'])
     unit = spoken_numbers.SPEEDS.index(1.0)
 
@@ -376,25 +387,53 @@ class RnntWorkload(Workload):
     return (len(data.eval_idx), load_mini,
             lambda i: data.transcript(int(data.eval_idx[int(i)])))
 
+  def serving_model(self):
+    """The served model: the mini's own; at the reference scale the MLPerf
+    Inference v1.x RNN-T (`models.rnnt.inference_config`, 29 characters),
+    whose parameters `python -m mlperf_jax.inference.rnnt_checkpoint`
+    imports from the official `rnnt.pt`."""
+    if self.variant.needs_data_dir:
+      return rnnt_model.RNNT(rnnt_model.inference_config(
+          dtype=_dtype(self.compute_dtype)))
+    return self.model(self.resolve_hparams())
+
   def predict(self, params, model_state, inputs):
+    model = self.serving_model()
+    if self.variant.needs_data_dir:
+      classes = params['joint_net']['kernel'].shape[-1]
+      if classes != model.cfg.num_classes:
+        raise ValueError(
+            f'these parameters have {classes} output classes; MLPerf '
+            'Inference serves the 29-character RNN-T: import the official '
+            'rnnt.pt with python -m mlperf_jax.inference.rnnt_checkpoint')
+      # ScriptGreedyDecoder: 30 symbols per frame, no per-utterance limit.
+      frames = inputs['feats'].shape[1]
+      hyp, hyp_lens = rnnt_decode.greedy_decode(
+          model, params, inputs['feats'], inputs['feat_lens'].reshape(-1),
+          per_sample=rnnt_decode.MAX_SYMBOLS_PER_STEP * frames)
+      return {'hyp': hyp, 'hyp_lens': hyp_lens}
     hp = self.resolve_hparams()
     hyp, hyp_lens = rnnt_decode.greedy_decode(
-        self.model(hp), self.eval_params(params, model_state, hp),
+        model, self.eval_params(params, model_state, hp),
         inputs['feats'], inputs['feat_lens'].reshape(-1),
         per_sample=int(hp['eval_max_prediction_symbols']))
     return {'hyp': hyp, 'hyp_lens': hyp_lens}
 
   def inference(self) -> InferenceSpec:
-    """MLPerf Inference speech recognition over the variant's eval data.
+    """MLPerf Inference speech recognition.
 
-    Samples are {'feats' [frames, 240], 'feat_lens' [1]} (features computed
-    when the QSL loads them); each response is the hypothesis' label ids as
+    Mini: the mini model on its held-out voice. Reference: the MLPerf
+    Inference v1.x RNN-T on LibriSpeech dev-clean (<= 15 s) from
+    `--data-dir`, with the inference features and characters. Samples are
+    {'feats' [frames, 240], 'feat_lens' [1]} (features computed when the
+    QSL loads them); each response is the hypothesis' label ids as
     little-endian int64, the bytes `accuracy_eval.py --output_dtype int64`
-    reads; accuracy is the WER over the logged samples, as the training
-    eval computes it (the same EMA weights and decoder).
+    reads; accuracy is the WER over the logged samples (for the mini, as
+    the training eval computes it: the same EMA weights and decoder).
     """
     count, load_sample, transcript = self._inference_set()
-    tok = self.tokenizer
+    tok = (librispeech.CharTokenizer() if self.variant.needs_data_dir
+           else self.tokenizer)
 
     def accuracy(responses):
       idx = sorted(responses)

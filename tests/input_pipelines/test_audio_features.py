@@ -101,3 +101,26 @@ def test_trim_silence_keeps_the_loud_region():
   x[6000:9000] = np.sin(np.arange(3000) / 3.0)
   y = af.trim_silence(x)
   assert 2900 < len(y) < 3000 + 2048 + 1
+
+
+def test_inference_features_stack_then_normalise():
+  # parts/features.py (MLPerf Inference): log-mel, then frames t, t+1, t+2
+  # (zeros past the end of all STFT frames) every 3rd, then each of the 240
+  # stacked features normalised over ceil(ceil(n / 160) / 3) frames.
+  rng = np.random.default_rng(5)
+  audio = (0.1 * rng.normal(size=16000 + 77)).astype(np.float32)
+  got, n = af.inference_features(audio, np.random.default_rng(9))
+  x = audio + af.DITHER * np.random.default_rng(9).standard_normal(
+      len(audio)).astype(np.float32)
+  mel = af.log_mel(af.preemphasis(x))
+  t = mel.shape[0]
+  pad = np.concatenate([mel, np.zeros((2, 80), np.float32)])
+  stacked = np.concatenate([pad[0:t], pad[1:t + 1], pad[2:t + 2]], 1)[::3]
+  valid = math.ceil(math.ceil(len(audio) / 160) / 3)
+  assert n == valid == 34 and got.shape == (valid, 240)
+  v = stacked[:valid].astype(np.float64)
+  expect = (v - v.mean(0)) / (v.std(0, ddof=1) + 1e-5)
+  np.testing.assert_allclose(got, expect, rtol=1e-4, atol=1e-4)
+  # Not the training order (normalise 80 features, then stack).
+  train, _ = af.features(audio, np.random.default_rng(9), trim=False)
+  assert np.abs(train[:valid] - got).max() > 1e-3
