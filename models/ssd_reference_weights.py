@@ -66,7 +66,7 @@ def import_state_dict(state: dict[str, np.ndarray], params: Any,
   """Our (params, batch_stats) from a reference state dict.
 
   Args:
-    state: {key: array}, e.g. `torch_checkpoint.load_state_dict` output.
+    state: {key: array}, e.g. `torch_checkpoint.state_dict` output.
     params / batch_stats: the SSD's collections (arrays or shapes) that say
       which variables to fill and their shapes.
 
@@ -118,7 +118,7 @@ def read_checkpoint(path: str, params: Any, batch_stats: Any
                     ) -> tuple[Any, Any]:
   """`import_state_dict` of a `torch.save` file (e.g.
   `resnet34-ssd1200.pytorch`); ValueError names the file and the problem."""
-  state = torch_checkpoint.load_state_dict(path)
+  state = torch_checkpoint.state_dict(path)
   try:
     return import_state_dict(state, params, batch_stats)
   except ValueError as e:

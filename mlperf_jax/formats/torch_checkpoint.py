@@ -22,7 +22,17 @@ key, location, numel[, view metadata])`. The reader unpickles with
 names it understands; `collections.OrderedDict`; every other global becomes
 an inert `Opaque` record, so nothing from the file is imported or run) and
 `persistent_load`, then turns each tensor into a NumPy array (a copy of
-its strided view). A writer of both formats, for tests, is
+its strided view). The legacy header pickles are read by an unpickler that
+accepts no global at all.
+
+The object may be a state dict, a training checkpoint holding one under
+`state_dict` (with an optimizer and such as `Opaque` records), or a whole
+pickled `nn.Module` (MLPerf Inference's SSD-ResNet-34 `.pytorch` file is
+one): a module arrives as an `Opaque` whose `state` is its `__dict__`
+(protocol 2 pickles it as NEWOBJ of its class, then BUILD), and
+`state_dict` walks it as `Module.state_dict()` does (`_parameters`, then
+`_buffers`, then `_modules` recursively, dotted names, `None` entries
+skipped). A writer of both formats, for tests, is
 `tests/support/torch_checkpoint_writer.py`.
 """
 
@@ -142,7 +152,9 @@ def _rebuild_parameter(data, *unused):
 # (module, name) -> what the reader builds for it.
 _GLOBALS = {
     ('torch._utils', '_rebuild_tensor_v2'): _rebuild_tensor_v2,
+    ('torch._utils', '_rebuild_tensor'): _rebuild_tensor_v2,
     ('torch._utils', '_rebuild_parameter'): _rebuild_parameter,
+    ('torch._utils', '_rebuild_parameter_with_state'): _rebuild_parameter,
     ('collections', 'OrderedDict'): collections.OrderedDict,
     ('torch', 'Size'): tuple,
 }
@@ -186,18 +198,31 @@ class _Unpickler(pickle.Unpickler):
     return out
 
 
-def _materialise(obj: Any) -> Any:
+class _HeaderUnpickler(pickle.Unpickler):
+  """The legacy header pickles hold ints, a list and a dict: no global."""
+
+  def find_class(self, module, name):
+    raise TorchCheckpointError(f'the legacy header names {module}.{name}: '
+                               'not a torch.save file (refused, not run)')
+
+
+def _materialise(obj: Any, seen: set[int] | None = None) -> Any:
+  seen = set() if seen is None else seen
   if isinstance(obj, _Tensor):
     return obj.to_numpy()
   if isinstance(obj, dict):
     out = type(obj)() if isinstance(obj, collections.OrderedDict) else {}
     for k, v in obj.items():
-      out[k] = _materialise(v)
+      out[k] = _materialise(v, seen)
     return out
   if isinstance(obj, list):
-    return [_materialise(v) for v in obj]
+    return [_materialise(v, seen) for v in obj]
   if isinstance(obj, tuple):
-    return tuple(_materialise(v) for v in obj)
+    return tuple(_materialise(v, seen) for v in obj)
+  if isinstance(obj, Opaque) and id(obj) not in seen:  # e.g. a module
+    seen.add(id(obj))  # modules may be shared (one ReLU used twice)
+    obj.args = _materialise(obj.args, seen)
+    obj.state = _materialise(obj.state, seen)
   return obj
 
 
@@ -235,24 +260,26 @@ def _frombuffer(raw: bytes, st: _Storage, path: str) -> np.ndarray:
 def _load_legacy(path: str) -> Any:
   with open(path, 'rb') as f:
     try:
-      magic = pickle.load(f)
+      magic = _HeaderUnpickler(f).load()
+    except TorchCheckpointError:
+      raise
     except Exception:  # pylint: disable=broad-except
       magic = None
     if magic != LEGACY_MAGIC:
       raise TorchCheckpointError(
           f'{path} is neither a torch zip checkpoint nor a legacy torch.save '
           'file (no magic number)')
-    version = pickle.load(f)
+    version = _HeaderUnpickler(f).load()
     if version != LEGACY_PROTOCOL:
       raise TorchCheckpointError(f'{path}: legacy protocol {version!r}, '
                                  f'only {LEGACY_PROTOCOL} is known')
-    sys_info = pickle.load(f)
+    sys_info = _HeaderUnpickler(f).load()
     if not isinstance(sys_info, dict):
       raise TorchCheckpointError(f'{path}: damaged legacy header')
     byteorder = 'little' if sys_info.get('little_endian', True) else 'big'
     storages: dict[str, _Storage] = {}
     obj = _Unpickler(f, storages, byteorder).load()
-    keys = pickle.load(f)
+    keys = _HeaderUnpickler(f).load()
     for key in keys:
       st = storages.get(str(key))
       head = f.read(8)
@@ -292,14 +319,43 @@ def load(path: str) -> Any:
   return _materialise(obj)
 
 
+def _is_module(obj: Any) -> bool:
+  return isinstance(obj, Opaque) and isinstance(obj.state, dict) and (
+      '_parameters' in obj.state or '_modules' in obj.state)
+
+
+def _module_tensors(module: Opaque, prefix: str,
+                    out: dict[str, np.ndarray]) -> None:
+  """`Module.state_dict()`'s names and order over a pickled module."""
+  state = module.state
+  for group in ('_parameters', '_buffers'):
+    for name, t in (state.get(group) or {}).items():
+      if isinstance(t, np.ndarray):
+        out[prefix + name] = t
+  for name, child in (state.get('_modules') or {}).items():
+    if _is_module(child):
+      _module_tensors(child, f'{prefix}{name}.', out)
+
+
 def state_dict(path: str) -> dict[str, np.ndarray]:
-  """The tensors of a checkpoint: its `state_dict` entry when the saved
-  object is a dict holding one (training checkpoints), else the object
-  itself; only array values are kept."""
+  """{state-dict key: array} of a checkpoint: its `state_dict` entry when the
+  saved object is a dict holding one (training checkpoints), a pickled
+  module's tensors as `Module.state_dict()` names them, else the object
+  itself; only array values are kept.
+
+  Raises:
+    TorchCheckpointError: unreadable (see `load`), or no tensors in it.
+  """
   obj = load(path)
   if isinstance(obj, dict) and isinstance(obj.get('state_dict'), dict):
     obj = obj['state_dict']
-  if not isinstance(obj, dict):
-    raise TorchCheckpointError(f'{path} holds a {type(obj).__name__}, not a '
-                               'state dict')
-  return {str(k): v for k, v in obj.items() if isinstance(v, np.ndarray)}
+  out: dict[str, np.ndarray] = {}
+  if _is_module(obj):
+    _module_tensors(obj, '', out)
+  elif isinstance(obj, dict):
+    out = {str(k): v for k, v in obj.items() if isinstance(v, np.ndarray)}
+  if not out:
+    raise TorchCheckpointError(
+        f'{path} holds a {getattr(obj, "name", "") or type(obj).__name__} '
+        'without tensors: not a state dict or a pickled module')
+  return out

@@ -22,8 +22,8 @@ def _sample(rng):
   w = rng.normal(size=(5, 3)).astype(np.float32)
   return {
       'epoch': 100, 'step': 2**40, 'lr': 0.5, 'name': 'rnnt', 'done': True,
-      'state_dict': tw.Ordered({
-          'a.weight': w, 'a.weight_t': tw.Transposed(w.T.copy()),
+      'state_dict': collections.OrderedDict({
+          'a.weight': w, 'a.weight_t': tw.transposed(w.T.copy()),
           'b.double': rng.normal(size=(2, 2, 2)),
           'c.half': rng.normal(size=4).astype(np.float16),
           'd.long': np.arange(-3, 4, dtype=np.int64),
@@ -49,7 +49,7 @@ def test_round_trip(fmt, tmp_path):
   want = obj['state_dict']
   assert list(got['state_dict']) == list(want)
   for k, v in want.items():
-    ref = v.array if isinstance(v, tw.Transposed) else v
+    ref = v.value if isinstance(v, tw.Tensor) else v
     assert got['state_dict'][k].dtype == ref.dtype, k
     np.testing.assert_array_equal(got['state_dict'][k], ref, err_msg=k)
   np.testing.assert_array_equal(got['state_dict']['a.weight_t'],

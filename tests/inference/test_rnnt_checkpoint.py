@@ -4,6 +4,7 @@ without PyTorch: both torch formats, the full-size import into final
 parameters (45,323,037), bad input, and (slow) serving the imported model
 at the reference scale in three scenarios with the WER accuracy script."""
 
+import collections
 import os
 import subprocess
 import sys
@@ -34,7 +35,7 @@ def test_checkpoint_file_imports_as_its_state_dict(save, tmp_path):
   path = str(tmp_path / 'rnnt.pt')
   # As the reference's training script saved it (pytorch_SUT.py reads
   # checkpoint['state_dict']).
-  save({'epoch': 100, 'state_dict': tw.Ordered(state)}, path)
+  save({'epoch': 100, 'state_dict': collections.OrderedDict(state)}, path)
   got = rnnt_checkpoint.import_params(path, cfg)
   want = rnnt.import_torch_state_dict(state, cfg)
   flat_got = flax.traverse_util.flatten_dict(got)
@@ -53,7 +54,7 @@ def test_full_size_import_writes_servable_final_params(tmp_path, capsys):
   cfg = rnnt.inference_config()
   pt = str(tmp_path / 'rnnt.pt')
   state = tw.rnnt_inference_state(cfg, np.random.default_rng(0))
-  tw.save_legacy({'state_dict': tw.Ordered(state)}, pt)
+  tw.save_legacy({'state_dict': collections.OrderedDict(state)}, pt)
   out = str(tmp_path / 'imported')
   assert rnnt_checkpoint.main([pt, out]) == 0
   assert '45,323,037 parameters' in capsys.readouterr().out

@@ -224,7 +224,7 @@ def test_torch_files_round_trip_and_import(tmp_path):
   rng = np.random.default_rng(0)
   top, values, layout = _pickled_model(rng)
   tw.save_legacy(top, str(tmp_path / 'model.pytorch'))
-  got = torch_checkpoint.load_state_dict(str(tmp_path / 'model.pytorch'))
+  got = torch_checkpoint.state_dict(str(tmp_path / 'model.pytorch'))
   want_keys = [k for k in layout]
   tracked = [k for k in got if k.endswith('num_batches_tracked')]
   assert [k for k in got if k not in tracked] == want_keys
@@ -235,7 +235,7 @@ def test_torch_files_round_trip_and_import(tmp_path):
   # The same weights as a zip-format state dict, big-endian.
   sd = collections.OrderedDict((k, tw.Tensor(v)) for k, v in values.items())
   tw.save_zip(sd, str(tmp_path / 'state.pt'), byteorder='big')
-  got_zip = torch_checkpoint.load_state_dict(str(tmp_path / 'state.pt'))
+  got_zip = torch_checkpoint.state_dict(str(tmp_path / 'state.pt'))
   assert list(got_zip) == want_keys
   for k in want_keys:
     np.testing.assert_array_equal(got_zip[k], values[k], err_msg=k)
@@ -267,10 +267,10 @@ def test_refuses_foreign_globals_and_non_checkpoints(tmp_path):
   import zipfile  # pylint: disable=import-outside-toplevel
   with zipfile.ZipFile(evil, 'w') as z:
     z.writestr('archive/data.pkl', payload)
-  with pytest.raises(torch_checkpoint.CheckpointError, match='system'):
-    torch_checkpoint.load_state_dict(str(evil))
+  with pytest.raises(torch_checkpoint.TorchCheckpointError, match='not a state dict'):
+    torch_checkpoint.state_dict(str(evil))
   assert not marker.exists()
   (tmp_path / 'x.npz').write_bytes(b'not a checkpoint')
-  with pytest.raises(torch_checkpoint.CheckpointError,
-                     match='neither a zip nor a legacy torch.save'):
-    torch_checkpoint.load_state_dict(str(tmp_path / 'x.npz'))
+  with pytest.raises(torch_checkpoint.TorchCheckpointError,
+                     match='neither a torch zip checkpoint nor a legacy'):
+    torch_checkpoint.state_dict(str(tmp_path / 'x.npz'))

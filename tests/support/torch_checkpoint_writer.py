@@ -1,19 +1,27 @@
 # Copyright 2026 The mlperf_jax Authors. Licensed under the Apache License 2.0.
-"""Writes `torch.save` files without PyTorch, for tests of
-`mlperf_jax.formats.torch_checkpoint`.
+"""`torch.save` files written without torch, for the reader's tests.
 
-The pickle is emitted opcode by opcode (protocol 2, as `torch.save`
-uses) so that the globals torch would write (`torch._utils.
-_rebuild_tensor_v2`, `torch.FloatStorage`, `collections.OrderedDict`)
-appear by name without torch being importable. Objects: dicts with str keys,
-OrderedDicts (`Ordered`), str, int, float, bool, None, lists, tuples and
-NumPy arrays (float32/64/16, int64/32/16/8, uint8, bool). A non-contiguous
-array is written as a strided view of a larger storage (a transpose), as
-torch keeps `weight.t()`.
+Follows torch `serialization.py` as `torch.save(obj, f, pickle_protocol=2)`
+writes it: the object pickled at protocol 2 with the Python pickler, torch's
+globals emitted as GLOBAL opcodes (`torch FloatStorage`,
+`torch._utils _rebuild_tensor_v2`, `_rebuild_parameter`, the module
+classes), storages as persistent ids, modules as `NEWOBJ` of their class
+plus `BUILD` of their `__dict__` (nn.Module has no `__reduce__`); then the
+zip archive (`archive/data.pkl`, `archive/byteorder`, `archive/data/<key>`,
+`archive/version`) or the legacy stream (magic, protocol 1001, sys_info,
+object, sorted keys, per storage an int64 count and its bytes).
+
+`module(cls, params, buffers, children, **attrs)` builds a stand-in with the
+`__dict__` layout of an nn.Module (`training`, `_parameters`, `_buffers`,
+`_modules`, hook dicts, constructor attributes). NumPy arrays anywhere in
+dicts, lists and tuples are written as tensors of their own storage;
+`transposed(a)` writes `a` as a strided view of a storage holding `a.T`
+(torch keeps `weight.t()` so).
 """
 
 from __future__ import annotations
 
+import collections
 import io
 import pickle
 import struct
@@ -23,137 +31,165 @@ import numpy as np
 
 from mlperf_jax.formats import torch_checkpoint as tc
 
-_STORAGE = {np.dtype(v).str if v != 'bfloat16' else 'bf16': k
-            for k, v in tc.STORAGE_DTYPES.items() if v != 'bfloat16'}
+DTYPE_STORAGE = {np.dtype(v): k for k, v in tc.STORAGE_DTYPES.items()
+                 if v != 'bfloat16'}
+_classes: dict[tuple[str, str], type] = {}
 
 
-class Ordered(dict):
-  """Written as a `collections.OrderedDict`."""
+def global_class(module: str, name: str) -> type:
+  """A class that pickles as the global `module.name` (created once)."""
+  key = (module, name)
+  if key not in _classes:
+    _classes[key] = type(name, (), {'_global': key})
+  return _classes[key]
 
 
-class Transposed:
-  """An array stored as the transpose of a contiguous storage (torch's
-  strides of `x.t()`)."""
+class Tensor:
+  """A tensor over (a slice of) a shared storage."""
 
-  def __init__(self, array: np.ndarray):
-    self.array = np.asarray(array)
+  def __init__(self, value, storage=None, offset: int = 0):
+    """`value` a view of `storage.data` starting at element `offset` (its
+    strides are the tensor's), or, without a storage, a tensor of its own."""
+    if storage is None:
+      value = np.ascontiguousarray(value)
+      storage = Storage(value.ravel())
+    self.value, self.storage, self.offset = np.asarray(value), storage, offset
 
-
-def _uni(s: str) -> bytes:
-  b = s.encode('utf-8')
-  return b'X' + struct.pack('<I', len(b)) + b
-
-
-def _int(n: int) -> bytes:
-  if 0 <= n < 256:
-    return b'K' + bytes([n])
-  if -2**31 <= n < 2**31:
-    return b'J' + struct.pack('<i', n)
-  raw = n.to_bytes((n.bit_length() + 8) // 8, 'little', signed=True)
-  return b'\x8a' + bytes([len(raw)]) + raw
+  def __reduce_ex__(self, proto):
+    item = self.value.dtype.itemsize
+    stride = tuple(s // item for s in self.value.strides)
+    return (global_class('torch._utils', '_rebuild_tensor_v2'),
+            (self.storage, self.offset, tuple(self.value.shape), stride,
+             False, collections.OrderedDict()))
 
 
-def _glob(module: str, name: str) -> bytes:
-  return b'c' + module.encode() + b'\n' + name.encode() + b'\n'
+class Parameter(Tensor):
+
+  def __reduce_ex__(self, proto):
+    return (global_class('torch._utils', '_rebuild_parameter'),
+            (Tensor(self.value, self.storage, self.offset), True,
+             collections.OrderedDict()))
 
 
-def _tuple(items: list[bytes]) -> bytes:
-  return b'(' + b''.join(items) + b't'
+class Storage:
+
+  def __init__(self, flat):
+    self.data = np.ascontiguousarray(flat)
 
 
-class _Writer:
-
-  def __init__(self):
-    self.storages: list[tuple[str, np.ndarray]] = []
-
-  def obj(self, x) -> bytes:
-    if x is None:
-      return b'N'
-    if x is True:
-      return b'\x88'
-    if x is False:
-      return b'\x89'
-    if isinstance(x, int):
-      return _int(x)
-    if isinstance(x, float):
-      return b'G' + struct.pack('>d', x)
-    if isinstance(x, str):
-      return _uni(x)
-    if isinstance(x, (np.ndarray, Transposed)):
-      return self.tensor(x)
-    if isinstance(x, Ordered):
-      out = _glob('collections', 'OrderedDict') + b')R'
-      return out + self._items(x)
-    if isinstance(x, dict):
-      return b'}' + self._items(x)
-    if isinstance(x, list):
-      return b']' + (b'(' + b''.join(self.obj(v) for v in x) + b'e'
-                     if x else b'')
-    if isinstance(x, tuple):
-      return _tuple([self.obj(v) for v in x])
-    raise TypeError(f'cannot write {type(x).__name__}')
-
-  def _items(self, d) -> bytes:
-    if not d:
-      return b''
-    return b'(' + b''.join(self.obj(k) + self.obj(v) for k, v in d.items()
-                           ) + b'u'
-
-  def tensor(self, x) -> bytes:
-    if isinstance(x, Transposed):
-      base = np.ascontiguousarray(x.array.T)
-      size, stride = x.array.shape, tuple(
-          s // base.itemsize for s in base.strides)[::-1]
-    else:
-      base = np.ascontiguousarray(x)
-      size = base.shape
-      stride = tuple(s // base.itemsize for s in base.strides) if (
-          base.size) else (1,) * base.ndim
-    key = str(len(self.storages))
-    self.storages.append((key, base.reshape(-1)))
-    storage = _tuple([_uni('storage'), _glob('torch', _STORAGE[base.dtype.str]
-                                            ), _uni(key), _uni('cpu'),
-                      _int(base.size)]) + b'Q'
-    args = _tuple([storage, _int(0), self.obj(tuple(int(s) for s in size)),
-                   self.obj(tuple(int(s) for s in stride)), b'\x89',
-                   _glob('collections', 'OrderedDict') + b')R'])
-    return _glob('torch._utils', '_rebuild_tensor_v2') + args + b'R'
+def transposed(a) -> Tensor:
+  """`a` as a non-contiguous tensor over a storage holding `a.T`."""
+  base = np.ascontiguousarray(np.asarray(a).T)
+  return Tensor(base.T, Storage(base.ravel()), 0)
 
 
-def dumps(obj) -> tuple[bytes, list[tuple[str, np.ndarray]]]:
-  """(the object's pickle, its storages in key order)."""
-  w = _Writer()
-  body = b'\x80\x02' + w.obj(obj) + b'.'
-  return body, w.storages
+def _tensors(obj):
+  """`obj` with every NumPy array made a `Tensor` (containers kept)."""
+  if isinstance(obj, np.ndarray):
+    return Tensor(obj)
+  if isinstance(obj, dict):
+    out = type(obj)() if isinstance(obj, collections.OrderedDict) else {}
+    out.update((k, _tensors(v)) for k, v in obj.items())
+    return out
+  if isinstance(obj, list):
+    return [_tensors(v) for v in obj]
+  if isinstance(obj, tuple):
+    return tuple(_tensors(v) for v in obj)
+  return obj
 
 
-def save_zip(obj, path: str, *, name: str = 'archive') -> None:
-  """The zip format of torch >= 1.6 (entries stored, not compressed)."""
-  body, storages = dumps(obj)
+def module(cls: type, params=None, buffers=None, children=None, **attrs):
+  """An object pickled as nn.Module instances are (protocol 2)."""
+  obj = cls.__new__(cls)
+  obj.__dict__.update({
+      'training': False,
+      '_parameters': collections.OrderedDict(
+          (k, Parameter(v) if v is not None else None)
+          for k, v in (params or {}).items()),
+      '_buffers': collections.OrderedDict(
+          (k, Tensor(v)) for k, v in (buffers or {}).items()),
+      '_backward_hooks': collections.OrderedDict(),
+      '_forward_hooks': collections.OrderedDict(),
+      '_forward_pre_hooks': collections.OrderedDict(),
+      '_state_dict_hooks': collections.OrderedDict(),
+      '_load_state_dict_pre_hooks': collections.OrderedDict(),
+      '_modules': collections.OrderedDict(children or {}),
+      **attrs})
+  return obj
+
+
+class _Pickler(pickle._Pickler):  # pylint: disable=protected-access
+  """The Python pickler, writing the stand-in globals as torch's."""
+
+  def __init__(self, file, persistent_id):
+    super().__init__(file, protocol=2)
+    self._pid = persistent_id
+
+  def persistent_id(self, obj):
+    return self._pid(obj)
+
+  def save(self, obj, save_persistent_id=True):
+    key = getattr(obj, '_global', None) if isinstance(obj, type) else None
+    if key is not None:
+      memo = self.memo.get(id(obj))
+      if memo is not None:  # as the pickler's own globals: a memo get
+        self.write(self.get(memo[0]))
+        return
+      self.write(pickle.GLOBAL + f'{key[0]}\n{key[1]}\n'.encode())
+      self.memoize(obj)
+      return
+    super().save(obj, save_persistent_id)
+
+
+def _pickle(obj, persistent_id) -> bytes:
+  buf = io.BytesIO()
+  _Pickler(buf, persistent_id).dump(obj)
+  return buf.getvalue()
+
+
+def _storage_ids(legacy: bool):
+  keys: dict[int, tuple[str, Storage]] = {}
+
+  def persistent_id(obj):
+    if not isinstance(obj, Storage):
+      return None
+    key, _ = keys.setdefault(id(obj), (str(len(keys)), obj))
+    stype = global_class('torch', DTYPE_STORAGE[obj.data.dtype])
+    pid = ('storage', stype, key, 'cpu', obj.data.size)
+    return pid + (None,) if legacy else pid
+  return keys, persistent_id
+
+
+def save_zip(obj, path: str, byteorder: str = 'little') -> None:
+  """The zip container (`torch.save` since 1.6)."""
+  keys, pid = _storage_ids(legacy=False)
+  data = _pickle(_tensors(obj), pid)
   with zipfile.ZipFile(path, 'w', zipfile.ZIP_STORED) as z:
-    z.writestr(f'{name}/data.pkl', body)
-    z.writestr(f'{name}/byteorder', 'little')
-    for key, arr in storages:
-      z.writestr(f'{name}/data/{key}', arr.astype(arr.dtype.newbyteorder(
-          '<')).tobytes())
-    z.writestr(f'{name}/version', '3\n')
+    z.writestr('archive/data.pkl', data)
+    z.writestr('archive/byteorder', byteorder)
+    for key, st in sorted(keys.values()):
+      order = '<' if byteorder == 'little' else '>'
+      z.writestr(f'archive/data/{key}',
+                 st.data.astype(st.data.dtype.newbyteorder(order)).tobytes())
+    z.writestr('archive/version', '3\n')
 
 
 def save_legacy(obj, path: str) -> None:
-  """The legacy format of torch < 1.6."""
-  body, storages = dumps(obj)
-  out = io.BytesIO()
-  for head in (tc.LEGACY_MAGIC, tc.LEGACY_PROTOCOL,
-               {'protocol_version': tc.LEGACY_PROTOCOL, 'little_endian': True,
-                'type_sizes': {'short': 2, 'int': 4, 'long': 4}}):
-    pickle.dump(head, out, protocol=2)
-  out.write(body)
-  pickle.dump([k for k, _ in storages], out, protocol=2)
-  for _, arr in storages:
-    out.write(struct.pack('<q', arr.size))
-    out.write(arr.tobytes())
+  """The legacy stream (`_legacy_save`, torch < 1.6)."""
+  keys, pid = _storage_ids(legacy=True)
+  body = _pickle(_tensors(obj), pid)
   with open(path, 'wb') as f:
-    f.write(out.getvalue())
+    pickle.dump(0x1950A86A20F9469CFC6C, f, protocol=2)
+    pickle.dump(1001, f, protocol=2)
+    pickle.dump({'protocol_version': 1001, 'little_endian': True,
+                 'type_sizes': {'short': 2, 'int': 4, 'long': 4}}, f,
+                protocol=2)
+    f.write(body)
+    stored = sorted(keys.values())
+    pickle.dump([k for k, _ in stored], f, protocol=2)
+    for _, st in stored:
+      f.write(struct.pack('<q', st.data.size))
+      f.write(st.data.astype('<' + st.data.dtype.str[1:]).tobytes())
 
 
 def rnnt_inference_state(cfg, rng) -> dict[str, np.ndarray]:
