@@ -1,0 +1,118 @@
+# Copyright 2026 The mlperf_jax Authors. Licensed under the Apache License 2.0.
+"""2D convolution lowered to patch extraction + one matmul (im2col).
+
+XLA:CPU's native convolution runs the ResNet-50 train step at about a third
+of the machine's matmul peak (benchmarks/RESULTS.md, "CPU convolution
+lowering"), while its dot reaches most of it. `im2col_conv` computes the same
+convolution as `lax.conv_general_dilated` as a dot over the kernel-window
+patches, so forward and both gradients (autodiff of slices, concatenation
+and a dot) are matmuls plus memory moves. The result equals the native
+convolution up to float32 summation order (tests/models/test_conv_lowering.py
+checks forward and backward against `lax.conv_general_dilated`).
+
+`conv_general_dilated(lowering)` returns the function a Flax `nn.Conv` takes
+as its `conv_general_dilated` field; `resolve(lowering)` turns 'auto' into
+the backend's choice: 'im2col' on CPU, 'xla' (the native convolution, which
+cuDNN and the TPU compiler run well) elsewhere.
+
+Handled: NHWC inputs, HWIO kernels, NHWC outputs, any strides and padding,
+no input or kernel dilation and one feature group; anything else falls back
+to `lax.conv_general_dilated` (same results either way).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+from jax import lax
+
+LOWERINGS = ('auto', 'xla', 'im2col')
+
+
+def resolve(lowering: str, backend: str | None = None) -> str:
+  """'auto' -> 'im2col' on the CPU backend, else 'xla'; others unchanged."""
+  if lowering not in LOWERINGS:
+    raise ValueError(f'conv lowering must be one of {LOWERINGS}, got '
+                     f'{lowering!r}')
+  if lowering != 'auto':
+    return lowering
+  backend = backend or jax.default_backend()
+  return 'im2col' if backend == 'cpu' else 'xla'
+
+
+def _is_nhwc(dimension_numbers: Any, ndim: int) -> bool:
+  if ndim != 4:
+    return False
+  if dimension_numbers is None:
+    return False  # lax's default is NCHW / OIHW
+  dn = lax.conv_dimension_numbers((1,) * 4, (1,) * 4, dimension_numbers)
+  return (dn.lhs_spec == (0, 3, 1, 2) and dn.rhs_spec == (3, 2, 0, 1)
+          and dn.out_spec == (0, 3, 1, 2))
+
+
+def _supported(lhs, rhs, lhs_dilation, rhs_dilation, dimension_numbers,
+               feature_group_count, batch_group_count) -> bool:
+  ones = lambda d: d is None or all(int(v) == 1 for v in d)
+  return (_is_nhwc(dimension_numbers, lhs.ndim) and rhs.ndim == 4
+          and ones(lhs_dilation) and ones(rhs_dilation)
+          and feature_group_count == 1 and batch_group_count == 1)
+
+
+def im2col_conv(lhs: jax.Array, rhs: jax.Array,
+                window_strides: Sequence[int],
+                padding: str | Sequence[tuple[int, int]],
+                lhs_dilation: Sequence[int] | None = None,
+                rhs_dilation: Sequence[int] | None = None,
+                dimension_numbers: Any = None,
+                feature_group_count: int = 1,
+                batch_group_count: int = 1,
+                precision: Any = None,
+                preferred_element_type: Any = None) -> jax.Array:
+  """`lax.conv_general_dilated`'s signature and result, as im2col + dot."""
+  if not _supported(lhs, rhs, lhs_dilation, rhs_dilation, dimension_numbers,
+                    feature_group_count, batch_group_count):
+    return lax.conv_general_dilated(
+        lhs, rhs, window_strides, padding, lhs_dilation=lhs_dilation,
+        rhs_dilation=rhs_dilation, dimension_numbers=dimension_numbers,
+        feature_group_count=feature_group_count,
+        batch_group_count=batch_group_count, precision=precision,
+        preferred_element_type=preferred_element_type)
+  kh, kw, cin, cout = rhs.shape
+  n, h, w, c = lhs.shape
+  if c != cin:
+    raise ValueError(f'input has {c} channels, kernel expects {cin}')
+  sh, sw = (int(s) for s in window_strides)
+  if isinstance(padding, str):
+    pads = lax.padtype_to_pads((h, w), (kh, kw), (sh, sw), padding)
+  else:
+    pads = [tuple(int(v) for v in p) for p in padding]
+  (pt, pb), (pl, pr) = pads
+  ho = (h + pt + pb - kh) // sh + 1
+  wo = (w + pl + pr - kw) // sw + 1
+  if (pt, pb, pl, pr) != (0, 0, 0, 0):
+    # Negative padding (a crop) is what lax.pad does too.
+    lhs = lax.pad(lhs, jnp.zeros((), lhs.dtype),
+                  ((0, 0, 0), (pt, pb, 0), (pl, pr, 0), (0, 0, 0)))
+  if kh == kw == 1:
+    patches = lhs[:, :(ho - 1) * sh + 1:sh, :(wo - 1) * sw + 1:sw, :]
+  else:
+    # Tap-major (dy, dx, c) order, matching the HWIO kernel's reshape.
+    taps = [lax.slice(lhs, (0, dy, dx, 0),
+                      (n, dy + (ho - 1) * sh + 1, dx + (wo - 1) * sw + 1, c),
+                      (1, sh, sw, 1))
+            for dy in range(kh) for dx in range(kw)]
+    patches = jnp.concatenate(taps, axis=-1)
+  y = lax.dot_general(
+      patches.reshape(n * ho * wo, kh * kw * cin),
+      rhs.reshape(kh * kw * cin, cout), (((1,), (0,)), ((), ())),
+      precision=precision, preferred_element_type=preferred_element_type)
+  return y.reshape(n, ho, wo, cout)
+
+
+def conv_general_dilated(lowering: str) -> Callable[..., jax.Array]:
+  """The convolution function of `lowering` ('auto' resolved now)."""
+  return im2col_conv if resolve(lowering) == 'im2col' else (
+      lax.conv_general_dilated)
