@@ -16,4 +16,4 @@ fi
 out=$1
 shift
 cd "$(dirname "$0")/.."
-exec python benchmarks/gpu_suite.py --out "$out" "$@"
+exec "${PYTHON:-python}" benchmarks/gpu_suite.py --out "$out" "$@"
