@@ -293,16 +293,17 @@ def table(summary: dict) -> str:
             f"{res['flops_per_step'] / 1e9:,.1f} | {100 * res['mfu']:.1f} % | "
             f"{res['compile_s']:.1f} | ok |")
       else:
-        lines.append(f"| {r['item'][5:]} | | | | | | | | {r['status']}: "
-                     f"{(r.get('log_tail') or [''])[-1][:80]} |")
+        why = (r.get('log_tail') or [''])[-1][:80]
+        lines.append(f"| {r['item'][5:]} | | | | | | | | {r['status']}"
+                     f"{': ' + why if why else ''} |")
     else:
       other.append(r)
   for r in other:
     res = r.get('result', {})
     lines.append('')
     if r['status'] != 'ok':
-      lines.append(f"{r['item']}: {r['status']} "
-                   f"({(r.get('log_tail') or [''])[-1][:120]})")
+      why = (r.get('log_tail') or [''])[-1][:120]
+      lines.append(f"{r['item']}: {r['status']}{' (' + why + ')' if why else ''}")
     elif r['item'] == 'pipeline':
       lines.append(
           f"ImageNet train preprocessing ({res['decoder']}, "

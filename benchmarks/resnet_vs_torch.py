@@ -51,8 +51,12 @@ WEIGHT_DECAY = 1e-4
 LR = 0.1
 
 
-def jax_step(batch: int, lowering: str):
-  """(run one step -> seconds, GFLOP per step, parameter count, compile s)."""
+def jax_step(batch: int, lowering: str, compile_step: bool = True):
+  """(run one step -> seconds, FLOPs per step, parameter count, compile s).
+
+  FLOPs: XLA's cost analysis of the compiled step; with compile_step=False
+  only the lowered (unoptimised) step's, and no runner.
+  """
   model = resnet_model.ResNet(resnet_model.resnet50_config(
       conv_lowering=lowering))
   x = jax.random.normal(jax.random.PRNGKey(1), (batch, 224, 224, 3))
@@ -75,13 +79,17 @@ def jax_step(batch: int, lowering: str):
   params, stats = v['params'], v['batch_stats']
   opt = tx.init(params)
   t = time.perf_counter()
-  compiled = jax.jit(step, donate_argnums=(0, 1, 2)).lower(
-      params, stats, opt, x, y).compile()
+  lowered = jax.jit(step, donate_argnums=(0, 1, 2)).lower(
+      params, stats, opt, x, y)
+  n_params = sum(int(np.prod(p.shape)) for p in jax.tree.leaves(params))
+  if not compile_step:
+    cost = lowered.cost_analysis()
+    return None, float(cost['flops']), n_params, 0.0
+  compiled = lowered.compile()
   compile_s = time.perf_counter() - t
   cost = compiled.cost_analysis()
   flops = float((cost[0] if isinstance(cost, (list, tuple)) else cost)['flops'])
   state = [params, stats, opt]
-  n_params = sum(int(np.prod(p.shape)) for p in jax.tree.leaves(params))
 
   def run() -> float:
     t = time.perf_counter()
@@ -163,11 +171,17 @@ def main(argv=None) -> dict:
   peak = step_timing.matmul_peak(jnp.float32)
   lowerings = (('xla', 'im2col') if args.lowering == 'both'
                else (conv_lowering.resolve(args.lowering),))
-  runs, info = {}, {}
+  runs, info, flops = {}, {}, None
   for low in lowerings:
-    run, flops, n_params, compile_s = jax_step(args.batch, low)
+    run, low_flops, n_params, compile_s = jax_step(args.batch, low)
     runs[f'ours:{low}'] = run
     info[f'ours:{low}'] = {'params': n_params, 'compile_s': compile_s}
+    if low == 'xla':
+      flops = low_flops
+  if flops is None:
+    # The network's FLOPs are those of its convolutions as convolutions
+    # (im2col's backward adds the col2im sums on top).
+    flops = jax_step(args.batch, 'xla', compile_step=False)[1]
   if not args.no_torch:
     try:
       run, n_torch, torch_version = torch_step(args.batch, threads)
@@ -202,7 +216,11 @@ def main(argv=None) -> dict:
         utilisation=flops / med / peak)
   print(f'ResNet-50 v1.5 train step, batch {args.batch}, float32, {threads} '
         f'threads, {flops / args.batch / 1e9:.2f} GFLOP/img (XLA cost '
-        f'analysis), {args.rounds} interleaved rounds (median)')
+        f'analysis, native convolutions), {args.rounds} interleaved rounds '
+        '(median)')
+  for name in names:
+    if 'compile_s' in info[name]:
+      print(f'  {name} compile {info[name]["compile_s"]:.1f} s')
   for name, c in result['contenders'].items():
     print(f'  {name:12s} {c["step_s"]:7.3f} s  {c["images_per_s"]:6.2f} img/s '
           f'{c["gflops"]:6.1f} GFLOP/s = {100 * c["utilisation"]:4.1f} % of '

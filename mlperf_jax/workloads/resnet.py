@@ -197,8 +197,8 @@ class ResNetWorkload(Workload):
     return resnet_hparams.hparams(opt_name)
 
   def extra_mllog_items(self, hp):
-    lowering = conv_lowering.resolve(self.model_config().conv_lowering)
-    items = [(CONV2D_KEY, f'{lowering} on {jax.default_backend()}')]
+    items = [(CONV2D_KEY, conv_lowering.describe(
+        self.model_config().conv_lowering))]
     if hp.get('input_normalization', 'mean') == 'mean_std':
       items.append((NOTICE_KEY, 'input normalisation: (x - channel mean) / '
                     'channel std, not the reference\'s mean subtraction alone '

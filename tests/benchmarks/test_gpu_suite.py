@@ -6,6 +6,8 @@ import os
 import subprocess
 import sys
 
+from support.devices import one_device_env
+
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', '..')
 SCRIPT = os.path.join(ROOT, 'benchmarks', 'gpu_suite.sh')
 
@@ -15,7 +17,7 @@ def test_dry_suite_writes_json_and_table(tmp_path):
   p = subprocess.run(
       ['bash', SCRIPT, str(out), '--dry', '--items', 'step:dlrm,pipeline'],
       capture_output=True, text=True, timeout=300, check=False,
-      env=dict(os.environ, PYTHON=sys.executable))
+      env=dict(one_device_env(), PYTHON=sys.executable))
   assert p.returncode == 0, p.stdout + p.stderr
   summary = json.loads((out / 'results.json').read_text())
   items = {r['item']: r for r in summary['items']}

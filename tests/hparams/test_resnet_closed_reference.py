@@ -50,7 +50,9 @@ def test_std_division_is_an_open_division_option_and_logged():
   assert hp['input_normalization'] == 'mean'
   assert resnet_wl.input_std(hp) is None
   # Only the implementation detail of which 2D convolution runs.
-  assert wl.extra_mllog_items(hp) == [('mlperf_jax_conv2d', 'im2col on cpu')]
+  assert wl.extra_mllog_items(hp) == [(
+      'mlperf_jax_conv2d',
+      'im2col for convolutions of >= 1e+08 forward FLOPs, xla below on cpu')]
   with pytest.raises(registry.HParamError, match='open-division only'):
     _hp(wl, input_normalization='mean_std')
   with pytest.raises(registry.HParamError, match='must be one of'):

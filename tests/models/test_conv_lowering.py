@@ -94,3 +94,24 @@ def test_auto_is_im2col_on_cpu_only_and_names_are_checked():
   assert conv_lowering.conv_general_dilated('xla') is lax.conv_general_dilated
   with pytest.raises(ValueError, match='im2col'):
     conv_lowering.resolve('onednn')
+
+
+def test_auto_on_cpu_lowers_large_convolutions_only():
+  auto = conv_lowering.conv_general_dilated('auto')
+  assert auto is conv_lowering.auto_conv  # this suite runs on CPU
+  small = jax.ShapeDtypeStruct((2, 8, 8, 16), jnp.float32)
+  k = jax.ShapeDtypeStruct((3, 3, 16, 16), jnp.float32)
+  large = jax.ShapeDtypeStruct((16, 56, 56, 64), jnp.float32)
+  k64 = jax.ShapeDtypeStruct((3, 3, 64, 64), jnp.float32)
+
+  def ops(x, w):
+    hlo = jax.jit(lambda a, b: auto(a, b, (1, 1), 'SAME',
+                                    dimension_numbers=_NHWC)).lower(
+                                        x, w).as_text()
+    return 'convolution' in hlo, 'dot_general' in hlo
+
+  assert ops(small, k) == (True, False)  # 0.6 MFLOP: native
+  assert ops(large, k64) == (False, True)  # 3.7 GFLOP: im2col + dot
+  assert conv_lowering.describe('auto', 'gpu') == 'xla on gpu'
+  assert conv_lowering.describe('im2col', 'cpu') == 'im2col on cpu'
+  assert conv_lowering.describe('auto', 'cpu').startswith('im2col for conv')
