@@ -13,11 +13,14 @@ checks forward and backward against `lax.conv_general_dilated`).
 `conv_general_dilated(lowering)` returns the function a Flax `nn.Conv` takes
 as its `conv_general_dilated` field; `resolve(lowering)` turns 'auto' into
 the backend's choice: 'im2col' on CPU, 'xla' (the native convolution, which
-cuDNN and the TPU compiler run well) elsewhere. On CPU 'auto' keeps the
-native convolution for small ones (under `AUTO_MIN_FLOPS` forward FLOPs,
-decided per convolution from its static shapes): the mini ResNet's 8x8
-convolutions (at most ~40 MFLOP) ran equally fast either way and compile
-faster natively, and mini results stay bit-identical to the native ones.
+cuDNN and the TPU compiler run well) elsewhere. On CPU 'auto' decides per
+convolution from its static shapes (benchmarks/resnet_conv_profile.py,
+RESULTS.md): im2col for 1x1 and strided convolutions, which it ran 1.5-6x
+faster than XLA:CPU, the native one for stride-1 3x3 (and larger) ones,
+where the col2im of the backward pass made im2col 0.6-0.8x as fast, and the
+native one for small convolutions (under `AUTO_MIN_FLOPS` forward FLOPs):
+the mini ResNet's 8x8 convolutions ran equally fast either way, compile
+faster natively, and so keep the mini results of the native convolution.
 
 Handled: NHWC inputs, HWIO kernels, NHWC outputs, any strides and padding,
 no input or kernel dilation and one feature group; anything else falls back
@@ -126,10 +129,18 @@ def _forward_flops(lhs, rhs, window_strides) -> float:
   return 2.0 * n * -(-h // sh) * -(-w // sw) * kh * kw * cin * cout
 
 
+def auto_prefers_im2col(lhs, rhs, window_strides) -> bool:
+  """CPU 'auto': im2col for large 1x1 or strided convolutions."""
+  if lhs.ndim != 4 or rhs.ndim != 4:
+    return False
+  if _forward_flops(lhs, rhs, window_strides) < AUTO_MIN_FLOPS:
+    return False
+  return rhs.shape[:2] == (1, 1) or any(int(s) > 1 for s in window_strides)
+
+
 def auto_conv(lhs, rhs, window_strides, padding, **kwargs) -> jax.Array:
-  """im2col for large convolutions, the native one for small (CPU 'auto')."""
-  if (lhs.ndim == 4 and rhs.ndim == 4 and
-      _forward_flops(lhs, rhs, window_strides) >= AUTO_MIN_FLOPS):
+  """The CPU 'auto' convolution: `auto_prefers_im2col` decides."""
+  if auto_prefers_im2col(lhs, rhs, window_strides):
     return im2col_conv(lhs, rhs, window_strides, padding, **kwargs)
   return lax.conv_general_dilated(lhs, rhs, window_strides, padding, **kwargs)
 
@@ -148,6 +159,6 @@ def describe(lowering: str, backend: str | None = None) -> str:
   backend = backend or jax.default_backend()
   chosen = resolve(lowering, backend)
   if lowering == 'auto' and chosen == 'im2col':
-    chosen = (f'im2col for convolutions of >= {AUTO_MIN_FLOPS:.0e} forward '
-              'FLOPs, xla below')
+    chosen = ('im2col for 1x1 and strided convolutions of >= '
+              f'{AUTO_MIN_FLOPS:.0e} forward FLOPs, xla for the others')
   return f'{chosen} on {backend}'

@@ -96,22 +96,22 @@ def test_auto_is_im2col_on_cpu_only_and_names_are_checked():
     conv_lowering.resolve('onednn')
 
 
-def test_auto_on_cpu_lowers_large_convolutions_only():
+def test_auto_on_cpu_lowers_large_1x1_and_strided_convolutions_only():
   auto = conv_lowering.conv_general_dilated('auto')
   assert auto is conv_lowering.auto_conv  # this suite runs on CPU
-  small = jax.ShapeDtypeStruct((2, 8, 8, 16), jnp.float32)
-  k = jax.ShapeDtypeStruct((3, 3, 16, 16), jnp.float32)
-  large = jax.ShapeDtypeStruct((16, 56, 56, 64), jnp.float32)
-  k64 = jax.ShapeDtypeStruct((3, 3, 64, 64), jnp.float32)
+  x = lambda *s: jax.ShapeDtypeStruct(s, jnp.float32)
 
-  def ops(x, w):
-    hlo = jax.jit(lambda a, b: auto(a, b, (1, 1), 'SAME',
+  def ops(a, w, stride=1):
+    hlo = jax.jit(lambda a, b: auto(a, b, (stride, stride), 'SAME',
                                     dimension_numbers=_NHWC)).lower(
-                                        x, w).as_text()
+                                        a, w).as_text()
     return 'convolution' in hlo, 'dot_general' in hlo
 
-  assert ops(small, k) == (True, False)  # 0.6 MFLOP: native
-  assert ops(large, k64) == (False, True)  # 3.7 GFLOP: im2col + dot
+  native, im2col = (True, False), (False, True)
+  assert ops(x(2, 8, 8, 16), x(1, 1, 16, 64)) == native  # 0.5 MFLOP
+  assert ops(x(16, 56, 56, 64), x(1, 1, 64, 256)) == im2col  # 1.6 GFLOP
+  assert ops(x(16, 56, 56, 64), x(3, 3, 64, 64)) == native  # 3x3 stride 1
+  assert ops(x(16, 56, 56, 128), x(3, 3, 128, 128), 2) == im2col
   assert conv_lowering.describe('auto', 'gpu') == 'xla on gpu'
   assert conv_lowering.describe('im2col', 'cpu') == 'im2col on cpu'
-  assert conv_lowering.describe('auto', 'cpu').startswith('im2col for conv')
+  assert conv_lowering.describe('auto', 'cpu').startswith('im2col for 1x1')
