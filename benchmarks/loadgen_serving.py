@@ -47,9 +47,10 @@ V6 = dict(qsl_rng_seed=2085463073848966840,
 class Bench:
   """One QSL + SUT per (LoadGen, scenario); runs single tests."""
 
-  def __init__(self, spec, params, model_state, max_wait_ms):
+  def __init__(self, spec, params, model_state, max_wait_ms,
+               loadgens=LOADGENS):
     self.suts = {}
-    for lgn in LOADGENS:
+    for lgn in loadgens:
       lg = official.get(lgn)
       for scenario in ('Offline', 'Server'):
         qsl = serving.SampleQSL.for_spec(lg, spec)

@@ -55,6 +55,8 @@ import jax
 import jax.numpy as jnp
 from flax import traverse_util
 
+from mlperf_jax.models import conv_lowering
+
 # Default logical-to-mesh rules: every parameter replicated (pure data
 # parallelism, as all v1.x ResNet submissions). A sharding rule table can map
 # e.g. 'conv_out' to a model axis instead.
@@ -97,6 +99,9 @@ class ResNetConfig:
       at 0. The reference starts it at 1 (see the module docstring).
     truncated_normal_init: Whether conv kernels are drawn from a truncated
       normal (reference) or a plain normal (NVIDIA); same variance either way.
+    conv_lowering: How convolutions are computed (`conv_lowering.py`): 'auto'
+      (im2col + dot on CPU, XLA's native convolution elsewhere), 'xla' or
+      'im2col'. The same function either way, up to float32 rounding.
   """
   stage_sizes: tuple[int, ...]
   num_classes: int
@@ -107,12 +112,14 @@ class ResNetConfig:
   bn_epsilon: float = 1e-5
   zero_init_last_bn: bool = False
   truncated_normal_init: bool = True
+  conv_lowering: str = 'auto'
 
   def __post_init__(self):
     # A list would make the config unhashable, and Flax needs hashable fields.
     object.__setattr__(self, 'stage_sizes', tuple(self.stage_sizes))
     if not self.stage_sizes or min(self.stage_sizes) < 1:
       raise ValueError(f'stage_sizes must be positive, got {self.stage_sizes}')
+    conv_lowering.resolve(self.conv_lowering)  # validates the name
     if self.stem not in _STEMS:
       raise ValueError(f'stem must be one of {_STEMS}, got {self.stem!r}')
 
@@ -156,7 +163,9 @@ def _layers(cfg: ResNetConfig, train: bool):
   """Conv and BN constructors shared by the stem and the units."""
   conv = functools.partial(
       nn.Conv, use_bias=False, padding='SAME', dtype=cfg.dtype,
-      param_dtype=jnp.float32, kernel_init=_conv_kernel_init(cfg))
+      param_dtype=jnp.float32, kernel_init=_conv_kernel_init(cfg),
+      conv_general_dilated=conv_lowering.conv_general_dilated(
+          cfg.conv_lowering))
 
   def norm(name: str, zero_init: bool = False) -> nn.BatchNorm:
     scale_init = nn.initializers.zeros if zero_init else nn.initializers.ones

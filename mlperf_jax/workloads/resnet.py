@@ -23,6 +23,7 @@ jnp = LazyModule('jax.numpy')
 optax = LazyModule('optax')
 traverse_util = LazyModule('flax.traverse_util')
 resnet_model = LazyModule('mlperf_jax.models.resnet')
+conv_lowering = LazyModule('mlperf_jax.models.conv_lowering')
 digits = LazyModule('mlperf_jax.input_pipelines.digits')
 imagenet = LazyModule('mlperf_jax.input_pipelines.imagenet')
 sums = LazyModule('mlperf_jax.metrics.sums')
@@ -33,6 +34,8 @@ IMAGENET_EVAL = 50_000
 DIGITS_TRAIN = 1437  # input_pipelines.digits.DIGITS_TRAIN_SAMPLES (tested)
 DIGITS_EVAL = 360
 NOTICE_KEY = 'mlperf_jax_notice'
+# Which 2D convolution ran (models/conv_lowering.py; the same function).
+CONV2D_KEY = 'mlperf_jax_conv2d'
 
 
 def _dtype(name: str):
@@ -194,11 +197,13 @@ class ResNetWorkload(Workload):
     return resnet_hparams.hparams(opt_name)
 
   def extra_mllog_items(self, hp):
+    items = [(CONV2D_KEY, conv_lowering.describe(
+        self.model_config().conv_lowering))]
     if hp.get('input_normalization', 'mean') == 'mean_std':
-      return [(NOTICE_KEY, 'input normalisation: (x - channel mean) / '
-               'channel std, not the reference\'s mean subtraction alone '
-               '(input_normalization=mean_std; open division)')]
-    return []
+      items.append((NOTICE_KEY, 'input normalisation: (x - channel mean) / '
+                    'channel std, not the reference\'s mean subtraction alone '
+                    '(input_normalization=mean_std; open division)'))
+    return items
 
   def check_request(self, hp, *, division, init_checkpoint, dry_run):
     """The prepared ImageNet, checked before compute (imagenet.py)."""

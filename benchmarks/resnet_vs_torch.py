@@ -1,0 +1,246 @@
+# Copyright 2026 The mlperf_jax Authors. Licensed under the Apache License 2.0.
+"""ResNet-50 v1.5 train step on CPU: ours (JAX) beside PyTorch, interleaved.
+
+Both sides train the same network (ResNet-50 v1.5: 7x7/2 stem, 3x3/2
+max-pool, bottlenecks (3, 4, 6, 3) with the stride on the 3x3, BatchNorm
+momentum 0.9 / eps 1e-5, 1000 classes; 25,557,032 parameters, checked equal)
+on the same batch of float32 224x224 images with SGD momentum 0.9 and weight
+decay 1e-4 on every parameter, on the same number of threads:
+
+* ours: `models/resnet.py` (NHWC; convolutions lowered per `--lowering`,
+  `models/conv_lowering.py`), one jitted step with donated state;
+* PyTorch: the same architecture written out below, channels-last, eager,
+  `torch.set_num_threads(<cores>)` (oneDNN convolutions).
+
+After one warm-up step each, `--rounds` rounds each time one step of every
+contender in alternating order; medians, img/s, the ratio ours / PyTorch,
+the achieved GFLOP/s (XLA's cost analysis of our step) against the measured
+f32 matmul peak (printed beside the CPU's theoretical peak), and the load
+average before and after. Needs torch: `pip install 'mlperf_jax[bench]'`, or
+the CPU wheel: pip install torch==2.13.0 --index-url
+https://download.pytorch.org/whl/cpu.
+
+  python benchmarks/resnet_vs_torch.py [--batch 16] [--rounds 3] \
+      [--lowering auto|xla|im2col|xla,auto,...] [--json out.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import time
+
+_HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.dirname(_HERE))
+
+import jax  # noqa: E402
+import jax.numpy as jnp  # noqa: E402
+import numpy as np  # noqa: E402
+import optax  # noqa: E402
+
+from mlperf_jax.models import conv_lowering  # noqa: E402
+from mlperf_jax.models import resnet as resnet_model  # noqa: E402
+
+import step_timing  # noqa: E402  (benchmarks/step_timing.py)
+
+MOMENTUM = 0.9
+WEIGHT_DECAY = 1e-4
+LR = 0.1
+
+
+def jax_step(batch: int, lowering: str, compile_step: bool = True):
+  """(run one step -> seconds, FLOPs per step, parameter count, compile s).
+
+  FLOPs: XLA's cost analysis of the compiled step; with compile_step=False
+  only the lowered (unoptimised) step's, and no runner.
+  """
+  model = resnet_model.ResNet(resnet_model.resnet50_config(
+      conv_lowering=lowering))
+  x = jax.random.normal(jax.random.PRNGKey(1), (batch, 224, 224, 3))
+  y = jax.random.randint(jax.random.PRNGKey(2), (batch,), 0, 1000)
+  v = jax.jit(lambda r: model.init(r, x[:1], train=False))(
+      jax.random.PRNGKey(0))
+  tx = optax.chain(optax.add_decayed_weights(WEIGHT_DECAY),
+                   optax.sgd(LR, MOMENTUM))
+
+  def step(params, stats, opt, x, y):
+    def loss(p):
+      logits, upd = model.apply({'params': p, 'batch_stats': stats}, x,
+                                train=True, mutable=['batch_stats'])
+      return (optax.softmax_cross_entropy_with_integer_labels(
+          logits, y).mean(), upd['batch_stats'])
+    (_, stats), g = jax.value_and_grad(loss, has_aux=True)(params)
+    upd, opt = tx.update(g, opt, params)
+    return optax.apply_updates(params, upd), stats, opt
+
+  params, stats = v['params'], v['batch_stats']
+  opt = tx.init(params)
+  t = time.perf_counter()
+  lowered = jax.jit(step, donate_argnums=(0, 1, 2)).lower(
+      params, stats, opt, x, y)
+  n_params = sum(int(np.prod(p.shape)) for p in jax.tree.leaves(params))
+  if not compile_step:
+    cost = lowered.cost_analysis()
+    return None, float(cost['flops']), n_params, 0.0
+  compiled = lowered.compile()
+  compile_s = time.perf_counter() - t
+  cost = compiled.cost_analysis()
+  flops = float((cost[0] if isinstance(cost, (list, tuple)) else cost)['flops'])
+  state = [params, stats, opt]
+
+  def run() -> float:
+    t = time.perf_counter()
+    out = compiled(*state, x, y)
+    jax.block_until_ready(out)
+    state[:] = list(out)
+    return time.perf_counter() - t
+
+  return run, flops, n_params, compile_s
+
+
+def torch_step(batch: int, threads: int):
+  """(run one step -> seconds, parameter count)."""
+  import torch  # pylint: disable=import-outside-toplevel
+  from torch import nn  # pylint: disable=import-outside-toplevel
+  torch.set_num_threads(threads)
+  torch.manual_seed(0)
+
+  def bn(c):
+    return nn.BatchNorm2d(c, eps=1e-5, momentum=0.1)  # torch: 1 - 0.9
+
+  class Bottleneck(nn.Module):
+    def __init__(self, cin, width, stride):
+      super().__init__()
+      cout = 4 * width
+      self.body = nn.Sequential(
+          nn.Conv2d(cin, width, 1, bias=False), bn(width), nn.ReLU(True),
+          nn.Conv2d(width, width, 3, stride, 1, bias=False), bn(width),
+          nn.ReLU(True), nn.Conv2d(width, cout, 1, bias=False), bn(cout))
+      self.short = (nn.Sequential(nn.Conv2d(cin, cout, 1, stride, bias=False),
+                                  bn(cout))
+                    if stride != 1 or cin != cout else nn.Identity())
+
+    def forward(self, x):
+      return torch.relu(self.body(x) + self.short(x))
+
+  layers = [nn.Conv2d(3, 64, 7, 2, 3, bias=False), bn(64), nn.ReLU(True),
+            nn.MaxPool2d(3, 2, 1)]
+  cin = 64
+  for stage, (units, width) in enumerate(zip((3, 4, 6, 3),
+                                             (64, 128, 256, 512))):
+    for u in range(units):
+      layers.append(Bottleneck(cin, width, 2 if u == 0 and stage else 1))
+      cin = 4 * width
+  layers += [nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(cin, 1000)]
+  net = nn.Sequential(*layers).to(memory_format=torch.channels_last)
+  opt = torch.optim.SGD(net.parameters(), lr=LR, momentum=MOMENTUM,
+                        weight_decay=WEIGHT_DECAY)
+  x = torch.randn(batch, 3, 224, 224).contiguous(
+      memory_format=torch.channels_last)
+  y = torch.randint(0, 1000, (batch,))
+  loss_fn = nn.CrossEntropyLoss()
+  n_params = sum(p.numel() for p in net.parameters())
+
+  def run() -> float:
+    t = time.perf_counter()
+    opt.zero_grad(set_to_none=True)
+    loss_fn(net(x), y).backward()
+    opt.step()
+    return time.perf_counter() - t
+
+  return run, n_params, torch.__version__
+
+
+def main(argv=None) -> dict:
+  p = argparse.ArgumentParser(description=__doc__,
+                              formatter_class=argparse.RawDescriptionHelpFormatter)
+  p.add_argument('--batch', type=int, default=16)
+  p.add_argument('--rounds', type=int, default=3)
+  p.add_argument('--lowering', default='auto',
+                 help="ours' convolution lowering(s), comma-separated: "
+                 f"{', '.join(conv_lowering.LOWERINGS)} (e.g. xla,auto)")
+  p.add_argument('--no-torch', action='store_true',
+                 help='ours only (lowerings side by side)')
+  p.add_argument('--json', default=None)
+  args = p.parse_args(argv)
+  threads = len(os.sched_getaffinity(0))
+  load0 = os.getloadavg()
+  peak = step_timing.matmul_peak(jnp.float32)
+  lowerings = args.lowering.split(',')
+  for low in lowerings:
+    conv_lowering.resolve(low)  # a clear error for a bad name
+  runs, info, flops = {}, {}, None
+  for low in lowerings:
+    run, low_flops, n_params, compile_s = jax_step(args.batch, low)
+    runs[f'ours:{low}'] = run
+    info[f'ours:{low}'] = {'params': n_params, 'compile_s': compile_s}
+    if low == 'xla':
+      flops = low_flops
+  if flops is None:
+    # The network's FLOPs are those of its convolutions as convolutions
+    # (im2col's backward adds the col2im sums on top).
+    flops = jax_step(args.batch, 'xla', compile_step=False)[1]
+  if not args.no_torch:
+    try:
+      run, n_torch, torch_version = torch_step(args.batch, threads)
+    except ImportError:
+      print('error: torch is not installed; pip install torch==2.13.0 '
+            '--index-url https://download.pytorch.org/whl/cpu (or '
+            "'mlperf_jax[bench]'), or pass --no-torch", file=sys.stderr)
+      sys.exit(2)
+    if n_torch != n_params:
+      raise AssertionError(f'architectures differ: torch {n_torch:,} vs ours '
+                           f'{n_params:,} parameters')
+    runs['torch'] = run
+    info['torch'] = {'params': n_torch, 'version': torch_version}
+  names = list(runs)
+  for name in names:  # warm-up
+    runs[name]()
+  times = {n: [] for n in names}
+  for r in range(args.rounds):
+    for name in (names if r % 2 == 0 else names[::-1]):
+      times[name].append(runs[name]())
+  load1 = os.getloadavg()
+  result = {'batch': args.batch, 'threads': threads, 'dtype': 'float32',
+            'flops_per_step': flops, 'matmul_peak_flops': peak,
+            'loadavg_before': load0, 'loadavg_after': load1,
+            'date': time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime()),
+            'jax': jax.__version__, 'rounds': args.rounds, 'contenders': {}}
+  for name in names:
+    med = statistics.median(times[name])
+    result['contenders'][name] = dict(
+        info[name], step_s=med, times=times[name],
+        images_per_s=args.batch / med, gflops=flops / med / 1e9,
+        utilisation=flops / med / peak)
+  print(f'ResNet-50 v1.5 train step, batch {args.batch}, float32, {threads} '
+        f'threads, {flops / args.batch / 1e9:.2f} GFLOP/img (XLA cost '
+        f'analysis, native convolutions), {args.rounds} interleaved rounds '
+        '(median)')
+  for name in names:
+    if 'compile_s' in info[name]:
+      print(f'  {name} compile {info[name]["compile_s"]:.1f} s')
+  for name, c in result['contenders'].items():
+    print(f'  {name:12s} {c["step_s"]:7.3f} s  {c["images_per_s"]:6.2f} img/s '
+          f'{c["gflops"]:6.1f} GFLOP/s = {100 * c["utilisation"]:4.1f} % of '
+          f'the measured matmul peak  (steps: '
+          f'{", ".join(f"{t:.2f}" for t in times[name])})')
+  if 'torch' in runs:
+    t = result['contenders']['torch']['images_per_s']
+    result['ratio_vs_torch'] = {
+        n: result['contenders'][n]['images_per_s'] / t
+        for n in names if n != 'torch'}
+    for n, ratio in result['ratio_vs_torch'].items():
+      print(f'  {n} / torch {info["torch"]["version"]}: {ratio:.2f}')
+  print(f'load average before {load0[0]:.2f}/{load0[1]:.2f}, after '
+        f'{load1[0]:.2f}/{load1[1]:.2f} (1/5 min)')
+  if args.json:
+    with open(args.json, 'w') as f:
+      json.dump(result, f, indent=1)
+  return result
+
+
+if __name__ == '__main__':
+  main()

@@ -1,0 +1,117 @@
+# Copyright 2026 The mlperf_jax Authors. Licensed under the Apache License 2.0.
+"""im2col + dot convolution == lax.conv_general_dilated, forward and both
+gradients, to float32 rounding (models/conv_lowering.py)."""
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from jax import lax
+
+from mlperf_jax.models import conv_lowering
+
+_NHWC = ('NHWC', 'HWIO', 'NHWC')
+
+# (input NHWC, kernel HWIO, strides, padding): every convolution shape of
+# ResNet-50 v1.5 (1x1 s1/s2, 3x3 s1/s2 SAME, the 7x7/2 stem's explicit pad 3)
+# at small sizes, plus VALID, odd sizes and asymmetric/negative padding.
+CASES = [
+    ((2, 9, 9, 8), (1, 1, 8, 12), (1, 1), 'SAME'),
+    ((2, 9, 9, 8), (1, 1, 8, 12), (2, 2), 'SAME'),
+    ((2, 9, 8, 8), (3, 3, 8, 6), (1, 1), 'SAME'),
+    ((2, 9, 8, 8), (3, 3, 8, 6), (2, 2), 'SAME'),
+    ((1, 15, 15, 3), (7, 7, 3, 5), (2, 2), ((3, 3), (3, 3))),
+    ((2, 7, 10, 4), (3, 2, 4, 5), (1, 2), 'VALID'),
+    ((1, 8, 8, 4), (3, 3, 4, 4), (1, 1), ((2, 0), (-1, 1))),
+]
+
+
+def _ref(x, k, strides, padding):
+  return lax.conv_general_dilated(x, k, strides, padding,
+                                  dimension_numbers=_NHWC,
+                                  precision=lax.Precision.HIGHEST)
+
+
+def _ours(x, k, strides, padding):
+  return conv_lowering.im2col_conv(x, k, strides, padding,
+                                   dimension_numbers=_NHWC,
+                                   precision=lax.Precision.HIGHEST)
+
+
+@pytest.mark.parametrize('xs,ks,strides,padding', CASES)
+def test_forward_and_gradients_match_lax(xs, ks, strides, padding):
+  rng = np.random.default_rng(0)
+  x = jnp.asarray(rng.standard_normal(xs), jnp.float32)
+  k = jnp.asarray(rng.standard_normal(ks), jnp.float32)
+  want = _ref(x, k, strides, padding)
+  got = jax.jit(_ours, static_argnums=(2, 3))(x, k, strides, padding)
+  assert got.shape == want.shape
+  np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
+  # A random cotangent, so every output position weighs differently.
+  ct = jnp.asarray(rng.standard_normal(want.shape), jnp.float32)
+
+  def vjp(f):
+    _, pull = jax.vjp(lambda a, b: f(a, b, strides, padding), x, k)
+    return pull(ct)
+
+  for g_ours, g_ref in zip(jax.jit(lambda: vjp(_ours))(), vjp(_ref)):
+    scale = float(jnp.max(jnp.abs(g_ref)))
+    np.testing.assert_allclose(g_ours, g_ref, rtol=1e-5, atol=1e-5 * scale)
+
+
+def test_unsupported_forms_fall_back_to_lax():
+  rng = np.random.default_rng(1)
+  x = jnp.asarray(rng.standard_normal((1, 8, 8, 4)), jnp.float32)
+  k = jnp.asarray(rng.standard_normal((3, 3, 2, 4)), jnp.float32)
+  # Grouped and dilated: computed by lax itself, so identical.
+  for kw in (dict(feature_group_count=2), dict(rhs_dilation=(2, 2))):
+    kk = k if 'feature_group_count' in kw else jnp.concatenate([k, k], 2)
+    want = lax.conv_general_dilated(x, kk, (1, 1), 'SAME',
+                                    dimension_numbers=_NHWC, **kw)
+    got = conv_lowering.im2col_conv(x, kk, (1, 1), 'SAME',
+                                    dimension_numbers=_NHWC, **kw)
+    np.testing.assert_array_equal(got, want)
+
+
+def test_flax_conv_with_the_lowering_equals_the_native_one():
+  x = jnp.asarray(np.random.default_rng(2).standard_normal((2, 10, 10, 3)),
+                  jnp.float32)
+  native = nn.Conv(6, (3, 3), strides=2, padding='SAME', use_bias=False)
+  ours = nn.Conv(6, (3, 3), strides=2, padding='SAME', use_bias=False,
+                 conv_general_dilated=conv_lowering.conv_general_dilated(
+                     'im2col'))
+  params = native.init(jax.random.PRNGKey(0), x)
+  np.testing.assert_allclose(ours.apply(params, x), native.apply(params, x),
+                             rtol=1e-4, atol=1e-5)
+
+
+def test_auto_is_im2col_on_cpu_only_and_names_are_checked():
+  assert conv_lowering.resolve('auto', 'cpu') == 'im2col'
+  assert conv_lowering.resolve('auto', 'gpu') == 'xla'
+  assert conv_lowering.resolve('auto', 'tpu') == 'xla'
+  assert conv_lowering.resolve('xla', 'cpu') == 'xla'
+  assert conv_lowering.conv_general_dilated('xla') is lax.conv_general_dilated
+  with pytest.raises(ValueError, match='im2col'):
+    conv_lowering.resolve('onednn')
+
+
+def test_auto_on_cpu_lowers_large_1x1_and_strided_convolutions_only():
+  auto = conv_lowering.conv_general_dilated('auto')
+  assert auto is conv_lowering.auto_conv  # this suite runs on CPU
+  x = lambda *s: jax.ShapeDtypeStruct(s, jnp.float32)
+
+  def ops(a, w, stride=1):
+    hlo = jax.jit(lambda a, b: auto(a, b, (stride, stride), 'SAME',
+                                    dimension_numbers=_NHWC)).lower(
+                                        a, w).as_text()
+    return 'convolution' in hlo, 'dot_general' in hlo
+
+  native, im2col = (True, False), (False, True)
+  assert ops(x(2, 8, 8, 16), x(1, 1, 16, 64)) == native  # 0.5 MFLOP
+  assert ops(x(16, 56, 56, 64), x(1, 1, 64, 256)) == im2col  # 1.6 GFLOP
+  assert ops(x(16, 56, 56, 64), x(3, 3, 64, 64)) == native  # 3x3 stride 1
+  assert ops(x(16, 56, 56, 128), x(3, 3, 128, 128), 2) == im2col
+  assert conv_lowering.describe('auto', 'gpu') == 'xla on gpu'
+  assert conv_lowering.describe('im2col', 'cpu') == 'im2col on cpu'
+  assert conv_lowering.describe('auto', 'cpu').startswith('im2col for 1x1')
