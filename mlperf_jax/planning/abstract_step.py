@@ -8,10 +8,9 @@ not with the batch), while lowering it (tracing to StableHLO) costs a few.
 So:
 
 - **FLOPs** come from XLA's cost analysis of the *lowered* module: the
-  global (unpartitioned) step, divided by the devices of the compile mesh.
-  Exact for batch-parallel work; the optimizer update, replicated on every
-  device in reality, is then counted 1/n times (parameter-count FLOPs,
-  under 0.1 % of a step for every workload here).
+  global (unpartitioned) step, divided by the devices of the compile mesh,
+  except the optimizer update (lowered on its own), which every device of a
+  data-parallel layout executes in full.
 - **Collectives**: on a pure data-parallel step (every parameter and
   optimizer slot replicated, no `shard_map`) the one collective of
   consequence is the gradient all-reduce over the batch axes, one
@@ -49,9 +48,21 @@ def _has_model_parallelism(cm: Mapping[str, int], shardings, lowered_text: str
     return True
   import jax  # pylint: disable=import-outside-toplevel
   for s in jax.tree.leaves(shardings):
-    if any(p is not None for p in getattr(s, 'spec', ())):
+    if not s.is_fully_replicated:  # a spec may name axes of size 1
       return True
   return 'manual_computation' in lowered_text or '{manual}' in lowered_text
+
+
+def _update_flops(tx, abstract) -> float:
+  """FLOPs of the optimizer update alone (every device does all of it)."""
+  import jax  # pylint: disable=import-outside-toplevel
+  import optax  # pylint: disable=import-outside-toplevel
+
+  def update(params, opt_state):
+    updates, _ = tx.update(params, opt_state, params)
+    return optax.apply_updates(params, updates)
+  cost = jax.jit(update).lower(abstract.params, abstract.opt_state)
+  return float(_cost_dict(cost.cost_analysis()).get('flops', 0.0))
 
 
 def measure(workload, hp: Mapping[str, Any], cm: Mapping[str, int], *,
@@ -109,11 +120,12 @@ def measure(workload, hp: Mapping[str, Any], cm: Mapping[str, int], *,
                compiled=compiled)
     if not compiled:
       cost = _cost_dict(lowered.cost_analysis())
+      update = _update_flops(tx, abstract)
       grad_bytes = sum(math.prod(p.shape) * np.dtype(p.dtype).itemsize
                        for p in params)
       groups = (tuple(range(n)),)
       out.update(
-          flops=float(cost.get('flops', 0.0)) / n,
+          flops=(float(cost.get('flops', 0.0)) - update) / n + update,
           bytes_accessed=float(cost.get('bytes accessed', 0.0)) / n,
           collectives=(coll.Collective('all-reduce', int(grad_bytes), groups,
                                        ('data',)),) if cm['data'] > 1 else (),

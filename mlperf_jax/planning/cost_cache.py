@@ -5,7 +5,8 @@ An entry is the JSON of one `abstract_step.measure` result, keyed by the
 SHA-256 of everything it depends on: the workload and scale, its resolved
 hyperparameters, the compile mesh, whether the step was compiled, the JAX
 and jaxlib versions, and the source of this checkout (every `.py` file of
-`mlperf_jax/`, `models/` and `input_pipelines/`, so any code change misses).
+`mlperf_jax/`, `models/` and `input_pipelines/` but plan's own prediction
+and report files, so any change to a model, workload or the runtime misses).
 Entries live in `$MLPERF_JAX_PLAN_CACHE` or `~/.cache/mlperf_jax/plan/`;
 deleting the folder is always safe. Imports no JAX.
 """
@@ -23,6 +24,12 @@ from mlperf_jax.planning import collectives as coll
 
 _ROOT = os.path.dirname(os.path.dirname(os.path.dirname(
     os.path.abspath(__file__))))
+# plan's own files that do not change a measured cost (the prediction,
+# report, tables and this cache), left out of the source hash.
+_NOT_COST = frozenset(os.path.join('mlperf_jax', *p) for p in (
+    ('plan.py',), ('planning', 'predict.py'), ('planning', 'report.py'),
+    ('planning', 'systems.py'), ('planning', 'convergence.py'),
+    ('planning', 'cost_cache.py')))
 
 
 def default_dir() -> str:
@@ -39,7 +46,10 @@ def source_hash() -> str:
       for name in sorted(filenames):
         if name.endswith('.py'):
           path = os.path.join(dirpath, name)
-          h.update(os.path.relpath(path, _ROOT).encode())
+          rel = os.path.relpath(path, _ROOT)
+          if rel in _NOT_COST:
+            continue
+          h.update(rel.encode())
           with open(path, 'rb') as f:
             h.update(f.read())
   return h.hexdigest()

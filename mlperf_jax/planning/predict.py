@@ -2,16 +2,18 @@
 """Predicted step time and time-to-train of a workload on a named system.
 
 The method, every assumption stated:
-1. **Cost of one step.** The reference train step is compiled abstractly
+1. **Cost of one step.** The reference train step is lowered abstractly
    (`ShapeDtypeStruct`s on fake CPU devices; nothing is allocated) for a
    *compile mesh* of at most 8 devices with the target's per-device batch
    and the target's `fsdp` and `tensor` sizes; only the `data` axis is
-   smaller. XLA's cost analysis of the partitioned step gives the FLOPs and
-   bytes one device executes, and its HLO the collectives (kind, bytes,
-   which mesh axes they span). Per-device compute and the tensor/fsdp
-   collectives do not change with the data-axis size; data-axis collectives
-   keep their buffer size and only their ring factor and network tier change,
-   so they are rescaled to the target's data size.
+   smaller. Per-device FLOPs come from XLA's cost analysis of that step and
+   the collectives (kind, bytes, which mesh axes they span) from its
+   partitioned HLO, or, for a data-parallel layout, from the parameters
+   without a compile (`abstract_step.py` says when and why). Per-device
+   compute and the tensor/fsdp collectives do not change with the data-axis
+   size; data-axis collectives keep their buffer size and only their ring
+   factor and network tier change, so they are rescaled to the target's
+   data size. Measured costs are cached on disk (`cost_cache.py`).
 2. **Roofline.** Compute time = FLOPs / peak bf16 FLOP/s / `efficiency`,
    where `efficiency` is the fraction of the peak a tuned implementation
    reaches end to end (kernel efficiency, memory-bound ops, input pipeline,
@@ -35,8 +37,10 @@ The method, every assumption stated:
    from the RCPs of the round's ruleset (`convergence.py`); the run's
    evaluation blocks (`Workload.blocks`) up to that point give the steps and
    the number of evaluations; an evaluation costs `eval_samples` forward
-   passes at one third of a training sample's FLOPs.
-5. **Time-to-train** = steps x step time + evaluations. Initialisation,
+   passes at one third of a training sample's FLOPs. MiniGo has no RCPs:
+   generations of self-play, training and evaluation (`selfplay.py`).
+5. **Time-to-train** = steps x step time + evaluations (+ MiniGo's
+   self-play). Initialisation,
    compilation and checkpointing are outside MLPerf's timed region.
 """
 
@@ -57,14 +61,18 @@ from mlperf_jax.runtime import mesh_spec
 
 # The one calibrated constant per benchmark (see the module docstring, 2.):
 # the fraction of the bf16 peak a tuned submission reaches, fitted on the
-# published 8x A100 result of MLPerf Training v1.1 (`python
-# benchmarks/plan_validation.py`, the `calibration` rows) and used unchanged
-# everywhere else. BERT's 0.95 is not a hardware efficiency: NVIDIA's BERT
-# skips padding (unpadded/packed sequences) and so executes far fewer FLOPs
-# than the padded step counted here; the constant absorbs that. DLRM cannot
-# be fitted (our step's all-to-all traffic alone exceeds HugeCTR's published
-# time, whose hybrid embedding replicates frequent rows): 1.0, flagged.
-DEFAULT_EFFICIENCY = {'resnet': 0.254, 'bert': 0.955, 'dlrm': 1.0}
+# published 8x A100 result of MLPerf Training v1.1 (v1.0 for 3D U-Net, which
+# v1.1's NVIDIA results lack; `python benchmarks/plan_validation.py`, the
+# `calibration` rows) and used unchanged everywhere else. BERT's 0.95 is not
+# a hardware efficiency: NVIDIA's BERT skips padding (unpadded/packed
+# sequences) and so executes far fewer FLOPs than the padded step counted
+# here; the constant absorbs that. DLRM cannot be fitted (our step's
+# all-to-all traffic alone exceeds HugeCTR's published time, whose hybrid
+# embedding replicates frequent rows): 1.0, flagged. MiniGo's covers its
+# self-play searches as well (planning/selfplay.py).
+DEFAULT_EFFICIENCY = {'resnet': 0.251, 'bert': 0.948, 'dlrm': 1.0,
+                      'ssd': 0.435, 'maskrcnn': 0.392, 'unet3d': 0.235,
+                      'rnnt': 0.178, 'minigo': 0.171}
 FALLBACK_EFFICIENCY = 0.3
 COMPILE_DEVICES = 8
 # Mini-scale benchmarks converge by this project's own RCPs.

@@ -43,7 +43,7 @@ def text(p: pr.Prediction) -> str:
           'time; collectives from the partitioned HLO' if c.compiled else
           'cost analysis of the lowered step; gradient all-reduce from the '
           'parameters, data-parallel layout') + '); '
-      f'collectives: ' + (', '.join(f'{k} {_gib(v)}' for k, v in
+      'collectives: ' + (', '.join(f'{k} {_gib(v)}' for k, v in
                                     sorted(kinds.items())) or 'none'),
       f'step time: compute {_ms(p.compute_s)} (roofline / efficiency '
       f'{p.efficiency:.2f}), gradient reduction {_ms(p.data_comm_s)} '
