@@ -3,8 +3,10 @@
 
 Predicts per-device memory, step time (compute, memory and communication
 roofline) and time-to-train of a workload's reference configuration on a
-named system, without any accelerator: the train step is compiled
-abstractly on fake CPU devices and nothing is allocated. The method and its
+named system, without any accelerator: the train step is lowered abstractly
+on fake CPU devices (compiled too for model-parallel layouts or with
+`--compile`) and nothing is allocated; measured costs are cached in
+`~/.cache/mlperf_jax/plan/` (`$MLPERF_JAX_PLAN_CACHE`). The method and its
 assumptions are in `mlperf_jax/planning/predict.py`; systems in
 `mlperf_jax/planning/systems.py`. `--sweep 8,64,512` prints the weak-scaling
 curve (per-chip batch fixed) and `--plot` draws it.
