@@ -5,9 +5,11 @@ Writes `benchmarks/published_results.csv` (committed, so the validation of
 `python -m mlperf_jax.plan` runs without the repos): for each chosen
 (round, submitter, system, benchmark) the chip count (from the system
 description: nodes x accelerators per node), the logged global batch size,
-the number of runs, and the olympic mean of the runs' time-to-train
+the number of runs, the olympic mean of the runs' time-to-train
 (run_stop - run_start of each `result_*.txt`, minutes; best and worst
-dropped), with the file path and commit it came from.
+dropped), the olympic mean of the `epoch_num` of each converged run's last
+evaluation (MiniGo: its generation), with the file path and commit it came
+from.
 
   python benchmarks/published_results.py \
       --repo v1.0=/work/.mirror/mlcommons+training_results_v1.0/repo \
@@ -52,9 +54,34 @@ ROWS = [
     ('v1.1', 'NVIDIA', 'dgxa100_ngc21.09_merlin_hugectr', 'dlrm'),
     ('v1.1', 'NVIDIA', 'dgxa100_n8_ngc21.09_merlin_hugectr', 'dlrm'),
     ('v1.1', 'NVIDIA', 'dgxa100_n14_ngc21.09_merlin_hugectr', 'dlrm'),
+    # The wave-2 benchmarks: one 8-GPU row per round (the v1.1 one
+    # calibrates), a multi-node row and a TPU v4 row where they exist.
+    ('v1.0', 'NVIDIA', 'dgxa100_ngc21.05_mxnet', 'ssd'),
+    ('v1.0', 'NVIDIA', 'dgxa100_n8_ngc21.05_mxnet', 'ssd'),
+    ('v1.0', 'Google', 'tpu-v4-128-TF', 'ssd'),
+    ('v1.1', 'NVIDIA', 'dgxa100_ngc21.09_mxnet', 'ssd'),
+    ('v1.1', 'NVIDIA', 'dgxa100_n8_ngc21.09_mxnet', 'ssd'),
+    ('v1.0', 'NVIDIA', 'dgxa100_ngc21.05_pytorch', 'maskrcnn'),
+    ('v1.0', 'NVIDIA', 'dgxa100_n4_ngc21.05_pytorch', 'maskrcnn'),
+    ('v1.0', 'Google', 'tpu-v4-128-TF', 'maskrcnn'),
+    ('v1.1', 'NVIDIA', 'dgxa100_ngc21.09_pytorch', 'maskrcnn'),
+    ('v1.1', 'NVIDIA', 'dgxa100_n4_ngc21.09_pytorch', 'maskrcnn'),
+    ('v1.0', 'NVIDIA', 'dgxa100_ngc21.05_mxnet', 'unet3d'),
+    ('v1.0', 'NVIDIA', 'dgxa100_n13_ngc21.05_mxnet', 'unet3d'),
+    ('v1.0', 'Google', 'tpu-v4-128-JAX', 'unet3d'),
+    ('v1.0', 'NVIDIA', 'dgxa100_ngc21.05_pytorch', 'rnnt'),
+    ('v1.0', 'NVIDIA', 'dgxa100_n16_ngc21.05_pytorch', 'rnnt'),
+    ('v1.1', 'NVIDIA', 'dgxa100_ngc21.09_pytorch', 'rnnt'),
+    ('v1.1', 'NVIDIA', 'dgxa100_n16_ngc21.09_pytorch', 'rnnt'),
+    ('v1.0', 'NVIDIA', 'dgxa100_ngc21.05_tensorflow', 'minigo'),
+    ('v1.0', 'NVIDIA', 'dgxa100_n32_ngc21.05_tensorflow', 'minigo'),
+    ('v1.1', 'NVIDIA', 'dgxa100_ngc21.09_tensorflow', 'minigo'),
+    ('v1.1', 'NVIDIA', 'dgxa100_n32_ngc21.09_tensorflow', 'minigo'),
 ]
 FIELDS = ['round', 'submitter', 'system', 'benchmark', 'accelerator', 'chips',
-          'global_batch_size', 'runs', 'minutes', 'source']
+          'global_batch_size', 'runs', 'minutes', 'epoch_num', 'source']
+# The batch key of a benchmark whose logs do not say `global_batch_size`.
+BATCH_KEYS = {'minigo': 'train_batch_size'}
 CSV = os.path.join(os.path.dirname(os.path.abspath(__file__)),
                    'published_results.csv')
 
@@ -86,7 +113,7 @@ def row(repo: str, rnd: str, submitter: str, system: str, bench: str) -> dict:
   files = sorted(f for f in _git(repo, 'ls-tree', '--name-only', 'HEAD',
                                  folder + '/').split()
                  if os.path.basename(f).startswith('result_'))
-  minutes, gbs = [], None
+  minutes, gbs, epochs = [], None, []
   for f in files:
     try:
       log = _mllog(_git(repo, 'show', f'HEAD:{f}'))
@@ -97,13 +124,17 @@ def row(repo: str, rnd: str, submitter: str, system: str, bench: str) -> dict:
       minutes.append(float('inf'))  # a non-converged run: dropped as worst
       continue
     minutes.append((stop['time_ms'] - start['time_ms']) / 60000)
-    gbs = int(log['global_batch_size'][0]['value'])
+    gbs = int(log[BATCH_KEYS.get(bench, 'global_batch_size')][0]['value'])
+    # The epoch (MiniGo: generation) of the last evaluation, the converged one.
+    epochs.append(float(log['eval_accuracy'][-1]['metadata']['epoch_num']))
   minutes.sort()
   kept = minutes[1:-1]
+  epochs = sorted(epochs)[1:-1] if len(epochs) > 2 else epochs
   return {'round': rnd, 'submitter': submitter, 'system': system,
           'benchmark': bench, 'accelerator': desc['accelerator_model_name'],
           'chips': chips, 'global_batch_size': gbs, 'runs': len(files),
           'minutes': round(sum(kept) / len(kept), 3),
+          'epoch_num': round(sum(epochs) / len(epochs), 3),
           'source': f'mlcommons/training_results_{rnd}@{commit[:8]}:{folder}'}
 
 

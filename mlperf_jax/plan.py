@@ -3,8 +3,10 @@
 
 Predicts per-device memory, step time (compute, memory and communication
 roofline) and time-to-train of a workload's reference configuration on a
-named system, without any accelerator: the train step is compiled
-abstractly on fake CPU devices and nothing is allocated. The method and its
+named system, without any accelerator: the train step is lowered abstractly
+on fake CPU devices (compiled too for model-parallel layouts or with
+`--compile`) and nothing is allocated; measured costs are cached in
+`~/.cache/mlperf_jax/plan/` (`$MLPERF_JAX_PLAN_CACHE`). The method and its
 assumptions are in `mlperf_jax/planning/predict.py`; systems in
 `mlperf_jax/planning/systems.py`. `--sweep 8,64,512` prints the weak-scaling
 curve (per-chip batch fixed) and `--plot` draws it.
@@ -39,6 +41,10 @@ def main(argv: list[str] | None = None) -> int:
   p.add_argument('--efficiency', type=float, default=None,
                  help='fraction of the roofline reached (default: calibrated '
                  'per benchmark, see planning/predict.py)')
+  p.add_argument('--compile', action='store_true',
+                 help='compile the step even for a data-parallel layout '
+                 '(XLA step temporaries and collectives from the partitioned '
+                 'HLO; tens of CPU seconds for a reference model)')
   p.add_argument('--sweep', default=None, metavar='N,N,...',
                  help='chip counts for a weak-scaling curve')
   p.add_argument('--plot', default=None, metavar='PNG',
@@ -84,7 +90,8 @@ def main(argv: list[str] | None = None) -> int:
   try:
     if counts:
       rows = report.sweep(wl, hp, system, counts, mesh=args.mesh,
-                          ruleset=args.ruleset, efficiency=args.efficiency)
+                          ruleset=args.ruleset, efficiency=args.efficiency,
+                          compile=args.compile)
       print(report.text(rows[0].prediction))
       print(report.sweep_text(rows))
       if args.plot:
@@ -94,7 +101,8 @@ def main(argv: list[str] | None = None) -> int:
     else:
       print(report.text(pr.predict(wl, hp, system, mesh=args.mesh,
                                    ruleset=args.ruleset,
-                                   efficiency=args.efficiency)))
+                                   efficiency=args.efficiency,
+                                   compile=args.compile)))
   except ValueError as e:
     print(f'plan: {e}', file=sys.stderr)
     return 2

@@ -32,21 +32,32 @@ def text(p: pr.Prediction) -> str:
       f'{p.global_batch_size} ({c.per_device_batch} per batch shard)',
       f'parameters: {c.param_count:,}; compiled on {cm} fake CPU devices '
       '(per-device work equals the target\'s)',
-      f'per-device memory: train state {_gib(c.state_bytes)} + step '
-      f'temporaries {_gib(c.temp_bytes)} (XLA:CPU buffer assignment) vs HBM '
-      f'{_gib(chip.hbm_bytes)}: ' + ('fits' if p.fits else 'DOES NOT FIT'),
-      f'per-device step: {c.flops:.4g} FLOPs ({c.bytes_accessed:.4g} bytes by '
-      'XLA:CPU fusion, not used for time); '
-      f'collectives: ' + (', '.join(f'{k} {_gib(v)}' for k, v in
+      f'per-device memory: train state {_gib(c.state_bytes)} + ' + (
+          f'step temporaries {_gib(c.temp_bytes)} (XLA:CPU buffer assignment)'
+          if c.temp_bytes is not None else
+          'step temporaries (not computed: pass --compile)') +
+      f' vs HBM {_gib(chip.hbm_bytes)}: ' + (
+          'fits' if p.fits else 'DOES NOT FIT'),
+      f'per-device step: {c.flops:.4g} FLOPs (' + (
+          f'{c.bytes_accessed:.4g} bytes by XLA:CPU fusion, not used for '
+          'time; collectives from the partitioned HLO' if c.compiled else
+          'cost analysis of the lowered step; gradient all-reduce from the '
+          'parameters, data-parallel layout') + '); '
+      'collectives: ' + (', '.join(f'{k} {_gib(v)}' for k, v in
                                     sorted(kinds.items())) or 'none'),
       f'step time: compute {_ms(p.compute_s)} (roofline / efficiency '
       f'{p.efficiency:.2f}), gradient reduction {_ms(p.data_comm_s)} '
       f'(overlapped), other collectives {_ms(p.other_comm_s)} -> '
       f'{_ms(p.step_s)}, {p.bound}-bound; '
       f'{p.global_batch_size / p.step_s:,.0f} samples/s',
-      f'convergence: RCP ({p.conv.ruleset}, {p.conv.how}) mean epoch_num '
-      f'{p.conv.mean_epoch_num:.4g} at batch {p.global_batch_size} -> '
-      f'{p.steps:,} steps, {p.evals} evaluations ({p.eval_s:.1f} s)',
+      (f'convergence: {p.conv.mean_epoch_num:.4g} generations '
+       f'({p.conv.how.format(round="v" + p.conv.ruleset[:3])}) -> self-play '
+       f'{p.selfplay_s / 60:.1f} min, {p.steps:,} train steps, {p.evals} '
+       f'evaluations ({p.eval_s / 60:.1f} min)' if pr.is_selfplay_conv(p.conv)
+       else
+       f'convergence: RCP ({p.conv.ruleset}, {p.conv.how}) mean epoch_num '
+       f'{p.conv.mean_epoch_num:.4g} at batch {p.global_batch_size} -> '
+       f'{p.steps:,} steps, {p.evals} evaluations ({p.eval_s:.1f} s)'),
       f'predicted time-to-train: {p.time_to_train_s / 60:.2f} min',
   ]
   return '\n'.join(lines)
@@ -61,19 +72,22 @@ class SweepRow:
 
 def sweep(workload, hp: Mapping[str, Any], system: systems.System,
           chip_counts: Sequence[int], *, mesh: str | None, ruleset: str,
-          efficiency: float | None) -> list[SweepRow]:
+          efficiency: float | None, compile: bool = False,  # pylint: disable=redefined-builtin
+          ) -> list[SweepRow]:
   """Weak scaling: the per-chip batch of `hp` kept, the global batch grows
   with the chips, the epochs to converge follow the RCPs. The step is
   compiled once (the per-device work is the same at every size)."""
-  per_chip = int(hp['global_batch_size']) / system.chips
+  key = pr.batch_key(workload)
+  per_chip = int(hp[key]) / system.chips
   cost = None
   rows = []
   for n in chip_counts:
     s = systems.with_chips(system, n)
-    h = dict(hp, global_batch_size=int(round(per_chip * n)))
+    h = dict(hp)
+    h[key] = int(round(per_chip * n))
     if cost is None:
-      cost = pr.step_cost(workload, h, pr.target_mesh(mesh, n),
-                          h['global_batch_size'])
+      cost = pr.step_cost(workload, h, pr.target_mesh(mesh, n), h[key],
+                          compile=compile)
     p = pr.predict(workload, h, s, mesh=mesh, ruleset=ruleset,
                    efficiency=efficiency, cost=cost)
     rows.append(p)

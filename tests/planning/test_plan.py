@@ -1,6 +1,7 @@
 # Copyright 2026 The mlperf_jax Authors. Licensed under the Apache License 2.0.
 """`plan`: systems, collectives from HLO, RCP convergence, the prediction."""
 
+import functools
 import json
 import math
 import os
@@ -15,8 +16,11 @@ from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
 
 from mlperf_jax import workloads
 from mlperf_jax.planning import collectives as coll
+from mlperf_jax.planning import abstract_step
 from mlperf_jax.planning import convergence
+from mlperf_jax.planning import cost_cache
 from mlperf_jax.planning import predict as pr
+from mlperf_jax.planning import selfplay
 from mlperf_jax.planning import systems
 
 
@@ -133,15 +137,28 @@ def mini_resnet():
   return wl, wl.resolve_hparams({'global_batch_size': '32'})
 
 
+_EIGHT = {'data': 8, 'fsdp': 1, 'tensor': 1}
+
+
+@functools.lru_cache(maxsize=None)
+def _compiled_eight_cached(wl, batch):
+  hp = wl.resolve_hparams({'global_batch_size': str(batch)})
+  return pr.step_cost(wl, hp, _EIGHT, batch, compile=True, cache=False)
+
+
+def _compiled_eight(wl, hp):
+  return _compiled_eight_cached(wl, int(hp['global_batch_size']))
+
+
 def test_per_device_cost_does_not_depend_on_the_data_axis(mini_resnet):
   """The premise of compiling on 8 devices for any chip count: at the same
   per-device batch, per-device FLOPs and gradient-reduction bytes are the
   same on 4 and 8 data shards."""
   wl, hp = mini_resnet
   four = pr.step_cost(wl, dict(hp, global_batch_size=16),
-                      {'data': 4, 'fsdp': 1, 'tensor': 1}, 16)
-  eight = pr.step_cost(wl, dict(hp, global_batch_size=32),
-                       {'data': 8, 'fsdp': 1, 'tensor': 1}, 32)
+                      {'data': 4, 'fsdp': 1, 'tensor': 1}, 16, compile=True,
+                      cache=False)
+  eight = _compiled_eight(wl, hp)
   assert four.per_device_batch == eight.per_device_batch == 4
   assert four.flops == pytest.approx(eight.flops, rel=1e-6)
   assert four.flops > 0
@@ -187,3 +204,94 @@ def test_cli_rejects_bad_input_with_every_problem():
   for text in ('unknown system', '--sweep', '--efficiency'):
     assert text in proc.stderr
   assert 'Traceback' not in proc.stderr
+
+
+def test_lowered_cost_matches_the_compiled_step(mini_resnet):
+  """The fast path (FLOPs from the lowered step, the gradient all-reduce
+  from the parameters) against the partitioned, compiled step. FLOPs agree
+  to a few % on this tiny model (XLA:CPU's compiled step adds replicated
+  scalar and per-channel work); 0.6 % on the reference ResNet-50."""
+  wl, hp = mini_resnet
+  fast = pr.step_cost(wl, hp, _EIGHT, 32, cache=False)
+  full = _compiled_eight(wl, hp)
+  assert not fast.compiled and full.compiled and fast.temp_bytes is None
+  assert fast.flops == pytest.approx(full.flops, rel=0.05)
+  data = lambda c: sum(x.bytes for x in c.collectives if x.axes == ('data',))
+  # Compiled: the gradient all-reduce plus BatchNorm statistics (per channel).
+  assert data(fast) <= data(full) <= 1.05 * data(fast)
+  assert fast.state_bytes == full.state_bytes
+  assert fast.param_count == full.param_count
+
+
+def test_cost_cache_round_trip_and_key(mini_resnet, tmp_path, monkeypatch):
+  wl, hp = mini_resnet
+  monkeypatch.setenv('MLPERF_JAX_PLAN_CACHE', str(tmp_path))
+  ar = coll.Collective('all-reduce', 123, ((0, 1), (2, 3)), ('data',))
+  fields = dict(flops=1.5e9, bytes_accessed=2.0, collectives=(ar,),
+                compile_mesh=dict(_EIGHT), state_bytes=7, temp_bytes=None,
+                param_count=3, compiled=False)
+  calls = []
+  monkeypatch.setattr(abstract_step, 'measure',
+                      lambda *a, **k: calls.append(1) or dict(fields))
+  first = pr.step_cost(wl, hp, _EIGHT, 32)
+  second = pr.step_cost(wl, hp, _EIGHT, 32)
+  assert calls == [1] and first == second
+  assert second.collectives == (ar,)
+  k = cost_cache.key(wl, hp, _EIGHT, False)
+  assert k != cost_cache.key(wl, dict(hp, global_batch_size=64), _EIGHT, False)
+  assert k != cost_cache.key(wl, hp, _EIGHT, True)
+  assert k != cost_cache.key(wl, hp, dict(_EIGHT, data=4), False)
+
+
+def test_minigo_generations_arithmetic():
+  wl = workloads.get('minigo', 'reference', synthetic=True)
+  hp = wl.resolve_hparams({}, division='open')
+  batch = int(hp['train_batch_size'])
+  cost = pr.StepCost(flops=1e12, bytes_accessed=0.0, collectives=(),
+                     compile_mesh=dict(_EIGHT), per_device_batch=batch // 8,
+                     state_bytes=1, temp_bytes=None, param_count=1,
+                     compiled=False, forward_flops=2e9)
+  system = systems.parse_system('a100-8')
+  p = pr.predict(wl, hp, system, efficiency=0.5, cost=cost, ruleset='1.1.0')
+  c = wl.loop_config
+  gens = round(selfplay.GENERATIONS['1.1.0'])
+  assert p.evals == gens
+  plies = 250.0                      # 19x19
+  searches = 0.75 * 80 + 0.25 * 800 + 1
+  per_gen = c.games_per_generation * plies * searches * 2e9
+  assert p.selfplay_s == pytest.approx(gens * per_gen / (8 * 312e12 * 0.5))
+  # Steps: 30 % of the last 5 generations' positions, in batches.
+  want = sum(min(c.max_steps_per_generation,
+                 int(round(0.3 * 8192 * plies * min(g, 5))) // batch)
+             for g in range(1, gens + 1))
+  assert p.steps == want
+  assert p.time_to_train_s == pytest.approx(
+      p.steps * p.step_s + p.eval_s + p.selfplay_s)
+  with pytest.raises(ValueError, match='generations'):
+    pr.predict(wl, hp, system, efficiency=0.5, cost=cost, ruleset='2.1.0')
+
+
+def test_cli_plans_minigo(tmp_path):
+  env = dict(os.environ, MLPERF_JAX_PLAN_CACHE=str(tmp_path))
+  proc = subprocess.run(
+      [sys.executable, '-m', 'mlperf_jax.plan', '--workload', 'minigo',
+       '--system', 'a100-8'], capture_output=True, text=True, check=False,
+      env=env)
+  assert proc.returncode == 0, proc.stderr
+  assert 'generations' in proc.stdout and 'self-play' in proc.stdout
+  assert 'predicted time-to-train' in proc.stdout
+  assert len(os.listdir(tmp_path)) == 1   # the cost entry
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize('name', sorted(workloads.names()))
+def test_cli_plans_every_reference_workload(name, tmp_path):
+  env = dict(os.environ, MLPERF_JAX_PLAN_CACHE=str(tmp_path))
+  # 3D U-Net's reference batch (2) does not split over 8 GPUs.
+  extra = ['--set', 'global_batch_size=8'] if name == 'unet3d' else []
+  proc = subprocess.run(
+      [sys.executable, '-m', 'mlperf_jax.plan', '--workload', name,
+       '--system', 'a100-8', *extra], capture_output=True, text=True,
+      check=False, env=env)
+  assert proc.returncode == 0, proc.stderr
+  assert 'predicted time-to-train' in proc.stdout
