@@ -107,9 +107,11 @@ def _problems(args, workloads) -> list[str]:
     problems.append(f'--scale {args.scale} needs {" and ".join(needs)}')
   if args.data_dir and not os.path.isdir(args.data_dir):
     problems.append(f'--data-dir {args.data_dir!r} is not a directory')
-  if args.checkpoint and not os.path.exists(args.checkpoint):
+  if args.checkpoint and not (os.path.exists(args.checkpoint) or
+                              os.path.isfile(args.checkpoint + '.index')):
     problems.append(f'--checkpoint {args.checkpoint!r} does not exist (give '
-                    'the final_params directory of a train run)')
+                    'the final_params directory of a train run, or a TF '
+                    'checkpoint prefix where the workload reads one)')
   if args.max_wait_ms < 0 or args.max_wait_ms != args.max_wait_ms:
     problems.append(f'--max-wait-ms {args.max_wait_ms} must be >= 0')
   if args.user_conf:
