@@ -147,11 +147,16 @@ def run(workload: Workload, lg, args, mini_settings: Mapping[str, Any]
   settings = _settings(lg, args.scenario, args.mode, args.user_conf,
                        loadgen_model_name(workload),
                        {} if workload.variant.is_result else mini_settings)
+  for k, v in (getattr(args, 'settings_overrides', None) or {}).items():
+    setattr(settings, k, v)  # e.g. TEST05's seeds
   log_settings = lg.LogSettings()
   log_settings.log_output.outdir = os.path.abspath(args.output_dir)
   log_settings.log_output.copy_summary_to_stdout = False
   try:
-    lg.StartTestWithLogSettings(sut.handle, qsl.handle, settings, log_settings)
+    # The official default reads ./audit.config; an audit names its own.
+    lg.StartTestWithLogSettings(sut.handle, qsl.handle, settings, log_settings,
+                                getattr(args, 'audit_config', None)
+                                or 'audit.config')
   finally:
     sut.destroy()
     qsl.destroy()
