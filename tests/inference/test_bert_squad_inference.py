@@ -87,36 +87,32 @@ def test_tf_checkpoint_with_span_head_imports(tmp_path):
 # ---- mini: fine-tune, serve, score ---------------------------------------------
 
 
-@pytest.fixture(scope='module')
-def finetuned(mini_run, tmp_path_factory):
-  """The cached mini BERT run fine-tuned by the `finetune` command."""
-  run = mini_run('bert')
-  assert run.log is not None, run.output()
-  out = tmp_path_factory.mktemp('bert_finetune')
+def _finetune(run, out, *extra):
   proc = subprocess.run(
       [sys.executable, '-m', 'mlperf_jax.finetune', '--workload', 'bert',
        '--checkpoint', str(run.log.parent / 'final_params'),
-       '--output-dir', str(out)],
-      capture_output=True, text=True, timeout=900, check=False,
+       '--output-dir', str(out), *extra],
+      capture_output=True, text=True, timeout=1800, check=False,
       env=one_device_env())
   assert proc.returncode == 0, proc.stdout + proc.stderr
   return out, json.loads((out / 'finetune.json').read_text())
 
 
-def test_finetuned_mini_beats_trivial_baselines(finetuned):
-  from mlperf_jax.input_pipelines import squad_mini  # pylint: disable=import-outside-toplevel
-  _, result = finetuned
-  base = squad_mini.baselines(squad_mini.load()['dev'])
-  assert max(base.values()) < 7.0
-  assert result['dev']['f1'] >= bert_workload.MINI_SQUAD_F1_TARGET
-  assert result['dev']['f1'] > 3 * max(base.values())
+@pytest.fixture(scope='module')
+def finetuned(mini_run, tmp_path_factory):
+  """The cached mini BERT run fine-tuned by the `finetune` command for a
+  few steps (cheap: the serving path is what is checked with it)."""
+  run = mini_run('bert')
+  assert run.log is not None, run.output()
+  return _finetune(run, tmp_path_factory.mktemp('bert_ft_short'),
+                   '--epochs', '0.1')
 
 
 @pytest.mark.parametrize('scenario, loadgen', [
-    ('Offline', 'python'),
-    pytest.param('Server', 'official', marks=pytest.mark.slow),
-    pytest.param('Offline', 'official', marks=pytest.mark.slow),
-    pytest.param('Server', 'python', marks=pytest.mark.slow)])
+    ('Offline', 'official'),
+    pytest.param('Server', 'python', marks=pytest.mark.slow),
+    pytest.param('Offline', 'python', marks=pytest.mark.slow),
+    pytest.param('Server', 'official', marks=pytest.mark.slow)])
 def test_accuracy_run_equals_direct_f1(finetuned, tmp_path, scenario,
                                        loadgen):
   out, result = finetuned
@@ -129,9 +125,9 @@ def test_accuracy_run_equals_direct_f1(finetuned, tmp_path, scenario,
       env=one_device_env())
   assert proc.returncode == 0, proc.stdout + proc.stderr
   printed = float(proc.stdout.split('f1 = ')[1].split()[0])
-  # The same parameters scored directly by `finetune` (batch of 64 there,
-  # of the LoadGen's buckets here): equal up to float32 rounding.
-  assert printed == pytest.approx(result['dev']['f1'], abs=0.2)
+  # The same parameters scored directly by `finetune` (batches of 64 there,
+  # the LoadGen's buckets here): the same F1 (printed to 6 decimals).
+  assert printed == pytest.approx(result['dev']['f1'], abs=1e-6)
   # The accuracy script, run on its own over the log, prints the same.
   script = subprocess.run(
       [sys.executable, '-m', 'mlperf_jax.accuracy', '--workload', 'bert',
@@ -150,3 +146,23 @@ def test_pretraining_params_at_reference_scale_are_refused():
   wl = bert_workload.BertWorkload('reference')
   with pytest.raises(ValueError, match='finetune'):
     wl.serving_params({'bert': {}, 'cls': {'predictions': {}}}, {})
+
+
+def test_mini_qa_set_is_extractive_held_out_and_hard_for_trivial_answerers():
+  from mlperf_jax.input_pipelines import squad_mini  # pylint: disable=import-outside-toplevel
+  sets = squad_mini.load()
+  titles = {k: {a['title'] for a in v['data']} for k, v in sets.items()}
+  assert not titles['train'] & titles['dev']  # the corpus's document split
+  n = 0
+  for split in sets.values():
+    for a in split['data']:
+      for p in a['paragraphs']:
+        for qa in p['qas']:
+          (ans,) = qa['answers']
+          start = ans['answer_start']
+          assert p['context'][start:start + len(ans['text'])] == ans['text']
+          assert 'what' in qa['question'].split()
+          n += 1
+  assert n > 2000
+  base = squad_mini.baselines(sets['dev'])
+  assert 0 < max(base.values()) < 10.0
