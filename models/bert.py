@@ -19,6 +19,10 @@ tensorflow/bert/modeling.py` and `run_pretraining.py`) in JAX:
 * next-sentence head (`cls/seq_relationship`): `output_weights` [2, H] and an
   output bias.
 
+For MLPerf Inference, `BertForQuestionAnswering` puts the SQuAD span head
+(`cls/squad/output_weights` [2, H], `output_bias` [2], run_squad.py's
+`create_model`) on the sequence output: start and end logits per token.
+
 LayerNorm epsilon 1e-12 (tf.contrib `layer_norm`), weights drawn from a
 truncated normal of stddev 0.02, biases and LayerNorm beta zero, gamma one.
 

@@ -22,6 +22,13 @@ steps) every seed reached it after 256 or 320 steps (8,192 or 10,240
 samples; held-out accuracy at step 320: 0.130-0.145), in 32-130 s of
 time-to-train on the shared 2-core machine. The target is this project's
 own; a mini run is not an MLPerf result.
+
+Inference (MLPerf Inference v1.x `bert`, SQuAD v1.1): `inference()` serves
+the span-head model (`models/bert.py` `BertForQuestionAnswering`) over the
+dev set's windows (`mlperf_jax/inference/squad_task.py`); parameters come
+from the reference's fine-tuned TF checkpoint or from `python -m
+mlperf_jax.finetune` (`load_serving_checkpoint`); pre-trained mini
+parameters are fine-tuned on the mini QA set first (`serving_params`).
 """
 
 from __future__ import annotations
