@@ -135,3 +135,21 @@ def test_verify_accuracy_compares_first_elements(tmp_path):
     for log, want in ((same, True), (bad, False)):
       assert _official('TEST01/verify_accuracy.py', '-r', acc, '-t',
                        log) is want
+
+
+def test_bad_audit_and_finetune_requests_exit_2_before_compute(tmp_path):
+  proc = subprocess.run(
+      [sys.executable, '-m', 'mlperf_jax.infer', '--workload', 'resnet',
+       '--audit', 'TEST04-B', '--mode', 'accuracy'],
+      capture_output=True, text=True, check=False)
+  assert proc.returncode == 2 and '--mode performance' in proc.stderr
+  (tmp_path / 'out' / 'final_params').mkdir(parents=True)
+  proc = subprocess.run(
+      [sys.executable, '-m', 'mlperf_jax.finetune', '--workload', 'bert',
+       '--scale', 'reference', '--train-file', str(tmp_path / 'none.json'),
+       '--output-dir', str(tmp_path / 'out'), '--epochs', '0'],
+      capture_output=True, text=True, check=False)
+  assert proc.returncode == 2
+  for want in ('needs --checkpoint', 'needs --vocab', 'none.json',
+               'already holds final_params', '--epochs 0.0 must be > 0'):
+    assert want in proc.stderr, proc.stderr
