@@ -61,6 +61,12 @@ def _parser() -> argparse.ArgumentParser:
                  help='write the logs into the official results tree under '
                  'this directory (results/<system>/<benchmark>/<scenario>/'
                  'performance/run_1 or accuracy); overrides --output-dir')
+  p.add_argument('--audit', choices=('TEST01', 'TEST04-A', 'TEST04-B',
+                                      'TEST05'),
+                 help='run a compliance audit (performance mode with its '
+                 'audit.config) into the results tree\'s compliance/ '
+                 'directory and verify it against the submission runs '
+                 '(needs --results-dir)')
   p.add_argument('--system', default='mlperf_jax_cpu',
                  help='system name of the results tree')
   p.add_argument('--max-wait-ms', type=float, default=2.0,
@@ -107,9 +113,15 @@ def _problems(args, workloads) -> list[str]:
     problems.append(f'--scale {args.scale} needs {" and ".join(needs)}')
   if args.data_dir and not os.path.isdir(args.data_dir):
     problems.append(f'--data-dir {args.data_dir!r} is not a directory')
-  if args.checkpoint and not os.path.exists(args.checkpoint):
+  if args.checkpoint and not (os.path.exists(args.checkpoint) or
+                              os.path.isfile(args.checkpoint + '.index')):
     problems.append(f'--checkpoint {args.checkpoint!r} does not exist (give '
-                    'the final_params directory of a train run)')
+                    'the final_params directory of a train run, or a TF '
+                    'checkpoint prefix where the workload reads one)')
+  if args.audit and (args.mode != 'performance' or not args.results_dir):
+    problems.append(f'--audit {args.audit} runs in --mode performance and '
+                    'verifies against the submission runs of --results-dir: '
+                    'give both')
   if args.max_wait_ms < 0 or args.max_wait_ms != args.max_wait_ms:
     problems.append(f'--max-wait-ms {args.max_wait_ms} must be >= 0')
   if args.user_conf:
@@ -170,13 +182,26 @@ def main(argv: list[str] | None = None) -> int:
   compilation_cache.enable()
   from mlperf_jax.inference import run as inference_run  # pylint: disable=import-outside-toplevel
   workload = workloads.get(args.workload, args.scale, data_dir=args.data_dir)
-  if args.results_dir:
+  benchmark = workload.variant.extra.get(
+      'inference_benchmark', inference_run.loadgen_model_name(workload))
+  if args.audit:
+    from mlperf_jax.inference import audit  # pylint: disable=import-outside-toplevel
+    args.output_dir = audit.run_dir(args.results_dir, args.system, benchmark,
+                                    args.scenario, args.audit)
+    if _log_files(args.output_dir):
+      p.error(f'{args.output_dir} already holds LoadGen logs of {args.audit};'
+              ' they are never overwritten: choose a new --results-dir')
+    os.makedirs(args.output_dir, exist_ok=True)
+    args.settings_overrides = audit.settings_overrides(args.audit)
+    args.audit_config = os.path.join(os.path.dirname(os.path.dirname(
+        args.output_dir)), 'audit.config')
+    with open(args.audit_config, 'w') as f:
+      f.write(audit.audit_config(args.audit,
+                                 inference_run.loadgen_model_name(workload)))
+  elif args.results_dir:
     from mlperf_jax.inference import results_tree  # pylint: disable=import-outside-toplevel
     args.output_dir = results_tree.result_dir(
-        args.results_dir, args.system,
-        workload.variant.extra.get('inference_benchmark',
-                          inference_run.loadgen_model_name(workload)),
-        args.scenario, args.mode)
+        args.results_dir, args.system, benchmark, args.scenario, args.mode)
   elif not args.output_dir:
     args.output_dir = fresh_output_dir(workload, args.scenario, args.mode)
   try:
@@ -184,6 +209,17 @@ def main(argv: list[str] | None = None) -> int:
   except inference_run.InferenceInputError as e:
     p.error(str(e))
   print(result.report, flush=True)
+  if args.audit:
+    try:
+      passed, written = audit.verify(args.results_dir, args.system, benchmark,
+                                     args.scenario, args.audit)
+    except FileNotFoundError as e:
+      print(f'{args.audit}: {e}', flush=True)
+      return 1
+    print(f'{args.audit}: {"TEST PASS" if passed else "TEST FAIL"} '
+          f'({", ".join(written)})', flush=True)
+    if not passed:
+      return 1
   if not workload.variant.is_result:
     print(f'({workload.scale} scale: a scaled-down model and data set; not '
           'an MLPerf result)', flush=True)

@@ -19,6 +19,10 @@ tensorflow/bert/modeling.py` and `run_pretraining.py`) in JAX:
 * next-sentence head (`cls/seq_relationship`): `output_weights` [2, H] and an
   output bias.
 
+For MLPerf Inference, `BertForQuestionAnswering` puts the SQuAD span head
+(`cls/squad/output_weights` [2, H], `output_bias` [2], run_squad.py's
+`create_model`) on the sequence output: start and end logits per token.
+
 LayerNorm epsilon 1e-12 (tf.contrib `layer_norm`), weights drawn from a
 truncated normal of stddev 0.02, biases and LayerNorm beta zero, gamma one.
 
@@ -64,6 +68,7 @@ LOGICAL_AXIS_RULES: tuple[tuple[str, str | None], ...] = (
     ('token_type', None),
     ('hidden_out', None),
     ('nsp_classes', None),
+    ('span_ends', None),
 )
 
 # The attention mask value of the reference (`adder`).
@@ -443,6 +448,64 @@ class BertForPreTraining(nn.Module):
     seq, pooled, table = self.bert(input_ids, input_mask, segment_ids,
                                    deterministic)
     return self.cls(gather_positions(seq, masked_lm_positions), pooled, table)
+
+
+class _SquadHead(nn.Module):
+  """Reference SQuAD head (`cls/squad`, run_squad.py `create_model`):
+  output_weights [2, H] and output_bias [2] over every token."""
+  cfg: BertConfig
+
+  @nn.compact
+  def __call__(self, seq):
+    w = self.param('output_weights', _init(self.cfg, ('span_ends', 'embed')),
+                   (2, self.cfg.hidden_size), jnp.float32)
+    b = self.param('output_bias', _zeros(('span_ends',)), (2,), jnp.float32)
+    return jnp.einsum('bth,ch->btc', seq.astype(jnp.float32), w) + b
+
+
+class _QaCls(nn.Module):
+  cfg: BertConfig
+
+  @nn.compact
+  def __call__(self, seq):
+    return _SquadHead(self.cfg, name='squad')(seq)
+
+
+class BertForQuestionAnswering(nn.Module):
+  """BERT with the SQuAD span head (the MLPerf Inference BERT model).
+
+  `__call__(input_ids, input_mask, segment_ids, deterministic)` returns
+  float32 logits [B, T, 2]: start and end scores of every token, the
+  response layout of the MLPerf SQuAD accuracy script. The pooler stays in
+  the tree (the reference's fine-tuned checkpoint holds it) though the span
+  head does not read it.
+  """
+  cfg: BertConfig
+
+  def setup(self):
+    self.bert = BertModel(self.cfg, name='bert')
+    self.cls = _QaCls(self.cfg, name='cls')
+
+  def __call__(self, input_ids, input_mask, segment_ids,
+               deterministic: bool = True):
+    seq, _, _ = self.bert(input_ids, input_mask, segment_ids, deterministic)
+    return self.cls(seq)
+
+
+def span_loss(logits: jax.Array, start_positions: jax.Array,
+              end_positions: jax.Array,
+              weights: jax.Array | None = None) -> jax.Array:
+  """run_squad.py's loss: the mean of the start and end cross-entropies
+  (over the sequence), averaged over the batch (weighted rows where given,
+  for padded batches)."""
+  logp = jax.nn.log_softmax(logits.astype(jnp.float32), axis=1)
+  nll_s = -jnp.take_along_axis(logp[..., 0], start_positions[:, None], 1)[:, 0]
+  nll_e = -jnp.take_along_axis(logp[..., 1], end_positions[:, None], 1)[:, 0]
+  per_row = 0.5 * (nll_s + nll_e)
+  if weights is None:
+    return jnp.mean(per_row)
+  w = weights.astype(jnp.float32)
+  return jnp.sum(w * per_row) / jnp.maximum(jnp.sum(w), 1.0)
 
 
 # ---- losses and metrics (as run_pretraining.py) ----------------------------

@@ -109,3 +109,44 @@ def check(root: str) -> list[str]:
   if not runs and not problems:
     problems.append(f'{top}: no <system>/<benchmark>/<scenario> results')
   return problems
+
+
+# Files of a compliance audit's directory (`compliance/<system>/<benchmark>/
+# <scenario>/<TEST>/`, as `compliance/nvidia/*/run_verification.py` leaves
+# it) besides performance/run_1's summary and detail.
+COMPLIANCE_FILES = {
+    'TEST01': ('verify_accuracy.txt', 'verify_performance.txt',
+               os.path.join('accuracy', 'mlperf_log_accuracy.json')),
+    'TEST04-A': (),
+    'TEST04-B': ('verify_performance.txt',),
+    'TEST05': ('verify_performance.txt',),
+}
+
+
+def check_compliance(root: str) -> list[str]:
+  """Layout problems of `root/compliance` (none if it is absent): each
+  audit's logs, its verification files, and a verdict line in each."""
+  top = os.path.join(root, 'compliance')
+  if not os.path.isdir(top):
+    return []
+  problems = []
+  for system in sorted(os.listdir(top)):
+    for bench in sorted(os.listdir(os.path.join(top, system))):
+      for scenario in sorted(os.listdir(os.path.join(top, system, bench))):
+        base = os.path.join(top, system, bench, scenario)
+        for test in sorted(os.listdir(base)):
+          d = os.path.join(base, test)
+          if test not in COMPLIANCE_FILES:
+            if os.path.isdir(d):
+              problems.append(f'{d}: {test!r} is not a v1.x audit')
+            continue
+          run = os.path.join(d, 'performance', 'run_1')
+          problems += [f'{run}: missing {f}' for f in REQUIRED_PERF_FILES
+                       if not os.path.isfile(os.path.join(run, f))]
+          for f in COMPLIANCE_FILES[test]:
+            path = os.path.join(d, f)
+            if not os.path.isfile(path):
+              problems.append(f'{d}: missing {f}')
+            elif f.startswith('verify_') and 'TEST ' not in open(path).read():
+              problems.append(f'{path}: no TEST PASS / TEST FAIL verdict')
+  return problems

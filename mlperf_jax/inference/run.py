@@ -36,6 +36,9 @@ def trained_params(workload: Workload, checkpoint: str | None):
   """(params, model_state) from a checkpoint, or a mini model trained now."""
   if checkpoint:
     try:
+      loader = getattr(workload, 'load_serving_checkpoint', None)
+      if loader is not None:  # e.g. BERT: also the reference's TF format
+        return loader(checkpoint)
       from mlperf_jax.runtime import checkpoint as ckpt  # pylint: disable=import-outside-toplevel
       return ckpt.load_final_params(checkpoint, workload)
     except (ImportError, AttributeError, ValueError, OSError) as e:
@@ -122,6 +125,12 @@ def run(workload: Workload, lg, args, mini_settings: Mapping[str, Any]
         f'--precision int8: workload {workload.name!r} has no calibration '
         'set; use --precision fp32 or bf16')
   params, model_state = trained_params(workload, args.checkpoint)
+  to_serve = getattr(workload, 'serving_params', None)
+  if to_serve is not None:  # e.g. BERT: pre-trained -> fine-tuned on SQuAD
+    try:
+      params, model_state = to_serve(params, model_state)
+    except ValueError as e:
+      raise InferenceInputError(f'--checkpoint {args.checkpoint}: {e}') from e
   fp32_spec, fp32_params = spec, params
   spec, params, model_state, precision_note = _at_precision(
       workload, spec, params, model_state, args)
@@ -138,11 +147,16 @@ def run(workload: Workload, lg, args, mini_settings: Mapping[str, Any]
   settings = _settings(lg, args.scenario, args.mode, args.user_conf,
                        loadgen_model_name(workload),
                        {} if workload.variant.is_result else mini_settings)
+  for k, v in (getattr(args, 'settings_overrides', None) or {}).items():
+    setattr(settings, k, v)  # e.g. TEST05's seeds
   log_settings = lg.LogSettings()
   log_settings.log_output.outdir = os.path.abspath(args.output_dir)
   log_settings.log_output.copy_summary_to_stdout = False
   try:
-    lg.StartTestWithLogSettings(sut.handle, qsl.handle, settings, log_settings)
+    # The official default reads ./audit.config; an audit names its own.
+    lg.StartTestWithLogSettings(sut.handle, qsl.handle, settings, log_settings,
+                                getattr(args, 'audit_config', None)
+                                or 'audit.config')
   finally:
     sut.destroy()
     qsl.destroy()
