@@ -39,27 +39,53 @@ from mlperf_jax.workloads import minigo
 
 
 class AgainstRandom(minigo.MiniGoWorkload):
-  """The mini loop evaluated against random play, never 'reaching' it."""
+  """The mini loop evaluated against random play, never 'reaching' it;
+  keeps the network after each generation (`snapshots[g]`)."""
   target_override = 'random'
   variants = {'mini': minigo.dataclasses.replace(
       minigo.VARIANTS['mini'], target=Target('win_rate', math.inf))}
 
+  def __init__(self, *args, snapshot_dir: str | None = None, **kwargs):
+    super().__init__(*args, **kwargs)
+    self.snapshots: dict[int, dict] = {}
+    self.snapshot_dir = snapshot_dir
 
-def make(seed: int, generations: int, out: str) -> dict:
-  wl = AgainstRandom('mini')
+  def run_block(self, ctx, block):
+    action = super().run_block(ctx, block)
+    state = jax.device_get(ctx.state)
+    g = int(block.first_epoch_num)
+    self.snapshots[g] = {'params': minigo.nn_unbox(state.params),
+                         **state.model_state}
+    if self.snapshot_dir:  # as it goes: a long run can be cut short
+      os.makedirs(self.snapshot_dir, exist_ok=True)
+      target_model.save_npz(os.path.join(self.snapshot_dir, f'gen{g:02d}.npz'),
+                            self.snapshots[g], {'generation': g})
+    return action
+
+
+def make(seed: int, generations: int, out: str, pick: str = 'last',
+         snapshot_dir: str | None = None) -> dict:
+  """Runs the loop and writes the network of the picked generation:
+  'last', or 'best' (the highest win rate against random, the later
+  generation on ties)."""
+  wl = AgainstRandom('mini', snapshot_dir=snapshot_dir)
   hp = wl.resolve_hparams()
   with tempfile.TemporaryDirectory() as tmp:
     log = RunLog(os.path.join(tmp, 'mllog.txt'))
     result = loop.run(wl, hp, RunOptions(seed=seed, max_epochs=generations,
-                                         progress=False), log)
+                                         progress=True), log)
     log.close()
-  state = jax.device_get(result.state)
+  rates = [float(e.metrics['win_rate']) for e in result.evals]
+  if pick == 'best':
+    g = max(range(len(rates)), key=lambda i: (rates[i], i)) + 1
+  else:
+    g = len(rates)
   meta = {'command': f'python -m mlperf_jax.selfplay.make_target --seed '
-                     f'{seed} --generations {generations}',
-          'seed': seed, 'generations': generations,
-          'win_rate_vs_random': [e.metrics['win_rate'] for e in result.evals],
+                     f'{seed} --generations {generations} --pick {pick}',
+          'seed': seed, 'generations': generations, 'pick': pick,
+          'generation': g, 'win_rate_vs_random': rates,
           'hparams': {k: v for k, v in hp.items()}}
-  variables = {'params': state.params, **state.model_state}
+  variables = wl.snapshots[g]
   meta['baselines'] = baselines(variables)
   target_model.save_npz(out, variables, meta)
   return meta
@@ -90,11 +116,18 @@ def main(argv=None) -> int:
   p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
   p.add_argument('--seed', type=int, default=1000)
   p.add_argument('--generations', type=int, default=5)
+  p.add_argument('--pick', choices=('last', 'best'), default='last',
+                 help='the generation frozen: the last, or the one with the '
+                 'highest win rate against random (later on ties)')
+  p.add_argument('--snapshot-dir', default=None,
+                 help='also write every generation\'s network here')
   p.add_argument('--out', default=target_model.SHIPPED)
   args = p.parse_args(argv)
-  meta = make(args.seed, args.generations, args.out)
-  print(f'wrote {args.out}: win rate against random by generation '
-        f'{meta["win_rate_vs_random"]}')
+  meta = make(args.seed, args.generations, args.out, args.pick,
+              args.snapshot_dir)
+  print(f'wrote {args.out}: generation {meta["generation"]}; win rate '
+        f'against random by generation {meta["win_rate_vs_random"]}; '
+        f'baselines against it {meta["baselines"]}', flush=True)
   return 0
 
 
