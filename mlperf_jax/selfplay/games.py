@@ -103,38 +103,60 @@ def play_match(rules: GoRules, network: Network, candidate, opponent,
   """Candidate against opponent (a network's variables, or None for random
   play); game `i` gives the candidate black when `i` is even.
 
+  Every game of a batch is at the same ply, so the side to move is the
+  same in all of them: each ply the candidate searches only the games
+  where it moves and the opponent only the others, half the batch each
+  (MiniGo's evaluation: each player thinks on its own turn). That needs
+  as many even as odd `game_index` entries (colour pairs, as the eval
+  batches hold); a game's moves depend only on its own index and `key`
+  (up to mctx's 1e-7 tie-break noise, drawn per search batch).
+
   Returns:
     float [B]: 1 where the candidate won, else 0 (jit this).
   """
   b = game_index.shape[0]
+  if b % 2:
+    raise ValueError(f'a match batch holds colour pairs; got {b} games')
+  half = b // 2
   cand_black = game_index % 2 == 0
+  # Games where the candidate has black first, then those where it has
+  # white (stable: each half keeps the batch order).
+  order = jnp.argsort(~cand_black, stable=True)
+  black_half, white_half = order[:half], order[half:]
   keys = jax.vmap(lambda i: jax.random.fold_in(key, i))(game_index)
   states = jax.vmap(lambda _: rules.init())(jnp.arange(b))
 
-  def moves(variables, states, k, ply, side):
+  def take(tree, idx):
+    return jax.tree.map(lambda x: x[idx], tree)
+
+  def moves(variables, sub, sub_keys, k, ply, side):
     # No noise: the search is deterministic; softpick draws from per-game
     # keys, so a game's moves do not depend on the other games.
-    weights, _, _, legal = run_search(rules, network, variables, states, k,
+    weights, _, _, legal = run_search(rules, network, variables, sub, k,
                                       cfg, readouts=cfg.readouts, noise=False)
     ks = jax.vmap(lambda kk: jax.random.fold_in(
-        jax.random.fold_in(kk, ply), side))(keys)
-    picks = jax.vmap(lambda w, l, kk: pick_moves(
+        jax.random.fold_in(kk, ply), side))(sub_keys)
+    return jax.vmap(lambda w, l, kk: pick_moves(
         w[None], l[None], kk, ply, cfg.softpick_plies)[0])(weights, legal, ks)
-    return picks, legal
 
   def body(carry):
     ply, states, k = carry
     k, k1, k2 = jax.random.split(k, 3)
     live = ~jax.vmap(rules.is_over)(states)
-    cand_moves, legal = moves(candidate, states, k1, ply, 0)
+    black_to_play = ply % 2 == 0  # one move per ply, passes included
+    cand_idx = jnp.where(black_to_play, black_half, white_half)
+    opp_idx = jnp.where(black_to_play, white_half, black_half)
+    cand_moves = moves(candidate, take(states, cand_idx), keys[cand_idx], k1,
+                       ply, 0)
+    opp_states = take(states, opp_idx)
     if opponent is None:
-      opp_moves = _random_moves(
-          legal, jax.vmap(lambda kk: jax.random.fold_in(kk, ply))(keys))
+      legal, _ = jax.vmap(lambda s: analyse(rules, s))(opp_states)
+      opp_moves = _random_moves(legal, jax.vmap(
+          lambda kk: jax.random.fold_in(kk, ply))(keys[opp_idx]))
     else:
-      opp_moves, _ = moves(opponent, states, k2, ply, 1)
-    black_to_play = jax.vmap(rules.to_play)(states) == 1
-    cand_turn = black_to_play == cand_black
-    action = jnp.where(cand_turn, cand_moves, opp_moves)
+      opp_moves = moves(opponent, opp_states, keys[opp_idx], k2, ply, 1)
+    action = jnp.zeros((b,), jnp.int32).at[cand_idx].set(cand_moves).at[
+        opp_idx].set(opp_moves)
     nxt = jax.vmap(rules.step)(states, action)
     return ply + 1, _where_tree(live, nxt, states), k
 

@@ -6,18 +6,39 @@ The shipped file was made by
     python -m mlperf_jax.selfplay.make_target --seed 1000 --generations 5
 
 i.e. the mini loop itself (same rules, network, search, optimizer and
-hyperparameters as `--workload minigo`), seed 1000, for a fixed number of
-generations, evaluated against a uniformly random player instead of a
-target; the network after the last generation is frozen into the file,
-with the run's settings, its win rates against random and the baselines'
-win rates against it (`baselines`) in its `meta`. Measured for the shipped
-file (2026-12-02): against random 0.73, 0.41, 0.67, 0.63, 0.84 by
-generation; random 0.16 and the untrained network with search 0.16
-against it. Like
-MLPerf's `ml_perf/target` ("intermediate amateur"), it is a network of
-intermediate strength from the same kind of training the runs do. It
-turned out weak: a run with seed 1 beat it (0.555) after one generation;
-a longer run (more generations) would make a harder, better target.
+hyperparameters as `--workload minigo`), seed 1000, evaluated after each
+generation against a uniformly random player instead of a target; the
+network after the last generation is frozen into the file, with the run's
+settings, its win rates against random and the baselines' win rates
+against it (`baselines`) in its `meta`. `--snapshot-dir DIR` also keeps
+every generation (`DIR/genNN.npz`); a generation's training does not depend
+on the later ones, so generation g of a longer run is the network
+`--generations g` writes. Like MLPerf's `ml_perf/target` ("intermediate
+amateur"), it is a network of intermediate strength from the same kind of
+training the runs do.
+
+Measured (2026-12-02, 128 games each, alternating colours). A 24-generation
+run (`--seed 1000 --generations 24`, 563 s user+sys) against random by
+generation: 0.73 0.41 0.67 0.63 **0.84** (generation 5, shipped) 0.38 0.19
+0.70 0.88 0.91 0.83 0.77 0.85 0.63 0.97 0.94 0.93 0.84 0.96 0.93 0.91 0.93
+0.91 0.87 (generations 1-5 identical to the shipped file's record). The
+shipped generation 5 is weak: a fresh run (seed 1) beat it after one
+generation (0.555). Later generations as targets, by the same run's
+earlier generations and baselines against them:
+
+* generation 8: generations 1, 3, 5, 7 score 0.83, 0.51, 0.66, 0.07;
+* generation 9: 0.23, 0.25, 0.10, 0.02;
+* generation 10: random 0.094, untrained network with search 0.211; a
+  fresh mini run (seed 1) scored 0.16 0.15 0.13 0.23 0.16 0.21 0.09 0.14
+  0.27 0.15 0.07 0.17 0.20 0.06 0.08 in generations 1-15 (stopped there);
+* generation 15: generations 1-12 score 0.00-0.16;
+* generation 24: generations 1-19 score 0.03-0.38; random 0.133, the
+  untrained network with search 0.047.
+
+So the strength rises steeply between generations 5 and 9 of this run and
+no generation tried is both beaten by a fresh run within a few generations
+and not after one; a harder shipped target needs a calibrated choice (e.g.
+generation 9 or 10 with more generations per run) that is still to do.
 """
 
 from __future__ import annotations
@@ -39,27 +60,53 @@ from mlperf_jax.workloads import minigo
 
 
 class AgainstRandom(minigo.MiniGoWorkload):
-  """The mini loop evaluated against random play, never 'reaching' it."""
+  """The mini loop evaluated against random play, never 'reaching' it;
+  keeps the network after each generation (`snapshots[g]`)."""
   target_override = 'random'
   variants = {'mini': minigo.dataclasses.replace(
       minigo.VARIANTS['mini'], target=Target('win_rate', math.inf))}
 
+  def __init__(self, *args, snapshot_dir: str | None = None, **kwargs):
+    super().__init__(*args, **kwargs)
+    self.snapshots: dict[int, dict] = {}
+    self.snapshot_dir = snapshot_dir
 
-def make(seed: int, generations: int, out: str) -> dict:
-  wl = AgainstRandom('mini')
+  def run_block(self, ctx, block):
+    action = super().run_block(ctx, block)
+    state = jax.device_get(ctx.state)
+    g = int(block.first_epoch_num)
+    self.snapshots[g] = {'params': minigo.nn_unbox(state.params),
+                         **state.model_state}
+    if self.snapshot_dir:  # as it goes: a long run can be cut short
+      os.makedirs(self.snapshot_dir, exist_ok=True)
+      target_model.save_npz(os.path.join(self.snapshot_dir, f'gen{g:02d}.npz'),
+                            self.snapshots[g], {'generation': g})
+    return action
+
+
+def make(seed: int, generations: int, out: str, pick: str = 'last',
+         snapshot_dir: str | None = None) -> dict:
+  """Runs the loop and writes the network of the picked generation:
+  'last', or 'best' (the highest win rate against random, the later
+  generation on ties)."""
+  wl = AgainstRandom('mini', snapshot_dir=snapshot_dir)
   hp = wl.resolve_hparams()
   with tempfile.TemporaryDirectory() as tmp:
     log = RunLog(os.path.join(tmp, 'mllog.txt'))
     result = loop.run(wl, hp, RunOptions(seed=seed, max_epochs=generations,
-                                         progress=False), log)
+                                         progress=True), log)
     log.close()
-  state = jax.device_get(result.state)
+  rates = [float(e.metrics['win_rate']) for e in result.evals]
+  if pick == 'best':
+    g = max(range(len(rates)), key=lambda i: (rates[i], i)) + 1
+  else:
+    g = len(rates)
   meta = {'command': f'python -m mlperf_jax.selfplay.make_target --seed '
-                     f'{seed} --generations {generations}',
-          'seed': seed, 'generations': generations,
-          'win_rate_vs_random': [e.metrics['win_rate'] for e in result.evals],
+                     f'{seed} --generations {generations} --pick {pick}',
+          'seed': seed, 'generations': generations, 'pick': pick,
+          'generation': g, 'win_rate_vs_random': rates,
           'hparams': {k: v for k, v in hp.items()}}
-  variables = {'params': state.params, **state.model_state}
+  variables = wl.snapshots[g]
   meta['baselines'] = baselines(variables)
   target_model.save_npz(out, variables, meta)
   return meta
@@ -90,11 +137,18 @@ def main(argv=None) -> int:
   p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
   p.add_argument('--seed', type=int, default=1000)
   p.add_argument('--generations', type=int, default=5)
+  p.add_argument('--pick', choices=('last', 'best'), default='last',
+                 help='the generation frozen: the last, or the one with the '
+                 'highest win rate against random (later on ties)')
+  p.add_argument('--snapshot-dir', default=None,
+                 help='also write every generation\'s network here')
   p.add_argument('--out', default=target_model.SHIPPED)
   args = p.parse_args(argv)
-  meta = make(args.seed, args.generations, args.out)
-  print(f'wrote {args.out}: win rate against random by generation '
-        f'{meta["win_rate_vs_random"]}')
+  meta = make(args.seed, args.generations, args.out, args.pick,
+              args.snapshot_dir)
+  print(f'wrote {args.out}: generation {meta["generation"]}; win rate '
+        f'against random by generation {meta["win_rate_vs_random"]}; '
+        f'baselines against it {meta["baselines"]}', flush=True)
   return 0
 
 

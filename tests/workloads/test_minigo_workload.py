@@ -1,8 +1,9 @@
 # Copyright 2026 The mlperf_jax Authors. Licensed under the Apache License 2.0.
 """MiniGo's loop pieces, fast: a generation's games are a function of its
-seed, training examples are well formed, match results do not depend on
-the batch, the search keeps to legal moves, the reference dry run and a
-reference smoke log (checker 1.1.0 fails only on the target)."""
+seed (self-play sharded over two devices), training examples are well
+formed, matches give each side its colour and turns and a game's result
+does not depend on the batch, the search keeps to legal moves, the reference dry run and a
+reference smoke log (checkers 1.1.0 and 2.1.0 fail only on the target)."""
 
 import dataclasses
 import glob
@@ -17,6 +18,7 @@ import numpy as np
 
 from mlperf_jax import compliance
 from mlperf_jax import workloads
+from mlperf_jax.runtime import sharding as shd
 from mlperf_jax.selfplay import games, search
 from support import checker
 
@@ -41,15 +43,29 @@ def _untrained(wl, seed=0):
 
 
 def test_generation_is_reproducible_from_its_seed_and_well_formed():
+  # Self-play batched over a 2-device data axis (4 games per shard).
   wl = _small_workload()
   v = _untrained(wl)
-  a = wl.self_play_generation(v, seed=7, generation=1)
-  b = wl.self_play_generation(v, seed=7, generation=1)
-  c = wl.self_play_generation(v, seed=7, generation=2)
+  mesh = shd.make_mesh('data=2', devices=jax.devices()[:2])
+  a = wl.self_play_generation(v, seed=7, generation=1, mesh=mesh)
+  b = wl.self_play_generation(v, seed=7, generation=1, mesh=mesh)
+  c = wl.self_play_generation(v, seed=7, generation=2, mesh=mesh)
   for k in a:
     np.testing.assert_array_equal(a[k], b[k])
   assert len(a['value']) != len(c['value']) or not np.array_equal(
       a['policy'], c['policy'])
+  # Shard 1 of a chunk plays exactly the games of an unsharded batch of 4
+  # with key fold_in(key, 1): the shards are independent game batches.
+  key = jax.random.PRNGKey(11)
+  sharded = jax.device_get(wl.compiled_self_play(mesh)(v, key))
+  c_ = wl.loop_config
+  alone = jax.device_get(jax.jit(lambda vv, k: games.self_play(
+      wl.rules(), wl.network, vv, k, 4, c_.selfplay))(
+          v, jax.random.fold_in(key, 1)))
+  for got, want in zip(sharded, alone):
+    np.testing.assert_array_equal(got[4:8] if got.ndim == 1 else
+                                  got[:, 4:8], want)
+  assert not np.array_equal(sharded.policy[:, :4], sharded.policy[:, 4:])
   # Well-formed examples: visit distributions, results +-1 for the side to
   # move, 13 bool planes; no pass target before ply 10 (forbidden then).
   np.testing.assert_allclose(a['policy'].sum(-1), 1.0, rtol=1e-5)
@@ -62,17 +78,23 @@ def test_generation_is_reproducible_from_its_seed_and_well_formed():
   assert (a['policy'][:, :-1][occupied.reshape(len(occupied), -1)] == 0).all()
 
 
-def test_match_results_do_not_depend_on_the_batch():
+def test_match_colours_and_turns_and_batch_independence():
+  # Two different untrained networks, argmax moves (no softpick): the
+  # games are deterministic, so swapping candidate and opponent while
+  # keeping each network's colour (index + 1) must flip every result, and
+  # a game's result must not depend on the other games of the batch.
   wl = _small_workload()
-  c = wl.loop_config
-  v = _untrained(wl)
+  cfg = dataclasses.replace(wl.loop_config.evaluation, softpick_plies=0)
+  a, b = _untrained(wl, 0), _untrained(wl, 1)
   rules = wl.rules()
-  play = jax.jit(lambda idx: games.play_match(
-      rules, wl.network, v, None, idx, c.evaluation, jax.random.PRNGKey(1)))
-  all8 = np.asarray(play(jnp.arange(8)))
-  last4 = np.asarray(play(jnp.arange(4, 8)))
-  np.testing.assert_array_equal(all8[4:], last4)
-  assert set(np.unique(all8)) <= {0.0, 1.0}
+  play = jax.jit(lambda cand, opp, idx: games.play_match(
+      rules, wl.network, cand, opp, idx, cfg, jax.random.PRNGKey(1)))
+  ab = np.asarray(play(a, b, jnp.arange(8)))
+  ba = np.asarray(play(b, a, jnp.arange(1, 9)))
+  later = np.asarray(play(a, b, jnp.arange(4, 12)))
+  assert set(np.unique(ab)) <= {0.0, 1.0}
+  np.testing.assert_array_equal(ab, 1.0 - ba)
+  np.testing.assert_array_equal(ab[4:], later[:4])
 
 
 def test_search_visits_only_legal_moves_and_values_unvisited_below_parent():
@@ -117,7 +139,8 @@ def test_reference_dry_run_prints_parameters_and_selfplay_cost():
   assert 'network evaluations per generation' in out and 'FLOPs' in out
 
 
-def test_reference_smoke_log_passes_1_1_0_except_the_target(tmp_path):
+def test_reference_smoke_log_passes_1_1_0_and_2_1_0_except_the_target(
+    tmp_path):
   r = _train('--scale', 'reference', '--synthetic-data', '--max-steps', '2',
              '--max-epochs', '1', '--seed', '3', '--set',
              'train_batch_size=8', '--output-dir', str(tmp_path))
@@ -126,8 +149,9 @@ def test_reference_smoke_log_passes_1_1_0_except_the_target(tmp_path):
   log = open(logs[0]).read()
   assert log.count('"weights_initialization"') == 48
   assert '"actual_selfplay_games_per_generation"' in log
-  res = compliance.check(logs[0], '1.1.0')
-  checker.assert_only_the_target_fails(res, '0.5')
+  for ruleset in ('1.1.0', '2.1.0'):
+    res = compliance.check(logs[0], ruleset)
+    checker.assert_only_the_target_fails(res, '0.5')
 
 
 def test_replay_symmetries_move_planes_and_policy_together():
