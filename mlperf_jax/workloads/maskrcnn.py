@@ -33,6 +33,7 @@ model_lib = LazyModule('mlperf_jax.models.maskrcnn')
 batches = LazyModule('mlperf_jax.input_pipelines.maskrcnn_batches')
 coco = LazyModule('mlperf_jax.input_pipelines.coco')
 coco_map = LazyModule('mlperf_jax.metrics.coco_map')
+c2_weights = LazyModule('mlperf_jax.models.c2_resnet_weights')
 
 COCO_TRAIN = 117_266     # input_pipelines.coco.TRAIN_IMAGES (tested)
 COCO_EVAL = 5000
@@ -84,6 +85,9 @@ VARIANTS = {
         eval_batch_size=None, eval_every_epochs=1, max_epochs=20,
         log_init_tensors=True,
         extra={'targets': {'BBOX': 0.377, 'SEGM': 0.339}, 'channels': 3,
+               # The backbone of `--init-checkpoint R-50.pkl` (and of
+               # model_lib.reference_config: tested).
+               'c2_backbone': 'R-50', 'frozen_stages': 2,
                # maskrcnn_batches.REFERENCE_BUCKETS (tested)
                'train_buckets': ((800, 1344), (1344, 800)),
                'max_gt': 100, 'mask_grid': 64}),
@@ -257,7 +261,15 @@ class MaskRCNNWorkload(Workload):
              'image_hw': jnp.asarray([[h, w]], jnp.int32)}
     variables = self.model().init({'params': rng}, batch, train=False)
     params = variables.pop('params')
-    return params, dict(variables)
+    state = dict(variables)
+    imported = getattr(self, '_c2', None)
+    if imported is not None:
+      # Constants of the init executable (328,640 floats): the runtime
+      # replaces only `params` after init (`load_init_checkpoint`).
+      for coll in ('frozen', 'frozen_bn'):
+        state[coll] = {**state[coll],
+                       'backbone': imported['variables'][coll]}
+    return params, state
 
   def loss(self, params, model_state, batch, rng, hp):
     out = self.model().apply(
@@ -308,8 +320,11 @@ class MaskRCNNWorkload(Workload):
     return model_lib.LOGICAL_AXIS_RULES
 
   def check_request(self, hp, *, division, init_checkpoint, dry_run):
-    del division, init_checkpoint
+    del division
     problems = []
+    if init_checkpoint:
+      problems += [f'--init-checkpoint {init_checkpoint}: {p}'
+                   for p in self._import_c2(init_checkpoint)]
     group = self._group(hp)
     if int(hp['global_batch_size']) % group:
       problems.append(
@@ -320,6 +335,62 @@ class MaskRCNNWorkload(Workload):
     if self.variant.needs_data_dir and not self.synthetic and not dry_run:
       problems += coco.layout_problems(self.data_dir)
     return problems
+
+  # ---- the ImageNet backbone (`--init-checkpoint R-50.pkl`) -----------------
+
+  def _import_c2(self, path: str) -> list[str]:
+    """Reads and checks the MSRA C2 weights (NumPy only, before JAX);
+    keeps them for `init` and `load_init_checkpoint`. Returns problems."""
+    arch = self.variant.extra.get('c2_backbone')
+    if arch is None:
+      return [f'the {self.scale} model trains its backbone from scratch '
+              '(GroupNorm, no ImageNet weights); drop --init-checkpoint']
+    try:
+      blobs = c2_weights.read(path)
+      stages, width = c2_weights.ARCHS[arch]
+      variables = c2_weights.backbone_variables(
+          blobs, stages, width, self.variant.extra['frozen_stages'])
+    except ValueError as e:
+      return [f'{e}; pass the MSRA {arch} ImageNet weights (Detectron\'s '
+              f'ImageNetPretrained/MSRA/{arch}.pkl, the reference\'s '
+              f'catalog://ImageNetPretrained/MSRA/{arch})']
+    self._c2 = {'path': path, 'variables': variables}
+    return []
+
+  def load_init_checkpoint(self, path, abstract_params, hp):
+    """The reference's `MODEL.WEIGHT` (MSRA C2 ImageNet ResNet-50, see
+    `models.c2_resnet_weights`): the trainable backbone convs (res3-res5)
+    come back as `params`; the frozen stem and res2 convs and every
+    FrozenBatchNorm buffer are model state, which `init` already took from
+    the same file (the CLI's `check_request` read it before any compute).
+
+    The `Workload` interface passes shapes, not the run's initial values,
+    so the FPN and heads are initialised here from a fixed key (the seed
+    does not vary them; it still varies the data order and sampling).
+    """
+    import flax  # pylint: disable=import-outside-toplevel
+    imported = getattr(self, '_c2', None)
+    if imported is None or imported['path'] != path:
+      bad = self._import_c2(path)
+      if bad:
+        raise ValueError('; '.join(bad))
+      raise ValueError('the frozen backbone tensors were not imported when '
+                       'the model was initialised; pass --init-checkpoint '
+                       'on the command line (check_request reads it first)')
+    params, _ = jax.device_get(jax.jit(lambda r: self.init(r, hp))(
+        jax.random.PRNGKey(0)))
+    params = flax.core.unfreeze(flax.linen.meta.unbox(params))
+    flat = traverse_util.flatten_dict(params)
+    for k, v in traverse_util.flatten_dict(
+        imported['variables']['params']).items():
+      flat[('backbone',) + k] = v
+    params = traverse_util.unflatten_dict(flat)
+    shapes = lambda tree: {k: (tuple(v.shape), np.dtype(v.dtype)) for k, v in
+                           traverse_util.flatten_dict(dict(tree)).items()}
+    if shapes(abstract_params) != shapes(params):
+      raise ValueError('the imported parameters do not have the shapes of '
+                       'the model being trained')
+    return params
 
   def init_tensor_names(self, params):
     import flax  # pylint: disable=import-outside-toplevel
