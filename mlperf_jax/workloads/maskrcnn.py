@@ -447,6 +447,56 @@ class MaskRCNNWorkload(Workload):
             'image_hw': min(h, w) + 1, 'image_id': 2 ** 30}
 
 
+def mini_baselines(count: int | None = None) -> dict[str, dict[str, float]]:
+  """AP of two detectors without learning on the mini's eval canvases (the
+  first `count`), judged like a run (`BoxMaskAccumulator`, 28x28 maps
+  pasted into their boxes):
+
+  * 'box_as_mask': the ground-truth boxes themselves, right class, score
+    1, each box filled as its mask. Its BBOX is 1 by construction; its
+    SEGM bounds every detector whose masks are filled boxes (what the mask
+    head adds is the rest).
+  * 'prior': the anchors of the coarsest level as detections of every
+    class, scored by the class's training frequency, masks filled (COCO's
+    100 best per image).
+  """
+  from mlperf_jax.input_pipelines import digit_canvas  # pylint: disable=import-outside-toplevel
+  cs = digit_canvas.load_split('eval')
+  n = len(cs) if count is None else count
+  cfg = model_lib.mini_config()
+  size = digit_canvas.CANVAS_SIZE
+  full = np.ones((cfg.mask_resolution,) * 2, np.float32)
+  gt = batches.canvas_ground_truth()
+  train = digit_canvas.load_split('train')
+  freq = np.bincount(train.labels[train.labels > 0],
+                     minlength=cfg.num_classes)[1:]
+  anchors = np.clip(model_lib.level_anchors(cfg, (size, size))[-1], 0,
+                    size - 1)
+  k = cfg.num_classes - 1
+  prior_scores = np.repeat(freq / freq.sum(), len(anchors))
+  top = np.argsort(-prior_scores, kind='stable')[:100]
+  out = {}
+  for name in ('box_as_mask', 'prior'):
+    acc = BoxMaskAccumulator(gt, {'BBOX': 1.0, 'SEGM': 1.0})
+    for i in range(n):
+      if name == 'box_as_mask':
+        m = int(cs.num_instances[i])
+        boxes = batches.legacy_boxes(cs.boxes[i, :m])
+        classes, scores = cs.labels[i, :m], np.ones(m)
+      else:
+        boxes = np.tile(anchors, (k, 1))[top]
+        classes = np.repeat(np.arange(1, k + 1), len(anchors))[top]
+        scores = prior_scores[top]
+      d = len(boxes)
+      acc.add({'boxes': boxes[None], 'scores': scores[None],
+               'classes': classes[None], 'valid': np.ones((1, d), bool),
+               'masks': np.broadcast_to(full, (1, d) + full.shape),
+               'image_id': cs.image_id[i:i + 1], 'mask': np.ones(1)})
+    r = acc.result()
+    out[name] = {'BBOX': r['BBOX'], 'SEGM': r['SEGM']}
+  return out
+
+
 class _SyntheticAccumulator:
   """Synthetic data has no ground truth: AP 0 (smoke runs only)."""
 

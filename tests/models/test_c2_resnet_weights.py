@@ -89,8 +89,9 @@ def test_a_c2_file_loads_with_oihw_kernels_and_affine_frozen_bn(tmp_path):
   net = m.Backbone(cfg)
   variables = {'frozen': got['frozen'], 'frozen_bn': got['frozen_bn'],
                'params': {**got['params'], **_fpn_params(net, x)}}
-  _, inter = net.apply(variables, jnp.asarray(x), capture_intermediates=True,
-                       mutable=['intermediates'])
+  _, inter = jax.jit(lambda v, im: net.apply(
+      v, im, capture_intermediates=True, mutable=['intermediates']))(
+          variables, jnp.asarray(x))
   out = np.asarray(inter['intermediates']['stem_bn']['__call__'][0])
   w = blobs['conv1_w']
   xp = np.pad(x[0], ((3, 3), (3, 3), (0, 0)))
