@@ -6,6 +6,7 @@ parts, and files that must be refused."""
 import dataclasses
 import os
 import pickle
+import struct
 
 import flax
 import jax
@@ -25,16 +26,33 @@ def _shapes(tree):
           flax.traverse_util.flatten_dict(dict(tree)).items()}
 
 
-def _write_c2(path, stages, width, rng, extra=None, protocol=2):
+class _Python2Pickler(pickle._Pickler):  # pylint: disable=protected-access
+  """Writes bytes as Python 2's str opcodes (BINSTRING), as the Detectron
+  files were written; Python 3 reads them back with encoding='latin1'."""
+
+  def save_bytes(self, obj):
+    n = len(obj)
+    self.write(pickle.SHORT_BINSTRING + bytes([n]) + obj if n < 256 else
+               pickle.BINSTRING + struct.pack('<i', n) + obj)
+    self.memoize(obj)
+
+  dispatch = dict(pickle._Pickler.dispatch)  # pylint: disable=protected-access
+  dispatch[bytes] = save_bytes
+
+
+def _write_c2(path, stages, width, rng, protocol=None):
   """A file in the Detectron layout: {'blobs': {name: OIHW array}} with the
-  classifier and momentum blobs the reference skips."""
+  classifier and momentum blobs the reference skips; Python 2 style unless
+  a Python 3 `protocol` is given."""
   blobs = {k: rng.normal(size=s).astype(np.float32) for k, s in
            c2.expected_shapes(stages, width).items()}
   blobs['fc1000_w'] = np.zeros((1000, 16 * width), np.float32)
   blobs['res2_0_branch2a_w_momentum'] = np.zeros((1,), np.float32)
-  blobs.update(extra or {})
   with open(path, 'wb') as f:
-    pickle.dump({'blobs': blobs}, f, protocol=protocol)
+    if protocol is None:
+      _Python2Pickler(f, protocol=2).dump({'blobs': blobs})
+    else:
+      pickle.dump({'blobs': blobs}, f, protocol=protocol)
   return blobs
 
 

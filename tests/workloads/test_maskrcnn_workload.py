@@ -293,7 +293,10 @@ def test_coco_batches_are_grouped_resized_and_carry_box_local_masks(
   hp = wl.resolve_hparams()
   problems = wl.check_request(hp, division='closed', init_checkpoint=None,
                               dry_run=False)
-  assert problems and all('nowhere' in p for p in problems)
+  assert 'pass --init-checkpoint R-50.pkl' in problems[0]
+  assert problems[1:] and all('nowhere' in p for p in problems[1:])
+  assert not any('R-50' in p for p in wl.check_request(
+      hp, division='open', init_checkpoint=None, dry_run=False))
   bad = wl.resolve_hparams({'global_batch_size': '7',
                             'num_image_candidates': '2000'}, division='open')
   assert any('groups of 2 images' in p for p in wl.check_request(
