@@ -4,7 +4,11 @@ batches, mask pasting and COCO bbox + segm AP against pycocotools."""
 
 import contextlib
 import io
+import json
 import os
+import pickle
+import subprocess
+import sys
 
 import jax
 import jax.numpy as jnp
@@ -16,13 +20,30 @@ from pycocotools import mask as mask_util
 from pycocotools.coco import COCO
 from pycocotools.cocoeval import COCOeval
 
+from mlperf_jax import compliance
 from mlperf_jax.api import HostShard
 from mlperf_jax.hparams import maskrcnn as maskrcnn_hparams
 from mlperf_jax.hparams import registry
 from mlperf_jax.input_pipelines import coco
 from mlperf_jax.input_pipelines import digit_canvas
 from mlperf_jax.input_pipelines import maskrcnn_batches as mb
+from mlperf_jax.models import c2_resnet_weights as c2
 from mlperf_jax.workloads import maskrcnn as mw
+from support import checker
+from support.devices import one_device_env
+
+# One image per step (a CPU train step at 800x1344 needs ~8 GiB of
+# temporaries per image), decay at the rule's 960k / 1280k.
+_SMOKE_HP = ('--set', 'global_batch_size=1', '--set',
+             'opt_learning_rate_decay_steps=[960000,1280000]', '--set',
+             'num_image_candidates=1000')
+
+
+def _train(*args):
+  return subprocess.run([sys.executable, '-m', 'mlperf_jax.train',
+                         '--workload', 'maskrcnn', *args], capture_output=True,
+                        text=True, timeout=3000, check=False,
+                        env=one_device_env())
 
 
 @pytest.mark.parametrize('gbs,value,ok', [
@@ -200,6 +221,15 @@ def test_bbox_and_segm_ap_equal_pycocotools_on_the_same_results():
   assert mask_util.decode(rle).shape == (64, 64)
 
 
+def test_trivial_detectors_stay_far_below_the_mini_targets():
+  targets = mw.VARIANTS['mini'].extra['targets']
+  base = mw.mini_baselines(count=60)
+  assert base['prior']['BBOX'] < 0.01 and base['prior']['SEGM'] < 0.01
+  # Perfect boxes: BBOX 1, but a filled box is a poor digit mask.
+  assert base['box_as_mask']['BBOX'] == pytest.approx(1.0)
+  assert 0.05 < base['box_as_mask']['SEGM'] < 0.75 * targets['SEGM']
+
+
 def test_mini_eval_step_runs_and_scores_with_pycocotools():
   wl = mw.MaskRCNNWorkload('mini')
   hp = wl.resolve_hparams()
@@ -263,8 +293,52 @@ def test_coco_batches_are_grouped_resized_and_carry_box_local_masks(
   hp = wl.resolve_hparams()
   problems = wl.check_request(hp, division='closed', init_checkpoint=None,
                               dry_run=False)
-  assert problems and all('nowhere' in p for p in problems)
+  assert 'pass --init-checkpoint R-50.pkl' in problems[0]
+  assert problems[1:] and all('nowhere' in p for p in problems[1:])
+  assert not any('R-50' in p for p in wl.check_request(
+      hp, division='open', init_checkpoint=None, dry_run=False))
   bad = wl.resolve_hparams({'global_batch_size': '7',
                             'num_image_candidates': '2000'}, division='open')
   assert any('groups of 2 images' in p for p in wl.check_request(
       bad, division='open', init_checkpoint=None, dry_run=True))
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(3000)
+def test_reference_dry_run_prints_both_parameter_counts(tmp_path):
+  proc = _train('--scale', 'reference', '--dry-run', *_SMOKE_HP,
+                '--output-dir', str(tmp_path))
+  assert proc.returncode == 0, proc.stderr[-3000:]
+  assert '44,347,573 in all, 44,125,173 trainable' in proc.stdout
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(3000)   # compiles and steps at 800x1344 on a CPU
+def test_reference_smoke_log_passes_1_1_0_and_3_1_0_except_target(tmp_path):
+  # A file in the R-50.pkl layout (He-scaled random kernels, unit affine):
+  # the run imports it before the clock starts.
+  rng = np.random.default_rng(0)
+  blobs = {}
+  for name, shape in c2.expected_shapes(*c2.ARCHS['R-50']).items():
+    fan_in = int(np.prod(shape[1:])) if len(shape) == 4 else 0
+    blobs[name] = (rng.normal(0, np.sqrt(2 / fan_in), shape) if fan_in else
+                   np.full(shape, 1.0 if name.endswith('_s') else 0.0)
+                   ).astype(np.float32)
+  weights = tmp_path / 'R-50.pkl'
+  with open(weights, 'wb') as f:
+    pickle.dump({'blobs': blobs}, f, protocol=2)
+  proc = _train('--scale', 'reference', '--synthetic-data', '--max-steps',
+                '1', *_SMOKE_HP, '--init-checkpoint', str(weights),
+                '--seed', '5', '--output-dir', str(tmp_path / 'out'))
+  assert proc.returncode == 1, proc.stdout[-2000:] + proc.stderr[-3000:]
+  log = sorted((tmp_path / 'out').rglob('mllog.txt'))[0]
+  recs = [json.loads(line.split(':::MLLOG ', 1)[1])
+          for line in log.read_text().splitlines() if ':::MLLOG ' in line]
+  assert len([r for r in recs if r['key'] == 'weights_initialization']) == 21
+  assert any('initial weights loaded from' in str(r['value']) for r in recs)
+  values = {r['key']: r['value'] for r in recs}
+  assert values['num_image_candidates'] == 1000
+  assert set(values['eval_accuracy']) == {'BBOX', 'SEGM'}
+  for ruleset in ('1.1.0', '3.1.0'):
+    checker.assert_only_the_target_fails(compliance.check(str(log), ruleset),
+                                         '0.377')
