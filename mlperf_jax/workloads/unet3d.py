@@ -27,13 +27,15 @@ import dataclasses
 import math
 from typing import Iterator
 
-from mlperf_jax.api import Block, LazyModule, Target, Variant, Workload
+from mlperf_jax.api import (Block, InferenceSpec, LazyModule, Target, Variant,
+                            Workload)
 from mlperf_jax.hparams import registry
 from mlperf_jax.hparams import unet3d as unet3d_hparams
 
 # Imported on first use: reading the variants imports no JAX.
 jax = LazyModule('jax')
 jnp = LazyModule('jax.numpy')
+np = LazyModule('numpy')
 traverse_util = LazyModule('flax.traverse_util')
 unet_model = LazyModule('mlperf_jax.models.unet3d')
 conv3d_as_2d = LazyModule('mlperf_jax.models.conv3d_as_2d')
@@ -185,11 +187,17 @@ class UNet3DWorkload(Workload):
     return (jnp.sum(per_example),
             jnp.asarray(per_example.shape[0], jnp.float32), (model_state, {}))
 
+  def weighted_logits(self, params, windows, roi: int):
+    """The U-Net's logits of a batch of windows times the importance map
+    (the eval's and the SUT's device computation)."""
+    logits = self.model().apply({'params': params}, windows)
+    imp = jnp.asarray(sliding_window.gaussian_importance(roi))
+    return logits * imp[None, ..., None]
+
   def eval_step(self, params, model_state, batch, hp):
     del model_state
-    logits = self.model().apply({'params': params}, batch['image'])
-    imp = jnp.asarray(sliding_window.gaussian_importance(self.roi(hp)))
-    return {'weighted_logits': logits * imp[None, ..., None],
+    return {'weighted_logits': self.weighted_logits(params, batch['image'],
+                                                    self.roi(hp)),
             'case': batch['case'], 'origin': batch['origin']}
 
   def eval_accumulator(self):
@@ -305,3 +313,92 @@ class UNet3DWorkload(Workload):
                   steps=size * spe, eval_epoch_num=done + size)
       done += size
       size = every
+
+  # ---- inference -----------------------------------------------------------
+
+  def inference(self) -> InferenceSpec:
+    """MLPerf Inference 3D U-Net on KiTS19 (Inference v2.0+ serves the
+    training model: `inference:vision/medical_imaging/3d-unet-kits19`)
+    over this scale's eval cases.
+
+    A sample is one whole volume {'image': float32 [D, H, W]}, of any
+    shape. The SUT runs each volume through the training eval's sliding
+    window (`run_samples`): its windows, batched `eval_batch_size` at a
+    time (one executable for that window batch shape, never one per
+    volume), give importance-weighted logits that the host sums into the
+    volume. The response is the argmax over the trimmed volume (the region
+    the training eval scores) as uint8 bytes; the accuracy is the training
+    eval's mean DICE over the logged cases.
+    """
+    hp = self.resolve_hparams()
+    roi, overlap = self.roi(hp), float(hp['validation_overlap'])
+    window_batch = self.eval_batch_size(hp)
+    num_classes = self.model_config().num_classes
+    cases = self.cases('eval')
+
+    def load_sample(i):
+      return {'image': np.asarray(cases.image(int(i)), np.float32)}
+
+    def predict(params, model_state, batch):
+      del model_state
+      return {'weighted_logits': self.weighted_logits(params, batch['image'],
+                                                      roi)}
+
+    def batch_inputs(bucket):
+      return {'image': jax.ShapeDtypeStruct((bucket, roi, roi, roi, 1),
+                                            jnp.float32)}
+
+    def run_samples(execute, samples):
+      out = sliding_window.volumes_logits(
+          lambda w: execute(window_batch, {'image': w})['weighted_logits'],
+          [s['image'] for s in samples], roi, overlap, num_classes,
+          window_batch, weighted=True)
+      return {'prediction': [np.argmax(lg, -1).astype(np.uint8)
+                             for lg, _ in out]}
+
+    def accuracy(responses):
+      scores = []
+      for i in sorted(responses):
+        label = np.asarray(cases.label(i))
+        plan = sliding_window.plan_windows(label.shape, roi, overlap)
+        pred = decode_prediction(responses[i], plan.trimmed_shape)
+        scores.append(dice.dice_per_class(pred, plan.trimmed(label),
+                                          num_classes))
+      if not scores:
+        return {'mean_dice': float('nan'), 'samples': 0.0}
+      per_case = np.stack(scores)
+      return {'mean_dice': dice.mean_dice(per_case),
+              'kidney_dice': float(per_case[:, 0].mean()),
+              'tumour_dice': float(per_case[:, 1].mean()),
+              'samples': float(len(scores))}
+
+    def buckets(scenario):
+      if scenario not in INFERENCE_SCENARIOS:
+        raise ValueError(f'no inference buckets for scenario {scenario!r}; '
+                         f'valid: {sorted(INFERENCE_SCENARIOS)}')
+      return (window_batch,)
+
+    return InferenceSpec(
+        count=len(cases), performance_count=len(cases),
+        load_sample=load_sample, buckets=buckets, predict=predict,
+        encode=encode_prediction, accuracy=accuracy, metric='mean_dice',
+        batch_inputs=batch_inputs, run_samples=run_samples)
+
+
+# The scenarios of MLPerf Inference's 3d-unet (datacenter Offline, edge
+# SingleStream and Offline); the bucket is the eval's window batch.
+INFERENCE_SCENARIOS = ('SingleStream', 'Offline')
+
+
+def encode_prediction(outputs, row: int) -> bytes:
+  """The predicted classes of sample `row` (its trimmed volume) as uint8."""
+  return np.ascontiguousarray(outputs['prediction'][row], np.uint8).tobytes()
+
+
+def decode_prediction(response: bytes, shape) -> 'np.ndarray':
+  """A response's uint8 classes as a volume of `shape`."""
+  want = math.prod(shape)
+  if len(response) != want:
+    raise ValueError(f'a response of {len(response)} bytes is not a '
+                     f'{tuple(shape)} uint8 volume ({want} bytes)')
+  return np.frombuffer(response, np.uint8).reshape(shape)
