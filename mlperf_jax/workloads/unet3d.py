@@ -49,6 +49,10 @@ KITS19_EVAL = 42
 MINI_TRAIN = 32
 MINI_EVAL = 8
 MINI_VOLUME = 40
+# Measured on the eval cases: a per-voxel two-threshold classifier fitted
+# on training volumes 0.651; thresholds on Gaussian-smoothed volumes tuned
+# on the eval set itself (an oracle) 0.739.
+MINI_TARGET = 0.76
 NOTICE_KEY = 'mlperf_jax_notice'
 SHAPE_KEYS = ('training_input_shape', 'validation_input_shape')
 
@@ -88,11 +92,13 @@ VARIANTS = {
                'max_epochs_at_168': 10000}),
     'mini': Variant(
         scale='mini', benchmark='mini_unet3d',
-        target=Target('mean_dice', 0.75), train_samples=MINI_TRAIN,
+        target=Target('mean_dice', MINI_TARGET), train_samples=MINI_TRAIN,
         eval_samples=MINI_EVAL, num_runs=40, olympic_drop=4,
         rulesets=('mini',),
+        # Batch 4: half the step cost of 8 for about the same steps to
+        # the target (measured: 0.75 after 31 epochs = 248 steps, seed 1).
         defaults={
-            'global_batch_size': 8,
+            'global_batch_size': 4,
             'opt_base_learning_rate': 0.5,
             'opt_learning_rate_warmup_epochs': 4,
         },
@@ -101,8 +107,11 @@ VARIANTS = {
         train_data=_train, eval_data=_eval,
         # 8 windows of 24^3 per 40^3 case (trimmed to 36^3), 8 cases.
         eval_batch_size=16,
-        extra={'patch': 24, 'min_input': 8, 'volume': MINI_VOLUME, 'start_eval_at': 20,
-               'evaluate_every': 5, 'max_epochs_at_168': 100}),
+        # Evaluations from epoch 10 (80 steps), then every 3 epochs (an
+        # eval costs about as much as 6 steps); non-converged after 60.
+        extra={'patch': 24, 'min_input': 8, 'volume': MINI_VOLUME,
+               'start_eval_at': 10, 'evaluate_every': 3,
+               'max_epochs_at_168': 60}),
 }
 
 
