@@ -46,8 +46,9 @@ def test_mini_run_logs_the_reference_keys_and_cadence(mini_run):
   assert 'decomposed' in values['mlperf_jax_conv3d']
   epochs = [r['metadata']['epoch_num'] for r in recs
             if r['key'] == 'eval_accuracy']
-  # First eval after 20 epochs, then every 5 (the mini's cadence).
-  assert epochs == [20 + 5 * i for i in range(len(epochs))]
+  # First eval after 10 epochs, then every 3 (the mini's cadence).
+  assert epochs == [10 + 3 * i for i in range(len(epochs))]
+  assert values['global_batch_size'] == 4
 
 
 def test_reference_cadence_limits_and_hyperparameters():
@@ -185,7 +186,8 @@ def _threshold_dice(images, labels, lo, hi, roi):
 def test_trivial_baselines_stay_below_the_mini_target():
   """A per-voxel two-threshold classifier fitted on training volumes, and
   one on Gaussian-smoothed volumes tuned on the eval set itself (an oracle),
-  both score well below the mini target (measured: ~0.66 and ~0.73)."""
+  both score below the mini target (measured: 0.651 and, at sigma 0.6,
+  0.739; the target is 0.76)."""
   from scipy import ndimage  # pylint: disable=import-outside-toplevel
   wl = workloads.get('unet3d', 'mini')
   target = wl.variant.target.value
@@ -200,7 +202,10 @@ def test_trivial_baselines_stay_below_the_mini_target():
   eval_y = [ev.label(i) for i in range(len(ev))]
   fitted = _threshold_dice([ev.image(i) for i in range(len(ev))], eval_y,
                            lo, hi, roi)
-  smooth = [ndimage.gaussian_filter(ev.image(i), 1.0) for i in range(len(ev))]
-  oracle = max(_threshold_dice(smooth, eval_y, a, b, roi)
-               for a, b in pairs[::2])
-  assert 0.4 < fitted < oracle < target - 0.01, (fitted, oracle)
+  oracle = 0.0
+  for sigma in (0.6, 1.0):
+    smooth = [ndimage.gaussian_filter(ev.image(i), sigma)
+              for i in range(len(ev))]
+    oracle = max(oracle, max(_threshold_dice(smooth, eval_y, a, b, roi)
+                             for a, b in pairs[::2]))
+  assert 0.4 < fitted < oracle < target - 0.015, (fitted, oracle)
