@@ -14,10 +14,10 @@ import jax
 import numpy as np
 import pytest
 from support.devices import one_device_env
+from support.unet3d_eval import training_eval
 
 from mlperf_jax import accuracy
 from mlperf_jax import workloads
-from mlperf_jax.api import HostShard
 from mlperf_jax.inference import serving
 from mlperf_jax.loadgen import official
 from mlperf_jax.models import sliding_window as sw
@@ -88,12 +88,7 @@ def test_sut_mean_dice_equals_the_training_eval(tmp_path, scenario):
   import flax  # pylint: disable=import-outside-toplevel
   params, _ = wl.init(jax.random.PRNGKey(3), hp)
   params = flax.linen.meta.unbox(params)
-  # Training eval.
-  step = jax.jit(lambda p, b: wl.eval_step(p, {}, b, hp))
-  acc = wl.eval_accumulator()
-  for batch in wl.eval_batches(hp, host=HostShard()):
-    acc.add(jax.device_get(step(params, batch)))
-  want = acc.result()
+  want = training_eval(wl, hp, params)
   # Serving.
   spec = wl.inference()
   lg = official.get('python')

@@ -14,10 +14,10 @@ import jax
 import numpy as np
 import pytest
 from support.devices import one_device_env
+from support.unet3d_eval import training_eval
 
 from mlperf_jax import compliance
 from mlperf_jax import workloads
-from mlperf_jax.api import HostShard
 from mlperf_jax.metrics import dice
 from mlperf_jax.models import sliding_window as sw
 from support import checker
@@ -113,11 +113,7 @@ def test_eval_pipeline_and_accumulator_equal_direct_sliding_window():
   params, _ = wl.init(jax.random.PRNGKey(0), hp)
   import flax  # pylint: disable=import-outside-toplevel
   params = flax.linen.meta.unbox(params)
-  step = jax.jit(lambda p, b: wl.eval_step(p, {}, b, hp))
-  acc = wl.eval_accumulator()
-  for batch in wl.eval_batches(hp, host=HostShard()):
-    acc.add(jax.device_get(step(params, batch)))
-  got = acc.result()
+  got = training_eval(wl, hp, params)
   model = wl.model()
   predict = jax.jit(lambda x: model.apply({'params': params}, x))
   cases = wl.cases('eval')
