@@ -19,6 +19,9 @@ result.
 Eval runs fixed-shape batches of windows (`eval_step` returns the
 importance-weighted logits of each window); the host-side accumulator sums
 them into each case's volume, so volumes of any shape share one executable.
+Inference serves whole volumes the same way (`inference`: the SUT's
+`run_samples` runs each volume's windows through one executable per window
+batch and returns the argmax volume; the accuracy is the same mean DICE).
 """
 
 from __future__ import annotations
