@@ -198,6 +198,15 @@ class InferenceSpec:
     metric: the name of the accuracy metric.
     collate: list of sample pytrees (and a padded size) -> one batch pytree;
       default: stack each leaf and pad by repeating the last sample.
+    batch_inputs: bucket -> the input pytree of `jax.ShapeDtypeStruct`s its
+      executable is compiled for; default: the collate of sample 0 (set it
+      when samples differ in shape, e.g. whole volumes served by windows).
+    run_samples: (execute, samples) -> host outputs with one row per sample,
+      for samples that are not one batch row each (the U-Net's volumes of
+      any shape, each served by a sliding window of fixed-shape window
+      batches): `execute(bucket, batch)` runs that bucket's executable; the
+      SUT hands it at most the largest bucket's count of samples at a time.
+      Default None: collate the samples into one padded bucket batch.
   """
   count: int
   performance_count: int
@@ -209,6 +218,9 @@ class InferenceSpec:
   metric: str
   collate: Callable[[Sequence[Mapping[str, np.ndarray]], int],
                     dict[str, np.ndarray]] | None = None
+  batch_inputs: Callable[[int], Any] | None = None
+  run_samples: Callable[[Callable[[int, Any], Any],
+                         Sequence[Mapping[str, np.ndarray]]], Any] | None = None
 
 
 def stack_samples(samples: Sequence[Mapping[str, np.ndarray]], size: int

@@ -169,3 +169,41 @@ def sliding_window_logits(predict, image: np.ndarray, roi: int,
     for o, lg in zip(chunk, logits):
       agg.add(o, lg)
   return agg.logits(), plan
+
+
+def volumes_logits(predict, images, roi: int, overlap: float,
+                   num_classes: int, batch: int, *, weighted: bool = False,
+                   pad_value: float = PAD_VALUE
+                   ) -> list[tuple[np.ndarray, WindowPlan]]:
+  """`sliding_window_logits` of several volumes (of any shapes) at once:
+  their windows, in volume then plan order, run in batches of `batch`
+  (the last one padded with `pad_value` windows), so a batch may hold the
+  windows of two volumes. With `weighted`, `predict` returns logits
+  already times the importance map (as the eval step does). Batches are
+  dispatched one ahead of the host-side aggregation. Returns, per volume,
+  the averaged logits over its trimmed volume and its plan."""
+  plans = [plan_windows(np.shape(x)[:3], roi, overlap) for x in images]
+  padded = [p.padded_image(np.asarray(x, np.float32), pad_value)
+            for p, x in zip(plans, images)]
+  aggs = [VolumeAggregator(p, num_classes, weighted=weighted) for p in plans]
+  items = [(k, o) for k, p in enumerate(plans) for o in p.origins]
+  blank = np.full((roi,) * 3, pad_value, np.float32)
+
+  def launch(chunk):
+    wins = [crop_window(padded[k], o, roi) for k, o in chunk]
+    wins += [blank] * (batch - len(chunk))
+    return chunk, predict(np.stack(wins)[..., None])
+
+  def finish(chunk, out):
+    for (k, o), lg in zip(chunk, np.asarray(out)):
+      aggs[k].add(o, lg)
+
+  in_flight = None
+  for start in range(0, len(items), batch):
+    nxt = launch(items[start:start + batch])
+    if in_flight is not None:
+      finish(*in_flight)
+    in_flight = nxt
+  if in_flight is not None:
+    finish(*in_flight)
+  return [(a.logits(), a.plan) for a in aggs]

@@ -89,8 +89,13 @@ def direct_accuracy(spec: api.InferenceSpec, params, model_state, *,
   responses: dict[int, bytes] = {}
   for start in range(0, spec.count, batch_size):
     idx = list(range(start, min(start + batch_size, spec.count)))
-    batch = collate([spec.load_sample(i) for i in idx], batch_size)
-    out = jax.device_get(predict(params, model_state, batch))
+    samples = [spec.load_sample(i) for i in idx]
+    if spec.run_samples is not None:  # e.g. volumes, window by window
+      out = spec.run_samples(
+          lambda _, batch: predict(params, model_state, batch), samples)
+    else:
+      out = predict(params, model_state, collate(samples, batch_size))
+    out = jax.device_get(out)
     for row, i in enumerate(idx):
       responses[i] = spec.encode(out, row)
   return spec.accuracy(responses)

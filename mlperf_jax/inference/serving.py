@@ -21,6 +21,10 @@ uses the names both expose.
 * The output pytree comes back to the host once per batch; each real row is
   encoded by the spec's `encode` (padding rows are never encoded or
   completed) and all of a batch's responses point into one buffer.
+* A spec with `run_samples` (samples that are not one batch row each, e.g.
+  the U-Net's whole volumes) gets the samples and an `execute(bucket,
+  batch)` instead: the buckets are then its executables' batch sizes,
+  compiled for `batch_inputs(bucket)`, whatever the samples' shapes.
 """
 
 from __future__ import annotations
@@ -167,6 +171,7 @@ class BatchingSUT:
     self.max_wait_s = max_wait_ms / 1e3
     self.encode = spec.encode
     self.collate = spec.collate or api.stack_samples
+    self.run_samples = spec.run_samples
     self.stats = ServingStats()
     self.error: BaseException | None = None
     # Only our LoadGen turns an exception in issue_queries into a stopped
@@ -187,9 +192,12 @@ class BatchingSUT:
     # One sample (untimed) fixes every bucket's batch shapes and dtypes.
     self._sample = _host_sample(qsl.load_sample(0))
     self._compiled = {}
+    self._inputs = {}
     for b in self.buckets:
-      shapes = jax.tree.map(lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype),
-                            self.collate([self._sample], b))
+      shapes = (spec.batch_inputs(b) if spec.batch_inputs is not None else
+                jax.tree.map(lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype),
+                             self.collate([self._sample], b)))
+      self._inputs[b] = shapes
       self._compiled[b] = predict.lower(*self._args, shapes).compile()
     self._queue: queue.Queue = queue.Queue()
     self._in_flight = None
@@ -240,7 +248,14 @@ class BatchingSUT:
   def warmup(self) -> None:
     """Runs every bucket once so the first query pays no start-up cost."""
     for b, f in self._compiled.items():
-      jax.block_until_ready(f(*self._args, self.collate([self._sample], b)))
+      batch = (jax.tree.map(lambda s: np.zeros(s.shape, s.dtype),
+                            self._inputs[b]) if self.run_samples else
+               self.collate([self._sample], b))
+      jax.block_until_ready(f(*self._args, batch))
+
+  def _execute(self, bucket: int, batch):
+    """Runs `bucket`'s executable on a host batch (for `run_samples`)."""
+    return self._compiled[bucket](*self._args, jax.device_put(batch))
 
   def _bucket(self, n: int) -> int:
     i = bisect.bisect_left(self.buckets, n)
@@ -298,13 +313,15 @@ class BatchingSUT:
         return None
       n = len(items)
       b = self._bucket(n)
-      loaded = self.qsl.loaded
+      samples = [self.qsl.loaded[it[1]] for it in items]
       # collate pads to the bucket; padded rows are never completed.
-      batch = self.collate([loaded[it[1]] for it in items], b)
-    self.stats.padded += b - n
+      batch = None if self.run_samples else self.collate(samples, b)
     self.stats.batch_waits_s.append(time.perf_counter() - items[0][2])
     self.stats.buckets.append(b)
     self.stats.batch_sizes.append(n)
+    if self.run_samples:
+      return items, self.run_samples(self._execute, samples)
+    self.stats.padded += b - n
     return items, self._compiled[b](*self._args, jax.device_put(batch))
 
   def _encode(self, outputs, n: int) -> tuple[np.ndarray, list[int]]:

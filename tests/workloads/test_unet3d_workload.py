@@ -14,10 +14,10 @@ import jax
 import numpy as np
 import pytest
 from support.devices import one_device_env
+from support.unet3d_eval import training_eval
 
 from mlperf_jax import compliance
 from mlperf_jax import workloads
-from mlperf_jax.api import HostShard
 from mlperf_jax.metrics import dice
 from mlperf_jax.models import sliding_window as sw
 from support import checker
@@ -46,8 +46,9 @@ def test_mini_run_logs_the_reference_keys_and_cadence(mini_run):
   assert 'decomposed' in values['mlperf_jax_conv3d']
   epochs = [r['metadata']['epoch_num'] for r in recs
             if r['key'] == 'eval_accuracy']
-  # First eval after 20 epochs, then every 5 (the mini's cadence).
-  assert epochs == [20 + 5 * i for i in range(len(epochs))]
+  # First eval after 10 epochs, then every 3 (the mini's cadence).
+  assert epochs == [10 + 3 * i for i in range(len(epochs))]
+  assert values['global_batch_size'] == 4
 
 
 def test_reference_cadence_limits_and_hyperparameters():
@@ -112,11 +113,7 @@ def test_eval_pipeline_and_accumulator_equal_direct_sliding_window():
   params, _ = wl.init(jax.random.PRNGKey(0), hp)
   import flax  # pylint: disable=import-outside-toplevel
   params = flax.linen.meta.unbox(params)
-  step = jax.jit(lambda p, b: wl.eval_step(p, {}, b, hp))
-  acc = wl.eval_accumulator()
-  for batch in wl.eval_batches(hp, host=HostShard()):
-    acc.add(jax.device_get(step(params, batch)))
-  got = acc.result()
+  got = training_eval(wl, hp, params)
   model = wl.model()
   predict = jax.jit(lambda x: model.apply({'params': params}, x))
   cases = wl.cases('eval')
@@ -185,7 +182,8 @@ def _threshold_dice(images, labels, lo, hi, roi):
 def test_trivial_baselines_stay_below_the_mini_target():
   """A per-voxel two-threshold classifier fitted on training volumes, and
   one on Gaussian-smoothed volumes tuned on the eval set itself (an oracle),
-  both score well below the mini target (measured: ~0.66 and ~0.73)."""
+  both score below the mini target (measured: 0.651 and, at sigma 0.6,
+  0.739; the target is 0.76)."""
   from scipy import ndimage  # pylint: disable=import-outside-toplevel
   wl = workloads.get('unet3d', 'mini')
   target = wl.variant.target.value
@@ -200,7 +198,10 @@ def test_trivial_baselines_stay_below_the_mini_target():
   eval_y = [ev.label(i) for i in range(len(ev))]
   fitted = _threshold_dice([ev.image(i) for i in range(len(ev))], eval_y,
                            lo, hi, roi)
-  smooth = [ndimage.gaussian_filter(ev.image(i), 1.0) for i in range(len(ev))]
-  oracle = max(_threshold_dice(smooth, eval_y, a, b, roi)
-               for a, b in pairs[::2])
-  assert 0.4 < fitted < oracle < target - 0.01, (fitted, oracle)
+  oracle = 0.0
+  for sigma in (0.6, 1.0):
+    smooth = [ndimage.gaussian_filter(ev.image(i), sigma)
+              for i in range(len(ev))]
+    oracle = max(oracle, max(_threshold_dice(smooth, eval_y, a, b, roi)
+                             for a, b in pairs[::2]))
+  assert 0.4 < fitted < oracle < target - 0.015, (fitted, oracle)
