@@ -52,10 +52,16 @@ import jax.numpy as jnp
 import numpy as np
 from flax import traverse_util
 
+from mlperf_jax.models import conv_lowering
+
 INT8_MAX = 127
 # Layers quantized: their matrix product goes through a hook field.
 _HOOKS = ((nn.Conv, 'conv_general_dilated', jax.lax.conv_general_dilated),
           (nn.Dense, 'dot_general', jax.lax.dot_general))
+# Hook-field values that compute exactly the default op (the CPU conv
+# lowerings of `models/conv_lowering.py`): such layers are quantized as if
+# unset, the int8 product going through the default op.
+_EQUIVALENT_OPS = (conv_lowering.im2col_conv, conv_lowering.auto_conv)
 
 
 def _hook_of(module) -> tuple[str, Callable] | None:
@@ -89,8 +95,9 @@ def _intercept(make_op: Callable[[str, Callable], _Hooked]):
     field, default = hook
     if isinstance(getattr(module, field), _Hooked):
       return next_fun(*args, **kwargs)  # the hooked copy itself
-    if getattr(module, field) is not None or getattr(module, field + '_cls',
-                                                     None) is not None:
+    custom = getattr(module, field)
+    if (custom is not None and custom not in _EQUIVALENT_OPS) or getattr(
+        module, field + '_cls', None) is not None:
       raise ValueError(f'layer {_layer_name(module)} already has a custom '
                        f'{field}; it cannot be quantized')
     name = _layer_name(module)

@@ -99,7 +99,7 @@ def test_bad_input_exits_2(tmp_path):
   # A workload without an inference model is bad input, found before any
   # training.
   proc = subprocess.run(
-      [sys.executable, '-m', 'mlperf_jax.infer', '--workload', 'bert',
+      [sys.executable, '-m', 'mlperf_jax.infer', '--workload', 'minigo',
        '--output-dir', str(tmp_path)],
       capture_output=True, text=True, timeout=120, check=False)
   assert proc.returncode == 2 and 'no inference model' in proc.stderr
