@@ -334,7 +334,10 @@ def test_ctrl_c_aborts_the_run_cleanly(tmp_path):
   proc = subprocess.Popen(
       [sys.executable, '-m', 'mlperf_jax.train', '--workload', 'resnet',
        '--seed', '2', '--max-epochs', '40', '--output-dir', str(out),
-       '--quiet'], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+       '--quiet'], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+      # A terminal's Ctrl-C disposition: pytest-xdist workers ignore SIGINT,
+      # and a child that inherits SIG_IGN never gets Python's handler.
+      preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
   deadline = time.time() + 300
   while proc.poll() is None and time.time() < deadline:
     logs = list(out.rglob('mllog.txt'))
