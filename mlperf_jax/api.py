@@ -355,10 +355,30 @@ class Workload(abc.ABC):
     """Parameters read from a reference checkpoint (`--init-checkpoint`).
 
     Returns host arrays shaped like `abstract_params`; raises ValueError
-    naming every problem.
+    naming every problem. A checkpoint that holds only part of the model,
+    or model state too, implements `load_init_state` instead.
     """
     raise ValueError(f'workload {self.name!r} does not start from a '
                      'checkpoint; drop --init-checkpoint')
+
+  def load_init_state(self, path: str, params: PyTree, model_state: PyTree,
+                      hp: Mapping[str, Any]) -> tuple[PyTree, PyTree]:
+    """(params, model_state) a run starts from with `--init-checkpoint`.
+
+    Gets the run's freshly initialised values (unboxed `jax.Array`s, maybe
+    sharded: `jax.device_get` what is read) and returns both trees with the
+    same structure, shapes and dtypes (host or device arrays), so that a
+    checkpoint of a part (an ImageNet backbone) fills that part, state
+    included (BatchNorm statistics, frozen affine), and the rest keeps the
+    run's own seeded init. Raises ValueError naming every problem.
+
+    Default: every parameter from `load_init_checkpoint` (given the
+    parameters' shapes), the model state as initialised.
+    """
+    import jax  # pylint: disable=import-outside-toplevel
+    abstract = jax.tree.map(lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype),
+                            params)
+    return self.load_init_checkpoint(path, abstract, hp), model_state
 
   def check_request(self, hp: Mapping[str, Any], *, division: str,
                     init_checkpoint: str | None, dry_run: bool) -> list[str]:
@@ -375,7 +395,8 @@ class Workload(abc.ABC):
 
   @classmethod
   def starts_from_checkpoint(cls) -> bool:
-    return cls.load_init_checkpoint is not Workload.load_init_checkpoint
+    return (cls.load_init_checkpoint is not Workload.load_init_checkpoint
+            or cls.load_init_state is not Workload.load_init_state)
 
   def init_tensor_names(self, params: PyTree) -> list[str]:
     """Names for `weights_initialization` events (1.1.0 rulesets); only

@@ -290,17 +290,9 @@ def _init_phase(run: _Run) -> None:
         log.event(C.WEIGHTS_INITIALIZATION, metadata={'tensor': name})
     state = compiled.init(jax.random.PRNGKey(opts.seed))
     if opts.init_checkpoint:
-      try:
-        params = workload.load_init_checkpoint(
-            opts.init_checkpoint, compiled.abstract_state.params, hp)
-      except ValueError as e:  # mapping/format problems: bad input, exit 2
-        raise ckpt_lib.CheckpointError(
-            f'--init-checkpoint {opts.init_checkpoint}: {e}') from e
-      state = state.replace(params=jax.device_put(
-          params, compiled.state_sharding.params))
-      log.event(NOTICE_KEY, 'initial weights loaded from '
-                f'{opts.init_checkpoint} (sha256 of the loaded parameters: '
-                f'{params_digest(params)})')
+      state, note = start_from_checkpoint(workload, compiled, state,
+                                          opts.init_checkpoint, hp)
+      log.event(NOTICE_KEY, note)
     run.pos = ckpt_lib.Position()
   else:
     run.pos = ckpt_lib.Position(**run.resume['position'])
@@ -423,6 +415,61 @@ def _finish_phase(run: _Run) -> RunResult:
         _final_metadata(run.workload, run.hp, run.opts, run.status,
                         run.quality, run.step))
   return run.result(run.status, run.reason, t_stop)
+
+
+def start_from_checkpoint(workload: Workload, compiled: steps_lib.Compiled,
+                          state, path: str, hp: Mapping[str, Any]):
+  """(state, notice): the fresh train `state` with the params and model
+  state of `Workload.load_init_state(path, ...)`, checked against the
+  abstract state and placed with the state's shardings (the optimizer state
+  stays as initialised). Bad files and mismatches raise CheckpointError
+  (bad input, exit 2)."""
+  try:
+    params, model_state = workload.load_init_state(
+        path, state.params, state.model_state, hp)
+    problems = []
+    for what, tree, want in (
+        ('parameter', params, compiled.abstract_state.params),
+        ('model state', model_state, compiled.abstract_state.model_state)):
+      problems += _tree_mismatches(what, tree, want)
+    if problems:
+      raise ValueError('the loaded tensors do not fit the model being '
+                       'trained: ' + '; '.join(problems[:8]) +
+                       (f' (and {len(problems) - 8} more)'
+                        if len(problems) > 8 else ''))
+  except ValueError as e:  # mapping/format problems: bad input, exit 2
+    raise ckpt_lib.CheckpointError(f'--init-checkpoint {path}: {e}') from e
+  sh = compiled.state_sharding
+  state = state.replace(params=jax.device_put(params, sh.params),
+                        model_state=jax.device_put(model_state,
+                                                   sh.model_state))
+  note = (f'initial weights loaded from {path} (sha256 of the loaded '
+          f'parameters: {params_digest(params)}')
+  if jax.tree.leaves(model_state):
+    note += f'; of the model state: {params_digest(model_state)}'
+  return state, note + ')'
+
+
+def _tree_mismatches(what: str, tree, want) -> list[str]:
+  """Paths of `tree` missing from, extra to, or shaped or typed unlike the
+  abstract tree `want`."""
+  import numpy as np  # pylint: disable=import-outside-toplevel
+
+  def flat(t):
+    return {jax.tree_util.keystr(p): v
+            for p, v in jax.tree_util.tree_flatten_with_path(t)[0]}
+
+  def describe(x):
+    return f'{np.dtype(x.dtype)}{list(x.shape)}'
+  got, need = flat(tree), flat(want)
+  out = [f'{what} {k} is missing' for k in need if k not in got]
+  out += [f'{what} {k} is not in the model' for k in got if k not in need]
+  for k in need.keys() & got.keys():
+    g = got[k] if hasattr(got[k], 'dtype') else np.asarray(got[k])
+    if describe(g) != describe(need[k]):
+      out.append(f'{what} {k} is {describe(g)}, the model needs '
+                 f'{describe(need[k])}')
+  return sorted(out)
 
 
 def params_digest(params) -> str:

@@ -271,15 +271,7 @@ class MaskRCNNWorkload(Workload):
              'image_hw': jnp.asarray([[h, w]], jnp.int32)}
     variables = self.model().init({'params': rng}, batch, train=False)
     params = variables.pop('params')
-    state = dict(variables)
-    imported = getattr(self, '_c2', None)
-    if imported is not None:
-      # Constants of the init executable (328,640 floats): the runtime
-      # replaces only `params` after init (`load_init_checkpoint`).
-      for coll in ('frozen', 'frozen_bn'):
-        state[coll] = {**state[coll],
-                       'backbone': imported['variables'][coll]}
-    return params, state
+    return params, dict(variables)
 
   def loss(self, params, model_state, batch, rng, hp):
     out = self.model().apply(
@@ -362,7 +354,7 @@ class MaskRCNNWorkload(Workload):
 
   def _import_c2(self, path: str) -> list[str]:
     """Reads and checks the MSRA C2 weights (NumPy only, before JAX);
-    keeps them for `init` and `load_init_checkpoint`. Returns problems."""
+    keeps them for `load_init_state`. Returns problems."""
     arch = self.variant.extra.get('c2_backbone')
     if arch is None:
       return [f'the {self.scale} model trains its backbone from scratch '
@@ -379,40 +371,34 @@ class MaskRCNNWorkload(Workload):
     self._c2 = {'path': path, 'variables': variables}
     return []
 
-  def load_init_checkpoint(self, path, abstract_params, hp):
+  def load_init_state(self, path, params, model_state, hp):
     """The reference's `MODEL.WEIGHT` (MSRA C2 ImageNet ResNet-50, see
     `models.c2_resnet_weights`): the trainable backbone convs (res3-res5)
-    come back as `params`; the frozen stem and res2 convs and every
-    FrozenBatchNorm buffer are model state, which `init` already took from
-    the same file (the CLI's `check_request` read it before any compute).
-
-    The `Workload` interface passes shapes, not the run's initial values,
-    so the FPN and heads are initialised here from a fixed key (the seed
-    does not vary them; it still varies the data order and sampling).
-    """
+    into `params['backbone']`, the frozen stem and res2 convs and every
+    FrozenBatchNorm buffer into the model state's `frozen` / `frozen_bn`
+    backbones; the FPN and heads keep the run's own init. The file was
+    read and checked by the CLI's `check_request` before any compute (read
+    again here when another path comes)."""
     import flax  # pylint: disable=import-outside-toplevel
+    del hp
     imported = getattr(self, '_c2', None)
     if imported is None or imported['path'] != path:
       bad = self._import_c2(path)
       if bad:
         raise ValueError('; '.join(bad))
-      raise ValueError('the frozen backbone tensors were not imported when '
-                       'the model was initialised; pass --init-checkpoint '
-                       'on the command line (check_request reads it first)')
-    params, _ = jax.device_get(jax.jit(lambda r: self.init(r, hp))(
-        jax.random.PRNGKey(0)))
-    params = flax.core.unfreeze(flax.linen.meta.unbox(params))
-    flat = traverse_util.flatten_dict(params)
-    for k, v in traverse_util.flatten_dict(
-        imported['variables']['params']).items():
-      flat[('backbone',) + k] = v
-    params = traverse_util.unflatten_dict(flat)
-    shapes = lambda tree: {k: (tuple(v.shape), np.dtype(v.dtype)) for k, v in
-                           traverse_util.flatten_dict(dict(tree)).items()}
-    if shapes(abstract_params) != shapes(params):
-      raise ValueError('the imported parameters do not have the shapes of '
-                       'the model being trained')
-    return params
+      imported = self._c2
+    params, model_state = jax.device_get((params, model_state))
+    trees = {'params': flax.core.unfreeze(flax.linen.meta.unbox(params)),
+             **{k: flax.core.unfreeze(v) for k, v in model_state.items()}}
+    for coll, backbone in imported['variables'].items():
+      # Merged leaf by leaf (`backbone` also holds the FPN); the runtime
+      # checks the result against the model's shapes.
+      flat = traverse_util.flatten_dict(trees.get(coll, {}))
+      flat.update({('backbone',) + k: v for k, v in
+                   traverse_util.flatten_dict(backbone).items()})
+      trees[coll] = traverse_util.unflatten_dict(flat)
+    params = trees.pop('params')
+    return params, trees
 
   def init_tensor_names(self, params):
     import flax  # pylint: disable=import-outside-toplevel

@@ -234,25 +234,25 @@ class SSDWorkload(Workload):
     dxywh, _ = self._defaults()
     return ssd_model.decode(ploc, plabel, dxywh)
 
-  def load_init_checkpoint(self, path, abstract_params, hp):
+  def load_init_state(self, path, params, model_state, hp):
     """The reference's ImageNet ResNet-34 trunk (`resnet34-333f7ec4.pth` as
-    the pickle `pth_to_pickle.py` writes, or an `.npz` of the same keys);
-    the extra blocks and heads keep a fresh initialisation.
-
-    The `Workload` interface passes shapes, not the run's initial values,
-    so the non-trunk layers are initialised here from a fixed key (the
-    seed does not vary them), and the trunk's BatchNorm running statistics
-    start at (0, 1) rather than ImageNet's (training-mode BN does not read
-    them; they are re-estimated long before the first eval at epoch 40).
-    """
+    the pickle `pth_to_pickle.py` writes, or an `.npz` of the same keys):
+    its convs and BN affine into `params['backbone']`, its BN running
+    statistics into `model_state['batch_stats']['backbone']` (the
+    reference's `ResNet34` loads the whole torchvision state dict, buffers
+    included); the extra blocks and heads keep the run's own init."""
     import flax  # pylint: disable=import-outside-toplevel
     from mlperf_jax.models import resnet34_backbone as trunk  # pylint: disable=import-outside-toplevel
-    del abstract_params
+    del hp
     weights = trunk.read_torchvision_weights(path)
-    params, _ = jax.device_get(self.init(jax.random.PRNGKey(0), hp))
+    params, model_state = jax.device_get((params, model_state))
     params = flax.linen.meta.unbox(params)
-    backbone, _ = trunk.import_trunk(weights, params['backbone'])
-    return {**params, 'backbone': backbone}
+    stats = model_state['batch_stats']
+    backbone, backbone_stats = trunk.import_trunk(
+        weights, params['backbone'], stats['backbone'])
+    return ({**params, 'backbone': backbone},
+            {**model_state, 'batch_stats': {**stats,
+                                            'backbone': backbone_stats}})
 
   def eval_step(self, params, model_state, batch, hp):
     del hp

@@ -3,7 +3,6 @@
 maskrcnn-benchmark's `c2_model_loading.py` does): names, layouts, frozen
 parts, and files that must be refused."""
 
-import dataclasses
 import os
 import pickle
 import struct
@@ -12,7 +11,6 @@ import flax
 import jax
 import jax.numpy as jnp
 import numpy as np
-import pytest
 
 from mlperf_jax.models import c2_resnet_weights as c2
 from mlperf_jax.models import maskrcnn as m
@@ -174,44 +172,3 @@ def test_bad_weight_files_are_refused_with_every_problem(tmp_path,
   got = mini.check_request(mini.resolve_hparams(), division='closed',
                            init_checkpoint=str(broken), dry_run=True)
   assert len(got) == 1 and 'drop --init-checkpoint' in got[0]
-
-
-class _Tiny(mw.MaskRCNNWorkload):
-  variants = {'reference': dataclasses.replace(
-      mw.VARIANTS['reference'],
-      model=lambda dtype: m.reference_config(
-          stage_sizes=_TINY[0], width=_TINY[1], fpn_channels=8, box_fc=16,
-          mask_convs=(8,), num_classes=3),
-      extra={**mw.VARIANTS['reference'].extra,
-             'train_buckets': ((64, 64),)})}
-
-
-def test_workload_init_and_load_take_every_tensor_from_the_file(
-    tmp_path, monkeypatch):
-  monkeypatch.setitem(c2.ARCHS, 'R-50', _TINY)
-  rng = np.random.default_rng(1)
-  path = str(tmp_path / 'R-50.pkl')
-  blobs = _write_c2(path, *_TINY, rng, protocol=5)
-  wl = _Tiny('reference', synthetic=True)
-  hp = wl.resolve_hparams()
-  assert wl.check_request(hp, division='closed', init_checkpoint=path,
-                          dry_run=False) == []
-  params, state = jax.device_get(jax.jit(lambda r: wl.init(r, hp))(
-      jax.random.key(3)))
-  t = lambda a: a.transpose(2, 3, 1, 0)
-  np.testing.assert_array_equal(
-      state['frozen']['backbone']['res2_0']['conv3']['kernel'],
-      t(blobs['res2_0_branch2c_w']))
-  np.testing.assert_array_equal(
-      state['frozen_bn']['backbone']['res5_0']['bn1']['weight'],
-      blobs['res5_0_branch2a_bn_s'])
-  abstract = flax.linen.meta.unbox(params)
-  loaded = wl.load_init_checkpoint(path, abstract, hp)
-  assert _shapes(loaded) == _shapes(abstract)
-  np.testing.assert_array_equal(
-      loaded['backbone']['res4_0']['downsample']['kernel'],
-      t(blobs['res4_0_branch1_w']))
-  assert np.abs(loaded['rpn']['conv']['kernel']).max() > 0
-  with pytest.raises(ValueError, match='not imported when the model'):
-    _Tiny('reference', synthetic=True).load_init_checkpoint(path, abstract,
-                                                             hp)

@@ -138,59 +138,6 @@ def test_train_and_eval_transforms():
 
 
 
-def test_backbone_import_from_torchvision_weights(tmp_path):
-  """A locally made torchvision-layout pickle (what `pth_to_pickle.py`
-  writes) lands in the trunk; other layers keep their init; bad files are
-  ValueErrors naming the problem (the CLI's exit 2)."""
-  import pickle
-
-  import jax
-  from flax import traverse_util
-
-  from mlperf_jax.models import resnet34_backbone as trunk
-  wl = workloads.get('ssd', 'mini')
-  hp = wl.resolve_hparams()
-  params, state = jax.eval_shape(lambda r: wl.init(r, hp),
-                                 jax.random.PRNGKey(0))
-  import flax
-  params = flax.linen.meta.unbox(params)
-  rng = np.random.default_rng(0)
-  weights, want = {}, {}
-  for path, leaf in traverse_util.flatten_dict(params['backbone']).items():
-    value = rng.normal(size=leaf.shape).astype(np.float32)
-    want[path] = value
-    torch_value = value.transpose(3, 2, 0, 1) if value.ndim == 4 else value
-    weights[trunk.torchvision_name(path)] = torch_value
-  for path in traverse_util.flatten_dict(state['batch_stats']['backbone']):
-    weights[trunk.torchvision_name(path, 'batch_stats')] = np.zeros(1)
-  weights['fc.weight'] = np.zeros((1000, 512), np.float32)  # ignored
-  good = tmp_path / 'resnet34.pickle'
-  good.write_bytes(pickle.dumps(weights))
-  got = wl.load_init_checkpoint(str(good), None, hp)
-  for path, value in traverse_util.flatten_dict(got['backbone']).items():
-    np.testing.assert_array_equal(value, want[path])
-  assert 'conf0' in got and got['conf0']['kernel'].shape == (3, 3, 96, 44)
-  assert 'layer1.0.conv1.weight' in weights   # torchvision naming
-  np.savez(tmp_path / 'w.npz', **weights)
-  got = wl.load_init_checkpoint(str(tmp_path / 'w.npz'), None, hp)
-  np.testing.assert_array_equal(got['backbone']['conv1']['kernel'],
-                                want[('conv1', 'kernel')])
-  bad = tmp_path / 'bad.pickle'
-  bad.write_bytes(b'not a pickle')
-  with pytest.raises(ValueError, match='not a ResNet-34 weight file'):
-    wl.load_init_checkpoint(str(bad), None, hp)
-  del weights['layer2.0.downsample.0.weight']
-  weights['layer1.0.conv1.weight'] = np.zeros((1, 1, 3, 3), np.float32)
-  bad.write_bytes(pickle.dumps(weights))
-  with pytest.raises(ValueError) as e:
-    wl.load_init_checkpoint(str(bad), None, hp)
-  assert 'missing layer2.0.downsample.0.weight' in str(e.value)
-  assert 'layer1.0.conv1.weight has shape (1, 1, 3, 3)' in str(e.value)
-  bad.write_bytes(pickle.dumps([1, 2]))
-  with pytest.raises(ValueError, match='pth_to_pickle'):
-    wl.load_init_checkpoint(str(bad), None, hp)
-
-
 def test_inference_responses_score_as_the_training_eval():
   """The same parameters: the official-layout responses of the inference
   spec, scored as accuracy-coco.py reads them, give the training eval's
