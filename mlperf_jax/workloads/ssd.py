@@ -30,6 +30,7 @@ this project's own; a mini run is not an MLPerf result.
 from __future__ import annotations
 
 import dataclasses
+import os
 from typing import Iterator
 
 import numpy as np
@@ -98,10 +99,14 @@ def _canvas_inference(wl):
 
 
 def _coco_inference(wl):
+  """val2017 at the served model's size; as inference's
+  `pre_process_coco_resnet34` (resize to 1200x1200, /255, ImageNet mean and
+  std) but resized by PIL's bilinear filter, the training eval's, where the
+  reference uses OpenCV's `INTER_LINEAR`."""
   from PIL import Image  # pylint: disable=import-outside-toplevel
   from mlperf_jax.input_pipelines import ssd_augment  # pylint: disable=import-outside-toplevel
   split = ssd_inputs.coco_split(wl.data_dir, 'val')
-  size = wl.model_config().image_size
+  size = wl.serving_config().image_size
 
   def image(i):
     with Image.open(split.image_path(int(i))) as img:
@@ -135,7 +140,11 @@ VARIANTS = {
         # Ground truth padded to the reference eval's 200 boxes per image.
         extra={'max_boxes': 200,
                'eval_epochs': REFERENCE_EVAL_EPOCHS,
-               'ground_truth': _coco_gt, 'inference_data': _coco_inference}),
+               'ground_truth': _coco_gt, 'inference_data': _coco_inference,
+               # MLPerf Inference v1.x serves another network under the
+               # same name: SSD-ResNet-34 at 1200x1200.
+               'serving_model': lambda dtype: ssd_model.ssd_r34_1200_config(
+                   dtype=_dtype(dtype))}),
     'mini': Variant(
         scale='mini', benchmark='mini_ssd', target=Target('mAP', 0.5),
         train_samples=CANVAS_TRAIN, eval_samples=CANVAS_EVAL, num_runs=5,
@@ -202,8 +211,8 @@ class SSDWorkload(Workload):
     cfg = self.model_config()
     return (cfg.image_size, cfg.image_size, cfg.image_channels)
 
-  def _defaults(self):
-    xywh, ltrb = ssd_model.default_tables(self.model_config())
+  def _defaults(self, cfg=None):
+    xywh, ltrb = ssd_model.default_tables(cfg or self.model_config())
     return jnp.asarray(xywh), jnp.asarray(ltrb)
 
   def init(self, rng, hp):
@@ -226,12 +235,13 @@ class SSDWorkload(Workload):
              {'positives': jnp.mean(jnp.sum(glabel > 0, 1).astype(
                  jnp.float32))}))
 
-  def detect(self, params, model_state, images):
+  def detect(self, params, model_state, images, cfg=None):
     """Images -> `nms.Detections` (normalised ltrb boxes), the reference
-    eval post-processing."""
-    ploc, plabel = self.model().apply({'params': params, **model_state},
-                                      images, train=False)
-    dxywh, _ = self._defaults()
+    eval post-processing, of the training model or of the model `cfg`."""
+    model = ssd_model.SSD(cfg) if cfg else self.model()
+    ploc, plabel = model.apply({'params': params, **model_state}, images,
+                               train=False)
+    dxywh, _ = self._defaults(cfg)
     return ssd_model.decode(ploc, plabel, dxywh)
 
   def load_init_state(self, path, params, model_state, hp):
@@ -347,14 +357,51 @@ class SSDWorkload(Workload):
 
   # ---- inference -----------------------------------------------------------
 
+  def serving_config(self):
+    """The served model: the variant's `serving_model` (reference: MLPerf
+    Inference v1.x's SSD-ResNet-34 1200, `ssd_r34.py`; it decodes as the
+    training SSD: `decode_batch(..., 0.50, 200)`, scores > 0.05), else the
+    trained model."""
+    make = self.variant.extra.get('serving_model', self.variant.model)
+    return make(self.compute_dtype)
+
+  def load_serving_checkpoint(self, path: str):
+    """(params, model_state) to serve (`infer --checkpoint`): a `torch.save`
+    file of the reference's `SSD_R34` module tree (the official
+    `resnet34-ssd1200.pytorch`, a pickled whole module; or a state dict of
+    it, zip or legacy format), mapped by `models.ssd_reference_weights`,
+    BatchNorm statistics included; or the `final_params` directory of a
+    training run of a scale that serves its own model (mini)."""
+    cfg = self.serving_config()
+    if os.path.isdir(path):
+      if self.variant.extra.get('serving_model') is not None:
+        raise ValueError(
+            f'{path} holds trained parameters, but the {self.scale} scale '
+            'serves MLPerf Inference\'s SSD-ResNet-34 1200, a separately '
+            'trained network: give its weights, resnet34-ssd1200.pytorch')
+      from mlperf_jax.runtime import checkpoint as ckpt  # pylint: disable=import-outside-toplevel
+      return ckpt.load_final_params(path, self)
+    from mlperf_jax.models import ssd_reference_weights as reference_weights  # pylint: disable=import-outside-toplevel
+    image = jax.ShapeDtypeStruct(
+        (1, cfg.image_size, cfg.image_size, cfg.image_channels), jnp.float32)
+    shapes = jax.eval_shape(lambda x: ssd_model.SSD(cfg).init(
+        jax.random.PRNGKey(0), x, train=False), image)
+    params, stats = reference_weights.read_checkpoint(
+        path, shapes['params'], shapes['batch_stats'])
+    return (jax.tree.map(jnp.asarray, params),
+            {'batch_stats': jax.tree.map(jnp.asarray, stats)})
+
   def predict(self, params, model_state, inputs):
-    det = self.detect(params, model_state, inputs['image'])
+    det = self.detect(params, model_state, inputs['image'],
+                      self.serving_config())
     return {'boxes': det.boxes, 'scores': det.scores,
             'classes': det.classes, 'valid': det.valid,
             'index': inputs['index']}
 
   def inference(self) -> InferenceSpec:
-    """MLPerf Inference object detection over the variant's eval images.
+    """MLPerf Inference object detection over the variant's eval images,
+    served by `serving_config` (reference: SSD-ResNet-34 1200 on COCO
+    val2017 at 1200x1200, weights from `load_serving_checkpoint`).
 
     Samples are {'image', 'index'} (preprocessed when the QSL loads them);
     each response is the official layout read by inference's
