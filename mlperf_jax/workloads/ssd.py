@@ -192,8 +192,16 @@ class SSDWorkload(Workload):
     return ssd_hparams.hparams(opt_name)
 
   def check_request(self, hp, *, division, init_checkpoint, dry_run):
-    del init_checkpoint, division
+    """Also: an `--init-checkpoint` is read and matched against the trunk
+    (shapes by `jax.eval_shape`) before anything is compiled."""
+    del division
     problems = []
+    if init_checkpoint:
+      try:
+        self._import_trunk(init_checkpoint, *jax.eval_shape(
+            lambda r: self.init(r, hp), jax.random.PRNGKey(0)))
+      except ValueError as e:
+        problems.append(f'--init-checkpoint {init_checkpoint}: {e}')
     if self.variant.needs_data_dir and not dry_run and not self.synthetic:
       from mlperf_jax.input_pipelines import coco  # pylint: disable=import-outside-toplevel
       problems += coco.layout_problems(self.data_dir)
@@ -251,11 +259,16 @@ class SSDWorkload(Workload):
     statistics into `model_state['batch_stats']['backbone']` (the
     reference's `ResNet34` loads the whole torchvision state dict, buffers
     included); the extra blocks and heads keep the run's own init."""
+    del hp
+    return self._import_trunk(path, *jax.device_get((params, model_state)))
+
+  def _import_trunk(self, path, params, model_state):
+    """(params, model_state) with the trunk's variables from the file
+    (`params` / `model_state` arrays or shapes); ValueError names every
+    missing key and shape mismatch."""
     import flax  # pylint: disable=import-outside-toplevel
     from mlperf_jax.models import resnet34_backbone as trunk  # pylint: disable=import-outside-toplevel
-    del hp
     weights = trunk.read_torchvision_weights(path)
-    params, model_state = jax.device_get((params, model_state))
     params = flax.linen.meta.unbox(params)
     stats = model_state['batch_stats']
     backbone, backbone_stats = trunk.import_trunk(

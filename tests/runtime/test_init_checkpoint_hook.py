@@ -90,7 +90,8 @@ def test_the_run_starts_from_the_hooks_params_and_state(tmp_path):
   wl = _StemImport('mini')
   hp = wl.resolve_hparams()
   rng = jax.random.split(jax.random.PRNGKey(3))[0]  # what seed 3 inits
-  fresh_params, fresh_state = map(_flat, wl.init(rng, hp))
+  fresh_params, fresh_state = map(_flat, jax.jit(
+      lambda r: wl.init(r, hp))(rng))
   rng = np.random.default_rng(0)
   stem = {k: rng.normal(size=v.shape).astype(np.float32)
           for k, v in fresh_params.items() if k[0] in ('conv0', 'bn0')}
@@ -182,6 +183,8 @@ def test_ssd_trunk_brings_its_batchnorm_statistics(tmp_path):
       k[1] == 'backbone' for k in want_stats)
   path = tmp_path / 'resnet34.pickle'
   path.write_bytes(pickle.dumps(weights))
+  assert wl.check_request(hp, division='closed', init_checkpoint=str(path),
+                          dry_run=False) == []
   params, state, note = _start(wl, hp, str(path), fresh)
   assert 'sha256 of the loaded parameters' in note
   assert set(params) == set(fresh_params) and set(state) == set(fresh_state)
@@ -208,10 +211,14 @@ def test_ssd_trunk_brings_its_batchnorm_statistics(tmp_path):
   bad.write_bytes(pickle.dumps(weights))
   with pytest.raises(ckpt_lib.CheckpointError) as e:
     _start(wl, hp, str(bad), fresh)
+  # The CLI finds the same problems before anything is compiled (exit 2).
+  (early,) = wl.check_request(hp, division='closed',
+                              init_checkpoint=str(bad), dry_run=False)
+  assert early.startswith(f'--init-checkpoint {bad}: ')
   for part in ('missing layer2.0.downsample.0.weight',
                'missing layer1.0.bn2.running_var',
                'layer1.0.conv1.weight has shape (1, 1, 3, 3)'):
-    assert part in str(e.value)
+    assert part in str(e.value) and part in early
   bad.write_bytes(pickle.dumps([1, 2]))
   with pytest.raises(ckpt_lib.CheckpointError, match='pth_to_pickle'):
     _start(wl, hp, str(bad), fresh)
