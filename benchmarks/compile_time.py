@@ -94,7 +94,7 @@ def build_once(name: str, scale: str, dtype: str | None, batch: int | None,
           'cache_hits': counts[HITS], 'cache_misses': counts[MISSES]}
 
 
-def _child(name: str, args, cache_dir: str) -> dict:
+def _child(name: str, args, cache_dir: str, timeout_s: float) -> dict:
   with tempfile.NamedTemporaryFile(suffix='.json', delete=False) as f:
     out = f.name
   cmd = [sys.executable, os.path.abspath(__file__), '--child', name,
@@ -105,7 +105,7 @@ def _child(name: str, args, cache_dir: str) -> dict:
     cmd += ['--batch', str(args.batch)]
   try:
     p = subprocess.run(cmd, cwd=_ROOT, capture_output=True, text=True,
-                       timeout=args.timeout_s, check=False)
+                       timeout=max(1.0, timeout_s), check=False)
     if p.returncode:
       tail = (p.stdout + p.stderr).strip().splitlines()[-5:]
       return {'workload': name, 'status': 'error', 'log_tail': tail}
@@ -118,14 +118,18 @@ def _child(name: str, args, cache_dir: str) -> dict:
 
 
 def measure(names, args) -> list[dict]:
-  """Cold then warm, per workload, each in a fresh process."""
+  """Cold then warm, per workload, each in a fresh process; the pair gets
+  `args.timeout_s`, the cold build up to three quarters of it."""
   rows = []
   for name in names:
     with tempfile.TemporaryDirectory(prefix='jax_cache_') as cache:
       row = {'workload': name}
+      t0 = time.perf_counter()
       for state in ('cold', 'warm'):
         load = os.getloadavg()[0]
-        r = _child(name, args, cache)
+        left = args.timeout_s - (time.perf_counter() - t0)
+        r = _child(name, args, cache,
+                   0.75 * left if state == 'cold' else left)
         r['load'] = load
         row[state] = r
         if r['status'] != 'ok':
@@ -179,7 +183,8 @@ def main(argv=None) -> int:
   p.add_argument('--dtype', default=None, help='compute dtype, e.g. bfloat16')
   p.add_argument('--batch', type=int, default=None,
                  help='per-device global batch (default: the variant\'s)')
-  p.add_argument('--timeout-s', type=float, default=600)
+  p.add_argument('--timeout-s', type=float, default=1200,
+                 help='wall seconds for each workload\'s cold + warm pair')
   p.add_argument('--json', help='write the results here')
   p.add_argument('--child', help=argparse.SUPPRESS)
   p.add_argument('--cache-dir', help=argparse.SUPPRESS)
