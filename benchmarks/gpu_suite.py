@@ -9,14 +9,19 @@ failure or a hang in one is recorded and the suite goes on):
   bfloat16 on synthetic data at a per-chip batch (`GPU_BATCH`), median step
   time -> samples/s, FLOPs from XLA's cost analysis, MFU against the chip's
   dense bf16 peak (`peaks.ACCELERATOR_BF16_PEAK`).
-* `pipeline`: the ImageNet training input path (`image_ops.
-  preprocess_for_train` on JPEG bytes: PIL decode, the MLPerf random crop,
-  flip, resize, normalisation) in one worker process per host core, images/s
-  in total and per core, and the cores that would feed 1,000 and 8,000 img/s.
+* `pipeline`: the training input pipelines of ResNet-50 (ImageNet JPEG),
+  SSD and Mask R-CNN (COCO JPEG) and RNN-T (LibriSpeech flac) in one worker
+  process per host core (up to 16), `pipeline_throughput.py`: items/s per
+  core (CPU time), the aggregate items/s, and the cores that would feed
+  8,000 img/s (the ResNet goal), 1,000 img/s and the published per-A100
+  rates.
 * `loadgen`: the reference ResNet-50 (bf16) served by `serving.BatchingSUT`
   through pyloadgen on synthetic 224x224 samples: Offline samples/s and the
   highest VALID Server QPS (p99 <= 15 ms plus early stopping).
 * `pytest-gpu`: `pytest -m gpu` (tests that need a GPU).
+* `compile`: `compile_time.py`: the bf16 reference ResNet-50 train step
+  compiled ahead of time with an empty, then a filled, persistent
+  compilation cache (CPU and wall seconds of each).
 
 Results: `<out>/results.json` and `<out>/results.md` (a table). `--dry` runs
 the same code on CPU at tiny size (mini variants, batch 8, a few images,
@@ -29,9 +34,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import io
 import json
-import multiprocessing
 import os
 import subprocess
 import sys
@@ -52,8 +55,8 @@ DRY_BATCH = 8
 # Published per-chip goals of the issue (samples/s on 1x H200).
 GOALS = {'resnet': 8000, 'bert': 1000}
 # Seconds each item may use at most (the suite's budget caps them too).
-ITEM_LIMIT_S = {'step': 150, 'pipeline': 60, 'loadgen': 120,
-                'pytest-gpu': 120}
+ITEM_LIMIT_S = {'step': 150, 'pipeline': 120, 'loadgen': 120,
+                'pytest-gpu': 120, 'compile': 240}
 SUITE_BUDGET_S = 480
 
 
@@ -99,59 +102,25 @@ def run_step(name: str, dry: bool) -> dict:
           'mfu': flops / step_s / peak, 'goal_samples_per_s': GOALS.get(name)}
 
 
-def _synthetic_jpegs(n: int, seed: int = 0) -> list[bytes]:
-  """ImageNet-like JPEGs: 500x375 (the median ImageNet size), smooth
-  structure plus noise so that they compress to ~100 KB as photos do."""
-  import numpy as np  # pylint: disable=import-outside-toplevel
-  from PIL import Image  # pylint: disable=import-outside-toplevel
-  rng = np.random.default_rng(seed)
-  out = []
-  for _ in range(n):
-    coarse = rng.integers(0, 256, (12, 16, 3), dtype=np.uint8)
-    img = Image.fromarray(coarse).resize((500, 375), Image.BICUBIC)
-    arr = np.asarray(img, np.int16) + rng.integers(-24, 25, (375, 500, 3))
-    buf = io.BytesIO()
-    Image.fromarray(np.clip(arr, 0, 255).astype(np.uint8)).save(
-        buf, 'JPEG', quality=90)
-    out.append(buf.getvalue())
-  return out
-
-
-_JPEGS: list[bytes] = []
-
-
-def _init_worker(jpegs):
-  _JPEGS[:] = jpegs
-
-
-def _preprocess(task):
-  import numpy as np  # pylint: disable=import-outside-toplevel
-  from mlperf_jax.input_pipelines import image_ops  # pylint: disable=import-outside-toplevel
-  index, seed = task
-  rng = np.random.default_rng(seed)
-  img = image_ops.preprocess_for_train(_JPEGS[index % len(_JPEGS)], rng,
-                                       image_size=224)
-  return img.shape
-
-
 def run_pipeline(dry: bool) -> dict:
-  workers = 2 if dry else min(16, os.cpu_count() or 1)
-  jpegs = _synthetic_jpegs(8 if dry else 64)
-  n = 16 if dry else 400 * workers
-  ctx = multiprocessing.get_context('spawn')
-  with ctx.Pool(workers, initializer=_init_worker, initargs=(jpegs,)) as pool:
-    pool.map(_preprocess, [(i, i) for i in range(workers * 2)])  # warm
-    t = time.perf_counter()
-    shapes = pool.map(_preprocess, [(i, i) for i in range(n)], chunksize=8)
-    total_s = time.perf_counter() - t
-  assert all(s == (224, 224, 3) for s in shapes), set(shapes)
-  rate = n / total_s
-  per_core = rate / workers
-  return {'workers': workers, 'images': n, 'seconds': total_s,
-          'images_per_s': rate, 'images_per_s_per_core': per_core,
-          'mean_jpeg_kb': sum(map(len, jpegs)) / len(jpegs) / 1024,
-          'cores_for_1000': 1000 / per_core, 'cores_for_8000': 8000 / per_core,
-          'decoder': 'PIL (image_ops.decode_image)'}
+  import pipeline_throughput  # pylint: disable=import-outside-toplevel
+  if dry:  # in this process, one tiny batch per pipeline
+    return pipeline_throughput.run(items=2, batch=2, workers=0,
+                                   decode_min_cpu_s=0.01, n_images=4,
+                                   n_utterances=2, verbose=False)
+  return pipeline_throughput.run(items=64, batch=8,
+                                 workers=min(16, os.cpu_count() or 1),
+                                 decode_min_cpu_s=0.3, verbose=False)
+
+
+def run_compile(dry: bool) -> dict:
+  import compile_time  # pylint: disable=import-outside-toplevel
+  name = 'dlrm' if dry else 'resnet'
+  args = argparse.Namespace(
+      scale='mini' if dry else 'reference', dtype='bfloat16',
+      batch=DRY_BATCH if dry else GPU_BATCH[name],
+      timeout_s=ITEM_LIMIT_S['compile'] - 15)
+  return {'rows': compile_time.measure([name], args)}
 
 
 def run_loadgen(dry: bool) -> dict:
@@ -220,7 +189,7 @@ def run_item(item: str, dry: bool) -> dict:
   if kind == 'step':
     return run_step(arg, dry)
   return {'pipeline': run_pipeline, 'loadgen': run_loadgen,
-          'pytest-gpu': run_pytest_gpu}[kind](dry)
+          'pytest-gpu': run_pytest_gpu, 'compile': run_compile}[kind](dry)
 
 
 # ---- the driver -----------------------------------------------------------
@@ -233,10 +202,10 @@ def default_items() -> list[str]:
            if 'reference' in workloads.get_class(n).variants]
   # The published-goal steps first, then the input and serving checks and
   # the GPU-only tests, then the other workloads (the budget skips the last
-  # ones first).
+  # ones first, then the compile-time check).
   first = [f'step:{n}' for n in names if n in ('resnet', 'bert', 'dlrm')]
   rest = [f'step:{n}' for n in names if n not in ('resnet', 'bert', 'dlrm')]
-  return first + ['pipeline', 'loadgen', 'pytest-gpu'] + rest
+  return first + ['pipeline', 'loadgen', 'pytest-gpu'] + rest + ['compile']
 
 
 def _load() -> float:
@@ -306,13 +275,16 @@ def table(summary: dict) -> str:
       why = (r.get('log_tail') or [''])[-1][:120]
       lines.append(f"{r['item']}: {r['status']}{' (' + why + ')' if why else ''}")
     elif r['item'] == 'pipeline':
-      lines.append(
-          f"ImageNet train preprocessing ({res['decoder']}, "
-          f"{res['mean_jpeg_kb']:.0f} KB JPEGs) on {res['workers']} worker "
-          f"processes: {res['images_per_s']:,.0f} img/s = "
-          f"{res['images_per_s_per_core']:,.0f} img/s per core; cores for "
-          f"1,000 img/s: {res['cores_for_1000']:.1f}, for 8,000 img/s: "
-          f"{res['cores_for_8000']:.1f}.")
+      lines.append(f"Input pipelines (load {res['load_before']:.1f} -> "
+                   f"{res['load_after']:.1f}):")
+      for p in res['pipelines'].values():
+        u = p['unit']
+        feeds = '; '.join(f"{f['rate']:,.0f} {u}/s ({f['source']}): "
+                          f"{f['cores']:.1f}" for f in p['feeds'])
+        lines.append(
+            f"- {p['pipeline']}: {p['items_per_cpu_s']:,.1f} {u}/s per core, "
+            f"{p['wall_items_per_s']:,.0f} {u}/s on {p['workers']} "
+            f"process(es); cores to feed {feeds}")
     elif r['item'] == 'loadgen':
       lines.append(
           f"LoadGen ({res['loadgen']}, {res['model']}): Offline "
@@ -323,6 +295,18 @@ def table(summary: dict) -> str:
     elif r['item'] == 'pytest-gpu':
       lines.append(f"`{res['command']}`: exit {res['returncode']} "
                    f"({(res['tail'] or [''])[-1]}).")
+    elif r['item'] == 'compile':
+      lines.append('Compile time, cold / warm persistent cache:')
+      for row in res['rows']:
+        c, w = row.get('cold', {}), row.get('warm', {})
+        if c.get('status') == 'ok' and w.get('status') == 'ok':
+          lines.append(f"- {row['workload']} ({c['scale']}, batch "
+                       f"{c['global_batch']}): cold {c['wall_s']:.1f} s "
+                       f"({c['cpu_s']:.1f} CPU-s), warm {w['wall_s']:.1f} s "
+                       f"({w['cpu_s']:.1f} CPU-s)")
+        else:
+          lines.append(f"- {row['workload']}: cold {c.get('status')}, warm "
+                       f"{w.get('status')}")
   return '\n'.join(lines) + '\n'
 
 
@@ -346,7 +330,8 @@ def main(argv=None) -> int:
   if not args.out:
     p.error('give the output folder: gpu_suite.sh OUT_DIR')
   items = args.items.split(',') if args.items else default_items()
-  known = set(default_items()) | {'pipeline', 'loadgen', 'pytest-gpu'}
+  known = set(default_items()) | {'pipeline', 'loadgen', 'pytest-gpu',
+                                   'compile'}
   bad = [i for i in items if i not in known]
   if bad:
     print(f'error: unknown items {bad}; valid: {sorted(known)}',

@@ -1,5 +1,6 @@
 # Copyright 2026 The mlperf_jax Authors. Licensed under the Apache License 2.0.
-"""Where the ResNet-50 train step's convolution time goes, by convolution.
+"""Where the ResNet-50 (or SSD backbone) train step's convolution time goes,
+by convolution.
 
 Times forward + backward (the output and both gradients, as the train step
 needs them) of every distinct convolution of ResNet-50 v1.5 at the given
@@ -9,7 +10,11 @@ each occurs in the network and prints each one's share of the total, its
 GFLOP/s and the ratio. The sum against the whole train step's time (from
 `resnet_vs_torch.py`) is the convolutions' share of the step.
 
-  python benchmarks/resnet_conv_profile.py [--batch 16] [--repeats 2]
+`--net ssd`: the SSD trunk's convolutions (ResNet-34 to layer3 at 300x300).
+The `auto` column and total are what `conv_lowering`'s CPU default picks.
+
+  python benchmarks/resnet_conv_profile.py [--net resnet50|ssd] [--batch 16]
+      [--repeats 2]
 """
 
 from __future__ import annotations
@@ -51,6 +56,33 @@ def resnet50_convs() -> collections.Counter:
   return convs
 
 
+def ssd_backbone_convs() -> collections.Counter:
+  """SSD's trunk (models/resnet34_backbone.py: ResNet-34 to layer3, layer3
+  at stride 1) on 300x300 images, keyed as `resnet50_convs`."""
+  convs = collections.Counter({(300, 3, 7, 2, 64): 1})
+  cin, side = 64, 75
+  for blocks, width, stride in ((3, 64, 1), (4, 128, 2), (6, 256, 1)):
+    for b in range(blocks):
+      s = stride if b == 0 else 1
+      convs[(side, cin, 3, s, width)] += 1
+      convs[(side // s if s == 1 else -(-side // s), width, 3, 1, width)] += 1
+      if s != 1 or cin != width:
+        convs[(side, cin, 1, s, width)] += 1
+      cin, side = width, -(-side // s)
+  return convs
+
+
+NETS = {'resnet50': resnet50_convs, 'ssd': ssd_backbone_convs}
+
+
+def _padding(net: str, k: int):
+  # ResNet-50: 'SAME' (the 7x7 stem pads 3 explicitly); SSD's trunk pads
+  # k // 2 on both sides, as torch does.
+  if net == 'ssd' or k == 7:
+    return ((k // 2, k // 2), (k // 2, k // 2))
+  return 'SAME'
+
+
 def _fwd_bwd(impl, stride, padding):
   conv = (lax.conv_general_dilated if impl == 'xla'
           else conv_lowering.im2col_conv)
@@ -65,18 +97,20 @@ def _fwd_bwd(impl, stride, padding):
 
 def main(argv=None):
   p = argparse.ArgumentParser(description=__doc__)
+  p.add_argument('--net', default='resnet50', choices=sorted(NETS))
   p.add_argument('--batch', type=int, default=16)
   p.add_argument('--repeats', type=int, default=2)
   p.add_argument('--json', default=None)
   args = p.parse_args(argv)
   load0 = os.getloadavg()
   rows = []
-  for (side, cin, k, s, cout), count in sorted(resnet50_convs().items()):
-    padding = ((3, 3), (3, 3)) if k == 7 else 'SAME'
+  for (side, cin, k, s, cout), count in sorted(NETS[args.net]().items()):
+    padding = _padding(args.net, k)
     key = jax.random.PRNGKey(0)
     x = jax.random.normal(key, (args.batch, side, side, cin))
     w = jax.random.normal(key, (k, k, cin, cout)) * 0.05
-    out_side = -(-side // s)
+    out_side = (side + 2 * (k // 2) - k) // s + 1 if padding != 'SAME' else (
+        -(-side // s))
     ct = jnp.ones((args.batch, out_side, out_side, cout))
     flops = 3 * 2 * args.batch * out_side**2 * cout * k * k * cin
     fns = {impl: _fwd_bwd(impl, s, padding) for impl in ('xla', 'im2col')}
@@ -89,21 +123,26 @@ def main(argv=None):
         jax.block_until_ready(fns[impl](x, w, ct))
         times[impl].append(time.perf_counter() - t)
     med = {impl: statistics.median(v) for impl, v in times.items()}
+    auto = ('im2col' if conv_lowering.auto_prefers_im2col(x, w, (s, s))
+            else 'xla')
     rows.append({'conv': f'{k}x{k}/{s} {side}^2 {cin}->{cout}',
-                 'count': count, 'gflop': flops / 1e9,
+                 'count': count, 'gflop': flops / 1e9, 'auto': auto,
                  **{f'{i}_s': med[i] for i in med}})
     print(f"{rows[-1]['conv']:24s} x{count:2d}  xla {med['xla']:.3f} s "
           f"({flops / med['xla'] / 1e9:5.1f} GFLOP/s)  im2col "
           f"{med['im2col']:.3f} s ({flops / med['im2col'] / 1e9:5.1f} "
-          f"GFLOP/s)  ratio {med['xla'] / med['im2col']:.2f}", flush=True)
+          f"GFLOP/s)  ratio {med['xla'] / med['im2col']:.2f}  auto: {auto}",
+          flush=True)
   tot = {i: sum(r[f'{i}_s'] * r['count'] for r in rows)
          for i in ('xla', 'im2col')}
+  tot['auto'] = sum(r[f"{r['auto']}_s"] * r['count'] for r in rows)
   gflop = sum(r['gflop'] * r['count'] for r in rows)
   print(f'\nAll {sum(r["count"] for r in rows)} convolutions, forward + '
         f'backward, batch {args.batch}: {gflop:.0f} GFLOP; xla '
         f'{tot["xla"]:.2f} s ({gflop / tot["xla"]:.1f} GFLOP/s), im2col '
         f'{tot["im2col"]:.2f} s ({gflop / tot["im2col"]:.1f} GFLOP/s), ratio '
-        f'{tot["xla"] / tot["im2col"]:.2f}')
+        f'{tot["xla"] / tot["im2col"]:.2f}; auto (conv_lowering) '
+        f'{tot["auto"]:.2f} s, xla / auto {tot["xla"] / tot["auto"]:.2f}')
   print('Share of the convolution time (xla / im2col):')
   for r in sorted(rows, key=lambda r: -r['xla_s'] * r['count']):
     print(f"  {r['conv']:24s} {100 * r['xla_s'] * r['count'] / tot['xla']:5.1f}"
@@ -112,8 +151,9 @@ def main(argv=None):
   print(f'load average before {load0[0]:.2f}, after {load1[0]:.2f}')
   if args.json:
     with open(args.json, 'w') as f:
-      json.dump({'rows': rows, 'total_s': tot, 'gflop': gflop,
-                 'batch': args.batch, 'load': [load0, load1]}, f, indent=1)
+      json.dump({'net': args.net, 'rows': rows, 'total_s': tot,
+                 'gflop': gflop, 'batch': args.batch,
+                 'load': [load0, load1]}, f, indent=1)
 
 
 if __name__ == '__main__':

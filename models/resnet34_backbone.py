@@ -32,6 +32,8 @@ import jax.numpy as jnp
 import numpy as np
 from flax import traverse_util
 
+from mlperf_jax.models import conv_lowering
+
 CONV_AXES = ('conv_h', 'conv_w', 'conv_in', 'conv_out')
 NORM_AXES = ('conv_out',)
 
@@ -48,6 +50,10 @@ class BackboneConfig:
     stem_stride: stride of the 'small' stem.
     bn_momentum / bn_epsilon: torch BatchNorm2d defaults (0.1 -> 0.9, 1e-5).
     dtype: compute dtype (parameters stay float32).
+    conv_lowering: how convolutions are computed, as ResNet-50's
+      (`conv_lowering.py`: 'auto' = im2col + dot for large 1x1 and strided
+      ones on CPU, XLA's native convolution elsewhere; the same function up
+      to float32 rounding).
   """
   stem: str = 'imagenet'
   stem_width: int = 64
@@ -57,8 +63,10 @@ class BackboneConfig:
   bn_momentum: float = 0.9
   bn_epsilon: float = 1e-5
   dtype: Any = jnp.float32
+  conv_lowering: str = 'auto'
 
   def __post_init__(self):
+    conv_lowering.resolve(self.conv_lowering)  # validates the name
     object.__setattr__(self, 'layers',
                        tuple(tuple(int(v) for v in x) for x in self.layers))
     if self.stem not in ('imagenet', 'small'):
@@ -84,7 +92,9 @@ def _layers(cfg: BackboneConfig, train: bool):
   def conv(features: int, k: int, stride: int = 1, name: str = ''):
     return nn.Conv(features, (k, k), strides=stride, padding=_pad(k),
                    use_bias=False, dtype=cfg.dtype, param_dtype=jnp.float32,
-                   kernel_init=kernel_init, name=name)
+                   kernel_init=kernel_init, name=name,
+                   conv_general_dilated=conv_lowering.conv_general_dilated(
+                       cfg.conv_lowering))
 
   def norm(name: str):
     return nn.BatchNorm(

@@ -29,11 +29,17 @@ def test_dry_suite_writes_json_and_table(tmp_path):
   assert step['flops_per_step'] > 0
   assert step['mfu'] == step['achieved_flops'] / step['peak_bf16_flops']
   assert 0 < step['mfu'] < 1  # against the CPU's theoretical bf16 peak
-  pipe = items['pipeline']['result']
-  assert pipe['workers'] == 2 and pipe['images'] == 16
-  assert pipe['images_per_s_per_core'] == pipe['images_per_s'] / 2
+  pipes = items['pipeline']['result']['pipelines']
+  assert set(pipes) == {'resnet', 'ssd', 'maskrcnn', 'rnnt'}
+  for p in pipes.values():  # one batch of 2 through each real pipeline
+    assert p['items'] == 2 and p['workers'] == 1
+    assert p['items_per_cpu_s'] == p['items'] / p['cpu_s']
+    assert p['feeds'] and p['decode_cpu_ms']
+  (goal,) = [f for f in pipes['resnet']['feeds'] if f['rate'] == 8000]
+  assert goal['cores'] == 8000 / pipes['resnet']['items_per_cpu_s']
   table = (out / 'results.md').read_text()
   assert '| dlrm (mini) | 8 |' in table and 'img/s per core' in table
+  assert 'utt/s per core' in table
 
 
 def test_bad_usage_is_exit_2(tmp_path):
