@@ -47,6 +47,7 @@ traverse_util = LazyModule('flax.traverse_util')
 ssd_model = LazyModule('mlperf_jax.models.ssd')
 ssd_inputs = LazyModule('mlperf_jax.input_pipelines.ssd_inputs')
 coco_map = LazyModule('mlperf_jax.metrics.coco_map')
+conv_lowering = LazyModule('mlperf_jax.models.conv_lowering')
 
 COCO_TRAIN = 117_266
 COCO_EVAL = 4952
@@ -211,6 +212,12 @@ class SSDWorkload(Workload):
 
   def model_config(self):
     return self.variant.model(self.compute_dtype)
+
+  def extra_mllog_items(self, hp):
+    """Which 2D convolution the trunk ran, under ResNet-50's key."""
+    del hp
+    return [('mlperf_jax_conv2d', conv_lowering.describe(
+        self.model_config().backbone.conv_lowering))]
 
   def model(self):
     return ssd_model.SSD(self.model_config())
