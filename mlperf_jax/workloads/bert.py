@@ -441,6 +441,17 @@ class BertWorkload(Workload):
     print('fine-tuning the mini BERT on the mini QA set...', flush=True)
     return mini_finetune(self.model_config(), params['bert']), {}
 
+  def serving_predict(self):
+    """`predict(params, model_state, batch)` -> {'logits': [B, T, 2]}."""
+    from mlperf_jax.inference import squad_finetune  # pylint: disable=import-outside-toplevel
+    model = squad_finetune.qa_model(self.model_config())
+
+    def predict(params, model_state, batch):
+      del model_state
+      return {'logits': model.apply({'params': params}, batch['input_ids'],
+                                    batch['input_mask'], batch['segment_ids'])}
+    return predict
+
   def inference(self) -> InferenceSpec:
     """MLPerf Inference BERT: one LoadGen sample per SQuAD feature window.
 
@@ -453,14 +464,7 @@ class BertWorkload(Workload):
     99.9 % of the FP32 F1 90.874. QSL performance count: 10,833 (all).
     """
     task = self.squad_task()
-    cfg = self.model_config()
-    from mlperf_jax.inference import squad_finetune  # pylint: disable=import-outside-toplevel
-    model = squad_finetune.qa_model(cfg)
-
-    def predict(params, model_state, batch):
-      del model_state
-      return {'logits': model.apply({'params': params}, batch['input_ids'],
-                                    batch['input_mask'], batch['segment_ids'])}
+    predict = self.serving_predict()
 
     def scenario_buckets(scenario: str):
       try:
