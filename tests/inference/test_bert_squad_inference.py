@@ -175,7 +175,9 @@ def test_mini_qa_set_is_extractive_held_out_and_set_by_the_question():
   base = squad_mini.baselines(sets['dev'], sets['train'])
   assert set(base) == {'first_word_f1', 'random_span_f1',
                        'most_frequent_answer_f1', 'first_span_of_any_kind_f1'}
-  assert 0 < max(base.values()) < 0.6 * bert_workload.MINI_SQUAD_TARGET_F1
+  assert 0 < max(base.values()) < 40.0
+  target = bert_workload.MINI_SQUAD_TARGET_F1
+  assert target is None or max(base.values()) < 0.6 * target
 
 
 @pytest.fixture(scope='module')
@@ -192,8 +194,11 @@ def test_served_finetuned_mini_meets_the_squad_target(finetuned_to_target,
   """`finetune` with its mini defaults, served in an accuracy run: the
   accuracy script's F1 reaches the mini target (and equals direct
   scoring)."""
+  target = bert_workload.MINI_SQUAD_TARGET_F1
+  assert target is not None, (
+      'measure MINI_SQUAD_FP32_F1 first (mlperf_jax/workloads/bert.py)')
   out, result = finetuned_to_target
-  assert result['dev']['f1'] >= bert_workload.MINI_SQUAD_TARGET_F1
+  assert result['dev']['f1'] >= target
   logs = tmp_path / 'logs'
   proc = subprocess.run(
       [sys.executable, '-m', 'mlperf_jax.infer', '--workload', 'bert',
@@ -204,4 +209,4 @@ def test_served_finetuned_mini_meets_the_squad_target(finetuned_to_target,
   assert proc.returncode == 0, proc.stdout + proc.stderr
   printed = float(proc.stdout.split('f1 = ')[1].split()[0])
   assert printed == pytest.approx(result['dev']['f1'], abs=1e-6)
-  assert printed >= bert_workload.MINI_SQUAD_TARGET_F1
+  assert printed >= target
