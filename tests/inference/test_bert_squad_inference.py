@@ -171,13 +171,15 @@ def test_mini_qa_set_is_extractive_held_out_and_set_by_the_question():
           assert (m.start(g), m.group(g)) == (start, ans['text'])
           n += 1
   assert n > 1500
-  # Every answerer that ignores the question is far below the target.
+  # The answerers that ignore the question: the trivial ones far below the
+  # target, finding spans of any kind (without reading which) below it.
   base = squad_mini.baselines(sets['dev'], sets['train'])
-  assert set(base) == {'first_word_f1', 'random_span_f1',
-                       'most_frequent_answer_f1', 'first_span_of_any_kind_f1'}
-  assert 0 < max(base.values()) < 40.0
   target = bert_workload.MINI_SQUAD_TARGET_F1
-  assert target is None or max(base.values()) < 0.6 * target
+  blind = base.pop('first_span_of_any_kind_f1')
+  assert set(base) == {'first_word_f1', 'random_span_f1',
+                       'most_frequent_answer_f1'}
+  assert 0 < max(base.values()) < 0.2 * target
+  assert 0 < blind < 0.75 * target
 
 
 @pytest.fixture(scope='module')
@@ -195,8 +197,6 @@ def test_served_finetuned_mini_meets_the_squad_target(finetuned_to_target,
   accuracy script's F1 reaches the mini target (and equals direct
   scoring)."""
   target = bert_workload.MINI_SQUAD_TARGET_F1
-  assert target is not None, (
-      'measure MINI_SQUAD_FP32_F1 first (mlperf_jax/workloads/bert.py)')
   out, result = finetuned_to_target
   assert result['dev']['f1'] >= target
   logs = tmp_path / 'logs'
