@@ -40,6 +40,16 @@ def qa_model(cfg):
   return bert_model.BertForQuestionAnswering(cfg)
 
 
+def boxed_qa_abstract(cfg):
+  """The QA model's abstract parameters with their logical-axis boxes."""
+  import jax  # pylint: disable=import-outside-toplevel
+  import jax.numpy as jnp  # pylint: disable=import-outside-toplevel
+  ids = jax.ShapeDtypeStruct((1, cfg.max_position_embeddings), jnp.int32)
+  return jax.eval_shape(
+      lambda i: qa_model(cfg).init(jax.random.PRNGKey(0), i, i, i)['params'],
+      ids)
+
+
 def init_qa_params(cfg, encoder_params: Mapping[str, Any] | None, seed: int):
   """QA parameters: a fresh span head, the encoder from `encoder_params`
   (the 'bert' subtree of pre-training parameters) where given."""

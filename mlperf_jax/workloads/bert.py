@@ -29,6 +29,8 @@ dev set's windows (`mlperf_jax/inference/squad_task.py`); parameters come
 from the reference's fine-tuned TF checkpoint or from `python -m
 mlperf_jax.finetune` (`load_serving_checkpoint`); pre-trained mini
 parameters are fine-tuned on the mini QA set first (`serving_params`).
+The mini target is 99 % of the mini fine-tune's FP32 F1
+(`MINI_SQUAD_TARGET_F1`), as the reference's is 99 % of 90.874.
 """
 
 from __future__ import annotations
@@ -429,7 +431,8 @@ class BertWorkload(Workload):
 
   def serving_params(self, params, model_state):
     """QA parameters to serve: given ones with the span head as they are; a
-    pre-trained mini model fine-tuned now on the mini QA set (seconds)."""
+    pre-trained mini model fine-tuned now on the mini QA set
+    (`MINI_FINETUNE`: a few CPU-minutes)."""
     del model_state
     if 'squad' in params.get('cls', {}):
       return params, {}
@@ -440,6 +443,17 @@ class BertWorkload(Workload):
           '...) or give the fine-tuned TF checkpoint of the MLPerf reference')
     print('fine-tuning the mini BERT on the mini QA set...', flush=True)
     return mini_finetune(self.model_config(), params['bert']), {}
+
+  def serving_predict(self):
+    """`predict(params, model_state, batch)` -> {'logits': [B, T, 2]}."""
+    from mlperf_jax.inference import squad_finetune  # pylint: disable=import-outside-toplevel
+    model = squad_finetune.qa_model(self.model_config())
+
+    def predict(params, model_state, batch):
+      del model_state
+      return {'logits': model.apply({'params': params}, batch['input_ids'],
+                                    batch['input_mask'], batch['segment_ids'])}
+    return predict
 
   def inference(self) -> InferenceSpec:
     """MLPerf Inference BERT: one LoadGen sample per SQuAD feature window.
@@ -453,14 +467,7 @@ class BertWorkload(Workload):
     99.9 % of the FP32 F1 90.874. QSL performance count: 10,833 (all).
     """
     task = self.squad_task()
-    cfg = self.model_config()
-    from mlperf_jax.inference import squad_finetune  # pylint: disable=import-outside-toplevel
-    model = squad_finetune.qa_model(cfg)
-
-    def predict(params, model_state, batch):
-      del model_state
-      return {'logits': model.apply({'params': params}, batch['input_ids'],
-                                    batch['input_mask'], batch['segment_ids'])}
+    predict = self.serving_predict()
 
     def scenario_buckets(scenario: str):
       try:
@@ -479,16 +486,25 @@ class BertWorkload(Workload):
 # Windows per compiled batch.
 BERT_INFERENCE_BUCKETS = {'SingleStream': (1,), 'MultiStream': (8,),
                           'Server': (1, 2, 4, 8, 16), 'Offline': (1, 8, 32)}
-# Mini fine-tuning (squad_finetune.FinetuneConfig fields). Measured once
-# (2026-12-02, from the seed-1 mini pre-training run, load ~17): 551 steps,
-# held-out F1 8.50 / EM 4.51 on the 288 mini questions, against 5.74 for the
-# context's first two words and 3.66 for a random 1-2 word span: above the
-# trivial answerers but not by a margin that makes an honest target, so the
-# mini scale has no SQuAD target yet (a 2-layer, 128-wide model learns this
-# cloze matching slowly).
-
-MINI_FINETUNE = {'learning_rate': 1e-3, 'epochs': 3.0, 'batch_size': 32,
+# Mini fine-tuning (squad_finetune.FinetuneConfig fields): 999 steps of 32
+# windows (8.83 epochs of the 3,623 training windows), from the cached
+# seed-1 mini pre-training run of the tests. The mini SQuAD target is the
+# reference's rule, 99 % of the FP32 F1, applied to the F1 this fine-tune
+# measured on the 278 held-out mini questions (2026-12-02, load 10-13):
+# F1 46.79 / EM 39.93, so the target is F1 46.32. The answerers that
+# ignore the question (`squad_mini.baselines`) score F1 6.1 (the context's
+# first word), 4.3 (a random 1-2 word span), 5.3 (the most frequent training
+# answer) and 32.6 (the paragraph's first span of any kind); a 300-step
+# schedule reached F1 30.9. The margin over the span-kind heuristic is
+# modest (it is at 70 % of the target); the loss was still falling (0.55 at
+# step 950). A cloze set tried first (the sentence around a
+# blanked word as the question) was not learned: F1 8.5-11.1 after 538-551
+# steps, loss flat at 2.4 from step 200. Not an MLPerf result.
+MINI_FINETUNE = {'learning_rate': 1e-3, 'epochs': 8.83, 'batch_size': 32,
                  'seed': 0}
+MINI_SQUAD_FP32_F1 = 46.79
+MINI_SQUAD_FP32_EM = 39.93
+MINI_SQUAD_TARGET_F1 = round(0.99 * MINI_SQUAD_FP32_F1, 2)
 
 
 def encode_logits(outputs, row: int) -> bytes:

@@ -148,21 +148,65 @@ def test_pretraining_params_at_reference_scale_are_refused():
     wl.serving_params({'bert': {}, 'cls': {'predictions': {}}}, {})
 
 
-def test_mini_qa_set_is_extractive_held_out_and_hard_for_trivial_answerers():
+def test_mini_qa_set_is_extractive_held_out_and_set_by_the_question():
+  import re  # pylint: disable=import-outside-toplevel
   from mlperf_jax.input_pipelines import squad_mini  # pylint: disable=import-outside-toplevel
   sets = squad_mini.load()
   titles = {k: {a['title'] for a in v['data']} for k, v in sets.items()}
   assert not titles['train'] & titles['dev']  # the corpus's document split
+  questions = {q: (pat, g) for q, pat, g in squad_mini.KINDS.values()}
   n = 0
   for split in sets.values():
     for a in split['data']:
       for p in a['paragraphs']:
+        # Questions of two kinds or more: the kind must be read.
+        assert len({qa['question'] for qa in p['qas']}) == len(p['qas']) >= 2
         for qa in p['qas']:
           (ans,) = qa['answers']
           start = ans['answer_start']
           assert p['context'][start:start + len(ans['text'])] == ans['text']
-          assert 'what' in qa['question'].split()
+          # The question's kind matches the paragraph once: at the answer.
+          pat, g = questions[qa['question']]
+          (m,) = re.finditer(pat, p['context'])
+          assert (m.start(g), m.group(g)) == (start, ans['text'])
           n += 1
-  assert n > 2000
-  base = squad_mini.baselines(sets['dev'])
-  assert 0 < max(base.values()) < 10.0
+  assert n > 1500
+  # The answerers that ignore the question: the trivial ones far below the
+  # target, finding spans of any kind (without reading which) below it.
+  base = squad_mini.baselines(sets['dev'], sets['train'])
+  target = bert_workload.MINI_SQUAD_TARGET_F1
+  blind = base.pop('first_span_of_any_kind_f1')
+  assert set(base) == {'first_word_f1', 'random_span_f1',
+                       'most_frequent_answer_f1'}
+  assert 0 < max(base.values()) < 0.2 * target
+  assert 0 < blind < 0.75 * target
+
+
+@pytest.fixture(scope='module')
+def finetuned_to_target(mini_run, tmp_path_factory):
+  """The cached mini BERT run fine-tuned with the mini defaults."""
+  run = mini_run('bert')
+  assert run.log is not None, run.output()
+  return _finetune(run, tmp_path_factory.mktemp('bert_ft_full'))
+
+
+@pytest.mark.slow
+def test_served_finetuned_mini_meets_the_squad_target(finetuned_to_target,
+                                                      tmp_path):
+  """`finetune` with its mini defaults, served in an accuracy run: the
+  accuracy script's F1 reaches the mini target (and equals direct
+  scoring)."""
+  target = bert_workload.MINI_SQUAD_TARGET_F1
+  out, result = finetuned_to_target
+  assert result['dev']['f1'] >= target
+  logs = tmp_path / 'logs'
+  proc = subprocess.run(
+      [sys.executable, '-m', 'mlperf_jax.infer', '--workload', 'bert',
+       '--scenario', 'Offline', '--mode', 'accuracy', '--loadgen', 'python',
+       '--checkpoint', str(out / 'final_params'), '--output-dir', str(logs)],
+      capture_output=True, text=True, timeout=600, check=False,
+      env=one_device_env())
+  assert proc.returncode == 0, proc.stdout + proc.stderr
+  printed = float(proc.stdout.split('f1 = ')[1].split()[0])
+  assert printed == pytest.approx(result['dev']['f1'], abs=1e-6)
+  assert printed >= target
