@@ -15,6 +15,7 @@ import flax
 import jax
 import jax.numpy as jnp
 import numpy as np
+import pytest
 
 from mlperf_jax import compliance
 from mlperf_jax import workloads
@@ -174,3 +175,35 @@ def test_replay_symmetries_move_planes_and_policy_together():
     where_stone = b['planes'][..., 0].reshape(16, -1).argmax(-1)
     np.testing.assert_array_equal(where_stone, b['policy'][:, :-1].argmax(-1))
     np.testing.assert_allclose(b['policy'][:, -1], 0.25)  # pass unchanged
+
+
+def test_shipped_target_fits_the_mini_network_and_says_how_it_was_made():
+  from mlperf_jax.selfplay import target_model
+  wl = workloads.get('minigo', 'mini')
+  got, meta = target_model.load_npz(target_model.SHIPPED)
+  want = _untrained(wl)
+  shapes = lambda t: jax.tree.map(np.shape, t)  # noqa: E731
+  assert shapes(got) == shapes(want)
+  assert all(np.isfinite(x).all() for x in jax.tree.leaves(got))
+  # Trained, not an initialisation: BN statistics moved off (0, 1).
+  assert not np.allclose(got['batch_stats']['batch_normalization']['var'], 1)
+  # The network after the last of `generations` generations of the run.
+  g = meta.get('generation', meta['generations'])
+  assert meta['seed'] == 1000 and 1 <= g <= len(meta['win_rate_vs_random'])
+  assert (f'--seed {meta["seed"]} --generations {meta["generations"]}'
+          in meta['command'])
+  assert set(meta['baselines']) == {'random', 'untrained_net_with_search'}
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(1800)  # 600 s wall was too short at load ~10
+def test_trivial_baselines_stay_well_below_the_shipped_target():
+  # 2 x 128 games (~30 CPU-s): a uniformly random player and an untrained
+  # network with the mini search against the shipped target, measured
+  # again and compared with the file's record.
+  from mlperf_jax.selfplay import make_target, target_model
+  variables, meta = target_model.load_npz(target_model.SHIPPED)
+  got = make_target.baselines(variables)
+  for name, rate in got.items():
+    assert rate < 0.3, (name, rate)
+    assert abs(rate - meta['baselines'][name]) <= 2 / 128, (got, meta)
