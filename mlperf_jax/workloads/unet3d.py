@@ -113,8 +113,9 @@ VARIANTS = {
         model=lambda dtype: unet_model.mini_config(filters=(8, 16, 32),
                                                    dtype=_dtype(dtype)),
         train_data=_train, eval_data=_eval,
-        # 27 windows of 16^3 per 32^3 case, 8 cases: one batch per case.
-        eval_batch_size=27,
+        # 27 windows of 16^3 per 32^3 case, 8 cases: 9 batches of 24
+        # windows (divisible by 8 devices and by 2 or 4 hosts).
+        eval_batch_size=24,
         # Evaluations from epoch 16 (128 steps), then every 4 epochs (an
         # eval costs about as much as 18 steps); non-converged after 60.
         extra={'patch': 16, 'min_input': 8, 'volume': MINI_VOLUME,
