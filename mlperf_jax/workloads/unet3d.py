@@ -56,7 +56,7 @@ MINI_VOLUME = 32
 # per-voxel two-threshold classifier fitted on training volumes 0.483; the
 # same with thresholds tuned on the eval set itself (an oracle) 0.483 on raw
 # volumes, 0.472 on Gaussian-smoothed ones (sigma 0.6). The target was
-# set from 7 seeds, all converged in 28-36 epochs (benchmarks/RESULTS.md).
+# calibrated over 10 seeds, all converged in 28-40 epochs (RESULTS.md).
 MINI_TARGET = 0.70
 NOTICE_KEY = 'mlperf_jax_notice'
 SHAPE_KEYS = ('training_input_shape', 'validation_input_shape')
