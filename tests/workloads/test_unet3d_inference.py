@@ -27,7 +27,7 @@ REPO = os.path.dirname(os.path.dirname(os.path.dirname(
     os.path.abspath(__file__))))
 
 # Uneven volumes: one trimmed, one padded, one below a window on an axis.
-SHAPES = [(40, 36, 44), (20, 30, 26), (36, 36, 36)]
+SHAPES = [(40, 36, 44), (12, 30, 26), (36, 36, 36)]
 
 
 class _Linear:

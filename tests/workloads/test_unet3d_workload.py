@@ -37,8 +37,8 @@ def test_mini_run_logs_the_reference_keys_and_cadence(mini_run):
   assert run.proc.returncode == 0, run.output()
   recs = run.records()
   values = {r['key']: r['value'] for r in recs}
-  assert values['training_input_shape'] == [24, 24, 24]
-  assert values['validation_input_shape'] == [24, 24, 24]
+  assert values['training_input_shape'] == [16, 16, 16]
+  assert values['validation_input_shape'] == [16, 16, 16]
   assert values['validation_overlap'] == 0.5
   assert values['oversampling'] == 0.4
   assert values['samples_per_epoch'] == 32
@@ -46,8 +46,8 @@ def test_mini_run_logs_the_reference_keys_and_cadence(mini_run):
   assert 'decomposed' in values['mlperf_jax_conv3d']
   epochs = [r['metadata']['epoch_num'] for r in recs
             if r['key'] == 'eval_accuracy']
-  # First eval after 10 epochs, then every 3 (the mini's cadence).
-  assert epochs == [10 + 3 * i for i in range(len(epochs))]
+  # First eval after 16 epochs, then every 4 (the mini's cadence).
+  assert epochs == [16 + 4 * i for i in range(len(epochs))]
   assert values['global_batch_size'] == 4
 
 
@@ -120,7 +120,7 @@ def test_eval_pipeline_and_accumulator_equal_direct_sliding_window():
   scores = []
   for c in range(len(cases)):
     logits, plan = sw.sliding_window_logits(
-        predict, cases.image(c)[..., None], 24, 0.5, 3, batch=4)
+        predict, cases.image(c)[..., None], 16, 0.5, 3, batch=4)
     scores.append(dice.dice_per_class(np.argmax(logits, -1),
                                       plan.trimmed(cases.label(c))))
   assert got['cases'] == 8
@@ -170,38 +170,44 @@ def test_reference_smoke_log_passes_official_rules_except_target(
                                        '0.908')
 
 
-def _threshold_dice(images, labels, lo, hi, roi):
+# Both intensity orders a two-threshold classifier can assume: the tumour
+# brightest, or between the background and the kidney.
+_ORDERS = ((0, 1, 2), (0, 2, 1))
+
+
+def _threshold_dice(images, labels, lo, hi, order, roi):
   scores = []
   for x, y in zip(images, labels):
     plan = sw.plan_windows(x.shape, roi, 0.5)
-    pred = np.where(x > hi, 2, np.where(x > lo, 1, 0))
+    pred = np.asarray(order)[np.where(x > hi, 2, np.where(x > lo, 1, 0))]
     scores.append(dice.dice_per_class(plan.trimmed(pred), plan.trimmed(y)))
   return dice.mean_dice(scores)
 
 
-def test_trivial_baselines_stay_below_the_mini_target():
-  """A per-voxel two-threshold classifier fitted on training volumes, and
-  one on Gaussian-smoothed volumes tuned on the eval set itself (an oracle),
-  both score below the mini target (measured: 0.651 and, at sigma 0.6,
-  0.739; the target is 0.76)."""
+def test_trivial_baselines_stay_well_below_the_mini_target():
+  """A per-voxel two-threshold classifier (either intensity order) fitted on
+  training volumes, and the same on raw or Gaussian-smoothed eval volumes
+  with thresholds, order and smoothing tuned on the eval set itself (an
+  oracle), both score at least 0.1 below the mini target (measured: fitted
+  0.483, oracle 0.483 on raw volumes, 0.472 smoothed at sigma 0.6; the
+  target is 0.70)."""
   from scipy import ndimage  # pylint: disable=import-outside-toplevel
   wl = workloads.get('unet3d', 'mini')
   target = wl.variant.target.value
   tr, ev = wl.cases('train'), wl.cases('eval')
   roi = wl.variant.extra['patch']
   grid = np.linspace(-0.5, 4, 19)
-  pairs = [(a, b) for a in grid for b in grid if b > a]
+  rules = [(a, b, o) for o in _ORDERS for a in grid for b in grid if b > a]
   train_x = [tr.image(i) for i in range(4)]
   train_y = [tr.label(i) for i in range(4)]
-  lo, hi = max(pairs, key=lambda p: _threshold_dice(train_x, train_y, *p,
-                                                     roi))
+  fit = max(rules, key=lambda r: _threshold_dice(train_x, train_y, *r, roi))
+  eval_x = [ev.image(i) for i in range(len(ev))]
   eval_y = [ev.label(i) for i in range(len(ev))]
-  fitted = _threshold_dice([ev.image(i) for i in range(len(ev))], eval_y,
-                           lo, hi, roi)
+  fitted = _threshold_dice(eval_x, eval_y, *fit, roi)
   oracle = 0.0
-  for sigma in (0.6, 1.0):
-    smooth = [ndimage.gaussian_filter(ev.image(i), sigma)
-              for i in range(len(ev))]
-    oracle = max(oracle, max(_threshold_dice(smooth, eval_y, a, b, roi)
-                             for a, b in pairs[::2]))
-  assert 0.4 < fitted < oracle < target - 0.015, (fitted, oracle)
+  for sigma in (0.0, 0.6, 1.0):
+    xs = [ndimage.gaussian_filter(x, sigma) if sigma else x for x in eval_x]
+    oracle = max(oracle, max(_threshold_dice(xs, eval_y, *r, roi)
+                             for r in rules[::2]))
+  assert 0.4 < fitted <= oracle + 0.01 and oracle < target - 0.1, (
+      fitted, oracle)
