@@ -108,6 +108,18 @@ def finetuned(mini_run, tmp_path_factory):
                    '--epochs', '0.1')
 
 
+def _served_f1(out, logs, scenario, loadgen):
+  """`infer --mode accuracy` on `out/final_params`; the F1 it prints."""
+  proc = subprocess.run(
+      [sys.executable, '-m', 'mlperf_jax.infer', '--workload', 'bert',
+       '--scenario', scenario, '--mode', 'accuracy', '--loadgen', loadgen,
+       '--checkpoint', str(out / 'final_params'), '--output-dir', str(logs)],
+      capture_output=True, text=True, timeout=600, check=False,
+      env=one_device_env())
+  assert proc.returncode == 0, proc.stdout + proc.stderr
+  return float(proc.stdout.split('f1 = ')[1].split()[0])
+
+
 @pytest.mark.parametrize('scenario, loadgen', [
     ('Offline', 'official'),
     pytest.param('Server', 'python', marks=pytest.mark.slow),
@@ -117,14 +129,7 @@ def test_accuracy_run_equals_direct_f1(finetuned, tmp_path, scenario,
                                        loadgen):
   out, result = finetuned
   logs = tmp_path / 'logs'
-  proc = subprocess.run(
-      [sys.executable, '-m', 'mlperf_jax.infer', '--workload', 'bert',
-       '--scenario', scenario, '--mode', 'accuracy', '--loadgen', loadgen,
-       '--checkpoint', str(out / 'final_params'), '--output-dir', str(logs)],
-      capture_output=True, text=True, timeout=600, check=False,
-      env=one_device_env())
-  assert proc.returncode == 0, proc.stdout + proc.stderr
-  printed = float(proc.stdout.split('f1 = ')[1].split()[0])
+  printed = _served_f1(out, logs, scenario, loadgen)
   # The same parameters scored directly by `finetune` (batches of 64 there,
   # the LoadGen's buckets here): the same F1 (printed to 6 decimals).
   assert printed == pytest.approx(result['dev']['f1'], abs=1e-6)
@@ -200,13 +205,6 @@ def test_served_finetuned_mini_meets_the_squad_target(finetuned_to_target,
   out, result = finetuned_to_target
   assert result['dev']['f1'] >= target
   logs = tmp_path / 'logs'
-  proc = subprocess.run(
-      [sys.executable, '-m', 'mlperf_jax.infer', '--workload', 'bert',
-       '--scenario', 'Offline', '--mode', 'accuracy', '--loadgen', 'python',
-       '--checkpoint', str(out / 'final_params'), '--output-dir', str(logs)],
-      capture_output=True, text=True, timeout=600, check=False,
-      env=one_device_env())
-  assert proc.returncode == 0, proc.stdout + proc.stderr
-  printed = float(proc.stdout.split('f1 = ')[1].split()[0])
+  printed = _served_f1(out, logs, 'Offline', 'python')
   assert printed == pytest.approx(result['dev']['f1'], abs=1e-6)
   assert printed >= target
