@@ -42,11 +42,18 @@ LOWERINGS = ('auto', 'xla', 'im2col')
 AUTO_MIN_FLOPS = 1e8
 
 
-def resolve(lowering: str, backend: str | None = None) -> str:
-  """'auto' -> 'im2col' on the CPU backend, else 'xla'; others unchanged."""
+def validate(lowering: str) -> None:
+  """ValueError unless `lowering` names one; never starts a JAX backend
+  (model configs call it, and a multi-host run must reach
+  `jax.distributed.initialize` first)."""
   if lowering not in LOWERINGS:
     raise ValueError(f'conv lowering must be one of {LOWERINGS}, got '
                      f'{lowering!r}')
+
+
+def resolve(lowering: str, backend: str | None = None) -> str:
+  """'auto' -> 'im2col' on the CPU backend, else 'xla'; others unchanged."""
+  validate(lowering)
   if lowering != 'auto':
     return lowering
   backend = backend or jax.default_backend()

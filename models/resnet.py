@@ -119,7 +119,7 @@ class ResNetConfig:
     object.__setattr__(self, 'stage_sizes', tuple(self.stage_sizes))
     if not self.stage_sizes or min(self.stage_sizes) < 1:
       raise ValueError(f'stage_sizes must be positive, got {self.stage_sizes}')
-    conv_lowering.resolve(self.conv_lowering)  # validates the name
+    conv_lowering.validate(self.conv_lowering)
     if self.stem not in _STEMS:
       raise ValueError(f'stem must be one of {_STEMS}, got {self.stem!r}')
 

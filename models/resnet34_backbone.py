@@ -66,7 +66,7 @@ class BackboneConfig:
   conv_lowering: str = 'auto'
 
   def __post_init__(self):
-    conv_lowering.resolve(self.conv_lowering)  # validates the name
+    conv_lowering.validate(self.conv_lowering)
     object.__setattr__(self, 'layers',
                        tuple(tuple(int(v) for v in x) for x in self.layers))
     if self.stem not in ('imagenet', 'small'):

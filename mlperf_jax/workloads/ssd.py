@@ -199,8 +199,7 @@ class SSDWorkload(Workload):
     problems = []
     if init_checkpoint:
       try:
-        self._import_trunk(init_checkpoint, *jax.eval_shape(
-            lambda r: self.init(r, hp), jax.random.PRNGKey(0)))
+        self._import_trunk(init_checkpoint, *self._trunk_shapes())
       except ValueError as e:
         problems.append(f'--init-checkpoint {init_checkpoint}: {e}')
     if self.variant.needs_data_dir and not dry_run and not self.synthetic:
@@ -268,6 +267,22 @@ class SSDWorkload(Workload):
     included); the extra blocks and heads keep the run's own init."""
     del hp
     return self._import_trunk(path, *jax.device_get((params, model_state)))
+
+  def _trunk_shapes(self):
+    """(params, model_state) shapes of the trunk alone, nested as in the
+    SSD, by `jax.eval_shape` without starting a JAX backend (the CLI checks
+    requests before `jax.distributed.initialize`): XLA's lowering, since
+    'auto' asks for the backend and the shapes do not depend on it."""
+    from mlperf_jax.models import resnet34_backbone as trunk  # pylint: disable=import-outside-toplevel
+    cfg = self.model_config()
+    trunk_cfg = dataclasses.replace(cfg.backbone, conv_lowering='xla')
+    image = jax.ShapeDtypeStruct(
+        (1, cfg.image_size, cfg.image_size, cfg.image_channels), jnp.float32)
+    shapes = jax.eval_shape(
+        lambda r, x: trunk.ResNetTrunk(trunk_cfg).init(r, x, False),
+        jax.ShapeDtypeStruct((2,), jnp.uint32), image)
+    return ({'backbone': shapes['params']},
+            {'batch_stats': {'backbone': shapes['batch_stats']}})
 
   def _import_trunk(self, path, params, model_state):
     """(params, model_state) with the trunk's variables from the file
