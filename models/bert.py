@@ -50,7 +50,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from typing import Any, Mapping
+from typing import Any, Callable, ClassVar, Mapping
 
 import flax.linen as nn
 import jax
@@ -167,21 +167,41 @@ class LayerNorm(nn.Module):
     return (y * scale + bias).astype(self.cfg.dtype)
 
 
-class Dense(nn.Module):
-  """`x @ kernel + bias` with logical axes (in, out) on the kernel."""
-  cfg: BertConfig
-  features: int
-  kernel_axes: tuple[str, str]
+def heads_last_first_dot(lhs, rhs, dimension_numbers, **kwargs):
+  """`lax.dot_general` with the contracting axes listed last first.
 
-  @nn.compact
-  def __call__(self, x: jax.Array) -> jax.Array:
-    kernel = self.param('kernel', _init(self.cfg, self.kernel_axes),
-                        (x.shape[-1], self.features), jnp.float32)
-    bias = self.param('bias', _zeros(self.kernel_axes[1:]), (self.features,),
-                      jnp.float32)
-    dt = self.cfg.dtype
-    y = jnp.dot(x.astype(dt), kernel.astype(dt))
-    return y + bias.astype(dt)
+  The same product; only the order XLA sums in (so float32 rounding)
+  follows the one `jnp.einsum('btnh,nhd->btd')` gives it, the attention
+  output's einsum before it was a `nn.DenseGeneral` (bit-identical
+  outputs). `QUANTIZE_THROUGH` tells `inference/quantize.py` that it may
+  run the int8 product through it.
+  """
+  (lc, rc), batch = dimension_numbers
+  return jax.lax.dot_general(
+      lhs, rhs, ((tuple(reversed(lc)), tuple(reversed(rc))), batch), **kwargs)
+
+
+heads_last_first_dot.QUANTIZE_THROUGH = True
+
+
+def _dense(cfg: BertConfig, features, kernel_axes: tuple[str, ...],
+           bias_axes: tuple[str, ...], *, axis=-1, dot_general=None,
+           name: str):
+  """`x . kernel + bias` over the input's `axis` (flax `nn.DenseGeneral`;
+  `nn.Dense` for a plain [in, out] kernel): float32 parameters, products in
+  `cfg.dtype`.
+
+  Flax's layers keep the projections' `dot_general` hook, through which
+  `mlperf_jax/inference/quantize.py` runs them in int8; numerically they
+  are the einsums of the reference's `dense_layer_2d/3d`.
+  """
+  common = dict(dtype=cfg.dtype, param_dtype=jnp.float32,
+                kernel_init=_init(cfg, kernel_axes),
+                bias_init=_zeros(bias_axes), dot_general=dot_general,
+                name=name)
+  if axis == -1 and isinstance(features, int):
+    return nn.Dense(features, **common)
+  return nn.DenseGeneral(features, axis=axis, **common)
 
 
 def gelu(x: jax.Array) -> jax.Array:
@@ -202,9 +222,9 @@ class SelfAttention(nn.Module):
                deterministic: bool) -> jax.Array:
     cfg = self.cfg
     d, dt = cfg.head_size, cfg.dtype
-    q = _Projection(cfg, name='query')(x)
-    k = _Projection(cfg, name='key')(x)
-    v = _Projection(cfg, name='value')(x)
+    n = cfg.num_attention_heads
+    q, k, v = (_dense(cfg, (n, d), ('embed', 'heads', 'kv'), ('heads', 'kv'),
+                      name=name)(x) for name in ('query', 'key', 'value'))
     drop = cfg.attention_probs_dropout_prob
     if cfg.fused_attention and (deterministic or drop == 0.0):
       mask = input_mask.astype(bool)[:, None, None, :]
@@ -217,37 +237,6 @@ class SelfAttention(nn.Module):
     probs = jax.nn.softmax(scores, axis=-1)
     probs = nn.Dropout(rate=drop)(probs, deterministic=deterministic)
     return jnp.einsum('bnqk,bknh->bqnh', probs.astype(dt), v)
-
-
-class _Projection(nn.Module):
-  """One of Q, K, V: kernel [H, heads, head_size] and bias [heads, head_size]."""
-  cfg: BertConfig
-
-  @nn.compact
-  def __call__(self, x: jax.Array) -> jax.Array:
-    cfg = self.cfg
-    n, d, dt = cfg.num_attention_heads, cfg.head_size, cfg.dtype
-    kernel = self.param('kernel', _init(cfg, ('embed', 'heads', 'kv')),
-                        (x.shape[-1], n, d), jnp.float32)
-    bias = self.param('bias', _zeros(('heads', 'kv')), (n, d), jnp.float32)
-    return (jnp.einsum('btd,dnh->btnh', x.astype(dt), kernel.astype(dt))
-            + bias.astype(dt))
-
-
-class AttentionOutput(nn.Module):
-  """Reference `attention/output/dense`: kernel [heads, head_size, H]."""
-  cfg: BertConfig
-
-  @nn.compact
-  def __call__(self, ctx: jax.Array) -> jax.Array:
-    cfg = self.cfg
-    n, d, dt = cfg.num_attention_heads, cfg.head_size, cfg.dtype
-    kernel = self.param('kernel', _init(cfg, ('heads', 'kv', 'embed')),
-                        (n, d, cfg.hidden_size), jnp.float32)
-    bias = self.param('bias', _zeros(('embed',)), (cfg.hidden_size,),
-                      jnp.float32)
-    return (jnp.einsum('btnh,nhd->btd', ctx.astype(dt), kernel.astype(dt))
-            + bias.astype(dt))
 
 
 class Attention(nn.Module):
@@ -266,7 +255,10 @@ class _AttnOutputBlock(nn.Module):
 
   @nn.compact
   def __call__(self, ctx, residual, deterministic):
-    y = AttentionOutput(self.cfg, name='dense')(ctx)
+    # Reference `attention/output/dense`: kernel [heads, head_size, H].
+    y = _dense(self.cfg, self.cfg.hidden_size, ('heads', 'kv', 'embed'),
+               ('embed',), axis=(-2, -1), dot_general=heads_last_first_dot,
+               name='dense')(ctx)
     y = nn.Dropout(self.cfg.hidden_dropout_prob)(y, deterministic=deterministic)
     return LayerNorm(self.cfg, name='LayerNorm')(y + residual)
 
@@ -279,7 +271,8 @@ class _DenseBlock(nn.Module):
 
   @nn.compact
   def __call__(self, x):
-    return Dense(self.cfg, self.features, self.kernel_axes, name='dense')(x)
+    return _dense(self.cfg, self.features, self.kernel_axes,
+                  self.kernel_axes[1:], name='dense')(x)
 
 
 class _OutputBlock(nn.Module):
@@ -288,8 +281,8 @@ class _OutputBlock(nn.Module):
 
   @nn.compact
   def __call__(self, x, residual, deterministic):
-    y = Dense(self.cfg, self.cfg.hidden_size, ('mlp', 'embed'),
-              name='dense')(x)
+    y = _dense(self.cfg, self.cfg.hidden_size, ('mlp', 'embed'), ('embed',),
+               name='dense')(x)
     y = nn.Dropout(self.cfg.hidden_dropout_prob)(y, deterministic=deterministic)
     return LayerNorm(self.cfg, name='LayerNorm')(y + residual)
 
@@ -380,8 +373,8 @@ class _MlmTransform(nn.Module):
 
   @nn.compact
   def __call__(self, x):
-    x = Dense(self.cfg, self.cfg.hidden_size, ('embed', 'hidden_out'),
-              name='dense')(x)
+    x = _dense(self.cfg, self.cfg.hidden_size, ('embed', 'hidden_out'),
+               ('hidden_out',), name='dense')(x)
     return LayerNorm(self.cfg, name='LayerNorm')(gelu(x))
 
 
@@ -452,15 +445,26 @@ class BertForPreTraining(nn.Module):
 
 class _SquadHead(nn.Module):
   """Reference SQuAD head (`cls/squad`, run_squad.py `create_model`):
-  output_weights [2, H] and output_bias [2] over every token."""
+  output_weights [2, H] and output_bias [2] over every token.
+
+  The product goes through `dot_general` (default `lax.dot_general`), the
+  hook Flax's dense layers have: `QUANTIZED_KERNEL` names the kernel that
+  `mlperf_jax/inference/quantize.py` runs through it in int8.
+  """
+  QUANTIZED_KERNEL: ClassVar[str] = 'output_weights'
   cfg: BertConfig
+  dot_general: Callable[..., jax.Array] | None = None
 
   @nn.compact
   def __call__(self, seq):
     w = self.param('output_weights', _init(self.cfg, ('span_ends', 'embed')),
                    (2, self.cfg.hidden_size), jnp.float32)
     b = self.param('output_bias', _zeros(('span_ends',)), (2,), jnp.float32)
-    return jnp.einsum('bth,ch->btc', seq.astype(jnp.float32), w) + b
+    dot = self.dot_general or jax.lax.dot_general
+    # seq [B, T, H] . w [2, H] over H -> [B, T, 2] ('bth,ch->btc').
+    logits = dot(seq.astype(jnp.float32), w.astype(jnp.float32),
+                 (((seq.ndim - 1,), (1,)), ((), ())))
+    return logits + b
 
 
 class _QaCls(nn.Module):

@@ -444,6 +444,23 @@ class BertWorkload(Workload):
     print('fine-tuning the mini BERT on the mini QA set...', flush=True)
     return mini_finetune(self.model_config(), params['bert']), {}
 
+  def calibration_set(self):
+    """The fixed calibration set of int8 serving (`infer --precision
+    int8`): every window of MLPerf's 100 calibration questions of the dev
+    set (reference), of 100 seeded training questions (mini); see
+    `inference/squad_calibration.py`. The int8 layers are the encoder's
+    projections (Q/K/V, attention output, intermediate, output), the pooler
+    and the span head; the two activation x activation einsums of the
+    attention (Q.K scores, probabilities . V) and the softmax stay float32:
+    `inference/quantize.py` quantizes layers with a weight, and these have
+    none (this project's choice, the simpler and more accurate one; some
+    submissions, e.g. TensorRT's fused int8 attention, quantize them
+    too)."""
+    from mlperf_jax.inference import squad_calibration  # pylint: disable=import-outside-toplevel
+    if self.variant.is_result:
+      return squad_calibration.reference(self.squad_task())
+    return squad_calibration.mini()
+
   def serving_predict(self):
     """`predict(params, model_state, batch)` -> {'logits': [B, T, 2]}."""
     from mlperf_jax.inference import squad_finetune  # pylint: disable=import-outside-toplevel
