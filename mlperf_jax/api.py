@@ -508,6 +508,26 @@ class Workload(abc.ABC):
     raise NotImplementedError(
         f'workload {self.name!r} has no inference model yet')
 
+  def serving_param_axes(self) -> PyTree | None:
+    """The served model's abstract parameters with their logical-axis
+    boxes (`nn.LogicallyPartitioned`, as `jax.eval_shape` of its init
+    gives them), for tensor-parallel serving (`infer --tensor-parallel N`,
+    `inference/tensor_parallel.py`, with `logical_axis_rules`). None (the
+    default): the workload has no tensor-parallel serving."""
+    return None
+
+  def load_serving_checkpoint(self, path: str) -> tuple[PyTree, PyTree]:
+    """(params, model_state) to serve, read from `infer --checkpoint path`.
+
+    Default: the `final_params` directory a `train` run saves
+    (`runtime/checkpoint.load_final_params`). Workloads that also read the
+    reference's own format override it (BERT: the fine-tuned TF checkpoint;
+    SSD: the reference's weights). Raises ValueError / OSError naming the
+    problem (`inference/run.py` reports it as bad input).
+    """
+    from mlperf_jax.runtime import checkpoint  # pylint: disable=import-outside-toplevel
+    return checkpoint.load_final_params(path, self)
+
 
 class BlockContext(Protocol):
   """What `Workload.run_block` gets from the runtime."""

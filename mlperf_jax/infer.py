@@ -57,6 +57,10 @@ def _parser() -> argparse.ArgumentParser:
                  default='fp32',
                  help='serving precision; int8: post-training quantization '
                  "calibrated on the workload's fixed calibration list")
+  p.add_argument('--tensor-parallel', type=int, default=1, metavar='N',
+                 help='split the served model over N devices (attention '
+                 'heads and MLP width: Megatron-style tensor parallelism; '
+                 'N divides the device count; BERT)')
   p.add_argument('--results-dir',
                  help='write the logs into the official results tree under '
                  'this directory (results/<system>/<benchmark>/<scenario>/'
@@ -122,6 +126,7 @@ def _problems(args, workloads) -> list[str]:
     problems.append(f'--audit {args.audit} runs in --mode performance and '
                     'verifies against the submission runs of --results-dir: '
                     'give both')
+  problems += _tensor_parallel_problems(args, workloads)
   if args.max_wait_ms < 0 or args.max_wait_ms != args.max_wait_ms:
     problems.append(f'--max-wait-ms {args.max_wait_ms} must be >= 0')
   if args.user_conf:
@@ -137,6 +142,28 @@ def _problems(args, workloads) -> list[str]:
           'overwritten: choose a new directory (or omit --output-dir for a '
           'fresh one)')
   return problems
+
+
+def _tensor_parallel_problems(args, workloads) -> list[str]:
+  """--tensor-parallel problems known before JAX starts (the device count
+  and the split dimensions are checked when the model is placed)."""
+  n = args.tensor_parallel
+  if n < 1:
+    return [f'--tensor-parallel {n} must be >= 1']
+  if n == 1:
+    return []
+  cls = workloads.get_class(args.workload)
+  if cls.serving_param_axes is api.Workload.serving_param_axes:
+    able = [w for w in serving_workloads(workloads)
+            if workloads.get_class(w).serving_param_axes
+            is not api.Workload.serving_param_axes]
+    return [f'--tensor-parallel {n}: workload {args.workload!r} has no '
+            f'tensor-parallel serving (supported: {", ".join(able)}); use '
+            '--tensor-parallel 1']
+  if args.precision == 'int8':
+    return [f'--tensor-parallel {n} serves fp32 or bf16 parameters; '
+            '--precision int8 runs on one device (use --tensor-parallel 1)']
+  return []
 
 
 def _user_conf_problems(path: str) -> list[str]:

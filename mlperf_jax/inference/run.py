@@ -36,11 +36,7 @@ def trained_params(workload: Workload, checkpoint: str | None):
   """(params, model_state) from a checkpoint, or a mini model trained now."""
   if checkpoint:
     try:
-      loader = getattr(workload, 'load_serving_checkpoint', None)
-      if loader is not None:  # e.g. BERT: also the reference's TF format
-        return loader(checkpoint)
-      from mlperf_jax.runtime import checkpoint as ckpt  # pylint: disable=import-outside-toplevel
-      return ckpt.load_final_params(checkpoint, workload)
+      return workload.load_serving_checkpoint(checkpoint)
     except (ImportError, AttributeError, ValueError, OSError) as e:
       # checkpoint.CheckpointError (a ValueError) names the problem.
       raise InferenceInputError(
@@ -134,12 +130,23 @@ def run(workload: Workload, lg, args, mini_settings: Mapping[str, Any]
   fp32_spec, fp32_params = spec, params
   spec, params, model_state, precision_note = _at_precision(
       workload, spec, params, model_state, args)
+  tp = getattr(args, 'tensor_parallel', 1) or 1
+  parallel_note = ''
+  if tp > 1:
+    from mlperf_jax.inference import tensor_parallel  # pylint: disable=import-outside-toplevel
+    try:
+      spec, params, model_state, parallel_note = tensor_parallel.for_workload(
+          workload, spec, params, model_state, tp)
+    except ValueError as e:
+      raise InferenceInputError(f'--tensor-parallel {tp}: {e}') from e
   os.makedirs(args.output_dir, exist_ok=True)
   qsl = serving.SampleQSL.for_spec(lg, spec)
   try:
     sut = serving.BatchingSUT(lg, spec, qsl, scenario=args.scenario,
                               params=params, model_state=model_state,
-                              max_wait_ms=args.max_wait_ms)
+                              max_wait_ms=args.max_wait_ms,
+                              # Split weights stay arguments, placed once.
+                              weights_as_constants=False if tp > 1 else None)
   except BaseException:
     qsl.destroy()
     raise
@@ -169,6 +176,8 @@ def run(workload: Workload, lg, args, mini_settings: Mapping[str, Any]
            f'{args.output_dir}']
   if precision_note:
     lines.append(f'  precision: {precision_note}')
+  if parallel_note:
+    lines.append(f'  parallelism: {parallel_note}')
   for key in ('Result is', 'Samples per second', 'Scheduled samples per second',
               '90.0th percentile latency (ns)',
               '99.0th percentile latency (ns)'):

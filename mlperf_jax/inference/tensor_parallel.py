@@ -107,3 +107,41 @@ def shard(predict: Callable[..., Any], params: Any, model_state: Any, *,
   return ShardedServing(mesh=mesh, params=jax.device_put(params, shardings),
                         model_state=jax.device_put(model_state, rep),
                         param_shardings=shardings, predict=fn)
+
+
+def serving_mesh(n: int, devices: Sequence[jax.Device] | None = None) -> Mesh:
+  """`tensor_mesh(n)` for `infer --tensor-parallel n`: `n` must divide the
+  visible device count (so that the devices split into whole groups)."""
+  devices = list(jax.devices() if devices is None else devices)
+  if n < 1 or len(devices) % n:
+    raise ValueError(
+        f'{n} devices per model: must divide the number of visible devices, '
+        f'{len(devices)} ({devices[0].platform}); on a CPU host, '
+        f'XLA_FLAGS=--xla_force_host_platform_device_count={max(n, 1)} '
+        'gives that many devices')
+  return tensor_mesh(n, devices)
+
+
+def for_workload(workload, spec, params: Any, model_state: Any, n: int,
+                 devices: Sequence[jax.Device] | None = None):
+  """(spec, params, model_state, note) of `workload`'s serving split over
+  `n` devices: the spec's `predict` is the sharded, jitted one and the
+  parameters are placed by `workload.serving_param_axes()` and
+  `workload.logical_axis_rules()`.
+
+  Raises:
+    ValueError: the workload has no tensor-parallel serving, `n` does not
+      divide the device count, or a split dimension (e.g. BERT's attention
+      heads or MLP width) is not divisible by `n`.
+  """
+  boxed = workload.serving_param_axes()
+  if boxed is None:
+    raise ValueError(f'workload {workload.name!r} has no tensor-parallel '
+                     'serving; use --tensor-parallel 1')
+  mesh = serving_mesh(n, devices)
+  served = shard(spec.predict, params, model_state, boxed_abstract=boxed,
+                 rules=workload.logical_axis_rules(), mesh=mesh)
+  spec = dataclasses.replace(spec, predict=served.predict)
+  return (spec, served.params, served.model_state,
+          f'tensor parallel over {n} devices (mesh '
+          f'{sharding.describe(mesh)})')

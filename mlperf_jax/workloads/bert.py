@@ -414,6 +414,12 @@ class BertWorkload(Workload):
     return jax.eval_shape(lambda: squad_finetune.init_qa_params(
         self.model_config(), None, 0))
 
+  def serving_param_axes(self):
+    """The QA model's boxed abstract parameters (tensor-parallel serving:
+    heads and the MLP hidden dimension split, `LOGICAL_AXIS_RULES`)."""
+    from mlperf_jax.inference import squad_finetune  # pylint: disable=import-outside-toplevel
+    return squad_finetune.boxed_qa_abstract(self.model_config())
+
   def load_serving_checkpoint(self, path: str):
     """(params, model_state) of a fine-tuned model: the reference's TF
     checkpoint (a prefix with `.index`, variables `bert/...` and
