@@ -108,15 +108,19 @@ def finetuned(mini_run, tmp_path_factory):
                    '--epochs', '0.1')
 
 
-def _served_f1(out, logs, scenario, loadgen):
-  """`infer --mode accuracy` on `out/final_params`; the F1 it prints."""
+def _served_f1(out, logs, scenario, loadgen, *extra, stdout=None):
+  """`infer --mode accuracy` on `out/final_params`; the F1 it prints (the
+  whole output appended to `stdout` where given)."""
   proc = subprocess.run(
       [sys.executable, '-m', 'mlperf_jax.infer', '--workload', 'bert',
        '--scenario', scenario, '--mode', 'accuracy', '--loadgen', loadgen,
-       '--checkpoint', str(out / 'final_params'), '--output-dir', str(logs)],
+       '--checkpoint', str(out / 'final_params'), '--output-dir', str(logs),
+       *extra],
       capture_output=True, text=True, timeout=600, check=False,
       env=one_device_env())
   assert proc.returncode == 0, proc.stdout + proc.stderr
+  if stdout is not None:
+    stdout.append(proc.stdout)
   return float(proc.stdout.split('f1 = ')[1].split()[0])
 
 
@@ -208,3 +212,21 @@ def test_served_finetuned_mini_meets_the_squad_target(finetuned_to_target,
   printed = _served_f1(out, logs, 'Offline', 'python')
   assert printed == pytest.approx(result['dev']['f1'], abs=1e-6)
   assert printed >= target
+
+
+@pytest.mark.slow
+def test_served_int8_mini_keeps_99_percent_of_fp32(finetuned_to_target,
+                                                   tmp_path):
+  """`infer --precision int8` on the mini fine-tune (calibrated on 100
+  seeded training questions): F1 >= 99 % of the same parameters' FP32 F1,
+  the MLPerf BERT 99 % rule (measured 2026-12-02: 46.524 / 46.785 =
+  0.9944)."""
+  out, result = finetuned_to_target
+  printed = []
+  f1 = _served_f1(out, tmp_path / 'logs', 'Offline', 'python', '--precision',
+                  'int8', stdout=printed)
+  (text,) = printed
+  assert '14 layers, calibrated on' in text
+  fp32 = float(text.split('fp32 f1 (direct): ')[1].split(';')[0])
+  assert fp32 == pytest.approx(result['dev']['f1'], abs=1e-6)
+  assert f1 != fp32 and f1 >= 0.99 * fp32, (f1, fp32)
