@@ -7,7 +7,7 @@
   the training runs' mixed precision).
 * int8: post-training quantization (`quantize`) calibrated on the
   workload's fixed calibration set (`workload.calibration_set()`, see
-  `calibration`); no retraining.
+  `calibration`; BERT's: `squad_calibration`); no retraining.
 
 `direct_accuracy` scores parameters without a LoadGen (every sample once,
 in order): the FP32 number an int8 or bf16 result is a ratio of, and the

@@ -31,7 +31,8 @@ e.g. BERT's SQuAD span head):
 * **Integer arithmetic.** Each layer runs `lax.conv_general_dilated` /
   `lax.dot_general` on int8 operands with `preferred_element_type=int32`
   (exact integer accumulation: what int8 tensor cores and VNNI do), then
-  rescales by `s_x * s_w[c]` back to float32 before the layer's bias.
+  rescales by `s_x * s_w[c]` back to float32 before the layer's bias (the
+  output channels come last in both products, so `s_w` broadcasts).
 
 The mechanism is Flax's method interception: every quantizable layer's
 call is replaced by a copy of the layer whose `conv_general_dilated` /
@@ -39,7 +40,12 @@ call is replaced by a copy of the layer whose `conv_general_dilated` /
 layer's own padding, strides and dilations. The workload's `predict` is
 unchanged: it is called inside the interception with int8 kernels in its
 parameter tree (Flax casts them to float32 exactly; the hook casts them back
-to int8 losslessly).
+to int8 losslessly). A layer whose hook is already set is refused, unless
+the hook computes the default op exactly (the CPU conv lowerings) or is
+marked `QUANTIZE_THROUGH` (the same product in another summation order,
+e.g. BERT's attention output): the int8 product then goes through it.
+Only layers with a weight are quantized: products of two activations (a
+transformer's attention scores and probabilities x values) stay float32.
 
 Calibration runs the float model over the calibration samples with a hook
 that records each layer's input range; the result is a
@@ -255,7 +261,8 @@ class QuantizedModel:
   Attributes:
     params: the float parameter tree with every quantized kernel replaced
       by its int8 integers.
-    weight_scales: layer name -> per-output-channel float32 scale.
+    weight_scales: layer name -> per-output-channel float32 scale (the
+      shape of the kernel's output-channel axes).
     act_scales: layer name -> per-tensor float32 input scale.
     calibration: where the calibration samples came from (for reports).
   """
