@@ -5,6 +5,7 @@ logits against FP32, and the fixed SQuAD calibration lists."""
 
 import hashlib
 import re
+import types
 
 import flax.linen as nn
 import jax
@@ -190,3 +191,28 @@ def test_bert_calibration_lists():
       np.testing.assert_array_equal(got[name], v)
   with pytest.raises(ValueError, match='not in the SQuAD set'):
     squad_calibration.windows_of(train, ['not-a-question'])
+
+
+def test_reference_calibration_is_every_window_of_the_listed_questions():
+  qas_ids = squad_calibration.calibration.read_list(
+      squad_calibration.REFERENCE_LIST)
+  # A stand-in dev set: the 100 listed questions among others, 1-3 windows
+  # each, in an order unlike the list's.
+  ids = ['x%d' % i for i in range(50)] + qas_ids[::-1]
+  examples = [types.SimpleNamespace(qas_id=q) for q in ids]
+  features = [types.SimpleNamespace(example_index=e)
+              for e in range(len(ids)) for _ in range(1 + e % 3)]
+  task = types.SimpleNamespace(
+      examples=examples, features=features,
+      sample=lambda i: {'input_ids': np.full(4, i)})
+  cal = squad_calibration.reference(task)
+  listed = set(qas_ids)
+  want = [i for i, f in enumerate(features)
+          if ids[f.example_index] in listed]
+  assert list(cal.ids) == want and len(want) == sum(
+      1 + e % 3 for e in range(50, 150))
+  assert cal.load(0)['input_ids'][0] == want[0]
+  assert f'their {len(want)} windows' in cal.source
+  task.examples = examples[:120]
+  with pytest.raises(ValueError, match='30 calibration questions are not'):
+    squad_calibration.reference(task)
