@@ -27,13 +27,6 @@ def test_tensor_parallel_arguments_checked_before_training():
   assert '--precision int8' in msg and '--tensor-parallel 1' in msg
 
 
-def test_cli_exits_2_for_an_unsupported_workload(capsys):
-  with pytest.raises(SystemExit) as e:
-    infer.main(['--workload', 'resnet', '--tensor-parallel', '4'])
-  assert e.value.code == 2
-  assert 'no tensor-parallel serving' in capsys.readouterr().err
-
-
 def test_serving_mesh_needs_n_dividing_the_devices():
   devices = jax.devices()[:6]
   mesh = tensor_parallel.serving_mesh(3, devices)
