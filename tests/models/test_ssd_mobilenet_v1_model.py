@@ -1,0 +1,219 @@
+# Copyright 2026 The mlperf_jax Authors. Licensed under the Apache License 2.0.
+"""SSD-MobileNet-v1 (MLPerf Inference v1.x edge): parameter count, anchors,
+box decoding and the TF checkpoint import.
+
+The references here are transcribed from the TF Object Detection API
+(`ssd_mobilenet_v1_coco_2018_01_28`: `mobilenet_v1.py` conv defs,
+`feature_map_generators.py` layer names, `multiple_grid_anchor_generator.py`
++ `grid_anchor_generator.tile_anchors`, `faster_rcnn_box_coder.py`), not
+from our model code.
+"""
+
+import math
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from flax import traverse_util
+
+from mlperf_jax.models import grid_anchors
+from mlperf_jax.models import ssd_mobilenet_v1 as ssdm
+from mlperf_jax.models import ssd_mobilenet_v1_tf_weights as tfw
+from support import tf_checkpoint_writer as writer
+
+# mobilenet_v1.py MOBILENETV1_CONV_DEFS after Conv(3, 2, 32): (stride, depth).
+_DEFS = [(1, 64), (2, 128), (1, 128), (2, 256), (1, 256), (2, 512)] + [
+    (1, 512)] * 5 + [(2, 1024), (1, 1024)]
+
+
+def _reference_variables(mult=1.0, classes=91):
+  """{TF variable name: shape} of the checkpoint's model variables."""
+  depth = lambda d: max(int(d * mult), 16)
+  out = {}
+
+  def conv_bn(scope, kernel_shape, kind='weights'):
+    out[f'FeatureExtractor/MobilenetV1/{scope}/{kind}'] = kernel_shape
+    for v in ('gamma', 'beta', 'moving_mean', 'moving_variance'):
+      out[f'FeatureExtractor/MobilenetV1/{scope}/BatchNorm/{v}'] = (
+          kernel_shape[-1] if kind == 'weights' else kernel_shape[2],)
+
+  c = depth(32)
+  conv_bn('Conv2d_0', (3, 3, 3, c))
+  maps = []
+  for i, (_, d) in enumerate(_DEFS, 1):
+    conv_bn(f'Conv2d_{i}_depthwise', (3, 3, c, 1), 'depthwise_weights')
+    conv_bn(f'Conv2d_{i}_pointwise', (1, 1, c, depth(d)))
+    c = depth(d)
+    if i in (11, 13):
+      maps.append(c)
+  for i, d in zip(range(2, 6), (512, 256, 256, 128)):
+    half = depth(d // 2)
+    conv_bn(f'Conv2d_13_pointwise_1_Conv2d_{i}_1x1_{half}', (1, 1, c, half))
+    conv_bn(f'Conv2d_13_pointwise_2_Conv2d_{i}_3x3_s2_{depth(d)}',
+            (3, 3, half, depth(d)))
+    c = depth(d)
+    maps.append(c)
+  for k, (ch, a) in enumerate(zip(maps, (3, 6, 6, 6, 6, 6))):
+    for head, n in (('BoxEncodingPredictor', 4), ('ClassPredictor', classes)):
+      out[f'BoxPredictor_{k}/{head}/weights'] = (1, 1, ch, a * n)
+      out[f'BoxPredictor_{k}/{head}/biases'] = (a * n,)
+  return out
+
+
+def _shapes(cfg):
+  x = jax.ShapeDtypeStruct((1, cfg.image_size, cfg.image_size, 3),
+                           jnp.float32)
+  return jax.eval_shape(lambda x: ssdm.SSDMobileNetV1(cfg).init(
+      jax.random.PRNGKey(0), x), x)
+
+
+def test_reference_parameter_count_and_outputs():
+  cfg = ssdm.reference_config()
+  v = _shapes(cfg)
+  ref = _reference_variables()
+  stats = {k: s for k, s in ref.items() if 'moving_' in k}
+  trainable = sum(math.prod(s) for k, s in ref.items() if k not in stats)
+  assert trainable == 6_819_839                       # "about 6.8M"
+  assert ssdm.param_count(v['params']) == trainable
+  assert ssdm.param_count(v['batch_stats']) == sum(
+      math.prod(s) for s in stats.values()) == 25_344
+  out = jax.eval_shape(lambda v, x: ssdm.SSDMobileNetV1(cfg).apply(v, x), v,
+                       jax.ShapeDtypeStruct((2, 300, 300, 3), jnp.float32))
+  assert [o.shape for o in out] == [(2, 1917, 4), (2, 1917, 91)]
+  assert cfg.feature_maps == (19, 10, 5, 3, 2, 1)
+  # Every parameter carries logical axis names.
+  boxed = jax.tree.leaves(v['params'],
+                          is_leaf=lambda x: isinstance(x, nn.Partitioned))
+  assert boxed and all(isinstance(b, nn.Partitioned) for b in boxed)
+  assert all(len(b.names) == b.value.ndim for b in boxed)
+
+
+def _tf_tile_anchors(h, w, scales, ratios):
+  """grid_anchor_generator.tile_anchors with TF's meshgrid (x first)."""
+  scales, ratios = np.asarray(scales), np.asarray(ratios)
+  heights = scales / np.sqrt(ratios)
+  widths = scales * np.sqrt(ratios)
+  y_c = np.arange(h) * (1.0 / h) + 0.5 / h
+  x_c = np.arange(w) * (1.0 / w) + 0.5 / w
+  x_c, y_c = np.meshgrid(x_c, y_c)                      # [h, w]
+  widths_grid = np.broadcast_to(widths, x_c.shape + widths.shape)
+  x_grid = np.broadcast_to(x_c[..., None], widths_grid.shape)
+  heights_grid = np.broadcast_to(heights, y_c.shape + heights.shape)
+  y_grid = np.broadcast_to(y_c[..., None], heights_grid.shape)
+  centers = np.stack([y_grid, x_grid], 3).reshape(-1, 2)
+  sizes = np.stack([heights_grid, widths_grid], 3).reshape(-1, 2)
+  return np.concatenate([centers - 0.5 * sizes, centers + 0.5 * sizes], 1)
+
+
+def test_anchors_match_the_tf_multiple_grid_generator():
+  # create_ssd_anchors(num_layers=6, min_scale=0.2, max_scale=0.95,
+  # aspect_ratios=(1, 2, .5, 3, .3333)), reduce_boxes_in_lowest_layer.
+  scales = [0.2 + 0.75 * i / 5 for i in range(6)] + [1.0]
+  ars = [1.0, 2.0, 0.5, 3.0, 0.3333]
+  ref = []
+  for i, f in enumerate((19, 10, 5, 3, 2, 1)):
+    if i == 0:
+      s, r = [0.1, scales[0], scales[0]], [1.0, 2.0, 0.5]
+    else:
+      s = [scales[i]] * 5 + [np.sqrt(scales[i] * scales[i + 1])]
+      r = ars + [1.0]
+    ref.append(_tf_tile_anchors(f, f, s, r))
+  ref = np.concatenate(ref)
+  got = ssdm.anchor_table(ssdm.reference_config())
+  assert got.shape == (1917, 4) == ref.shape
+  np.testing.assert_allclose(got, ref, rtol=0, atol=1e-6)
+  # The first anchor: 0.1 square at the first cell's centre.
+  np.testing.assert_allclose(got[0], [0.5 / 19 - 0.05, 0.5 / 19 - 0.05,
+                                      0.5 / 19 + 0.05, 0.5 / 19 + 0.05],
+                             atol=1e-7)
+
+
+def test_box_decode_matches_the_faster_rcnn_coder():
+  rng = np.random.default_rng(0)
+  anchors = ssdm.anchor_table(ssdm.reference_config())
+  codes = rng.normal(size=(2, len(anchors), 4)).astype(np.float32)
+  got = np.asarray(grid_anchors.decode(jnp.asarray(codes), anchors))
+  ya = (anchors[:, 0] + anchors[:, 2]) / 2
+  xa = (anchors[:, 1] + anchors[:, 3]) / 2
+  ha = anchors[:, 2] - anchors[:, 0]
+  wa = anchors[:, 3] - anchors[:, 1]
+  ty, tx, th, tw = codes[..., 0] / 10, codes[..., 1] / 10, codes[..., 2] / 5, \
+      codes[..., 3] / 5
+  w, h = np.exp(tw) * wa, np.exp(th) * ha
+  yc, xc = ty * ha + ya, tx * wa + xa
+  ref = np.stack([yc - h / 2, xc - w / 2, yc + h / 2, xc + w / 2], -1)
+  np.testing.assert_allclose(got, ref, rtol=1e-5, atol=1e-6)
+
+
+# A small config with the reference's layout: 64x64, a quarter of the width.
+_TINY = dict(image_size=64, depth_multiplier=0.25)
+
+
+def _random_checkpoint(prefix, mult, seed=0, extra=None, drop=None):
+  rng = np.random.default_rng(seed)
+  tensors = {}
+  for name, shape in _reference_variables(mult).items():
+    value = rng.normal(size=shape).astype(np.float32)
+    if name.endswith('moving_variance'):
+      value = np.abs(value) + 0.5
+    tensors[name] = value
+  tensors['global_step'] = np.array(200000, np.int64)
+  tensors['FeatureExtractor/MobilenetV1/Conv2d_0/weights/RMSProp'] = (
+      tensors['FeatureExtractor/MobilenetV1/Conv2d_0/weights'])
+  tensors.update(extra or {})
+  for n in drop or ():
+    tensors.pop(n)
+  writer.write_tf_checkpoint(str(prefix), tensors)
+  return tensors
+
+
+def test_tf_checkpoint_import_fills_every_variable(tmp_path):
+  cfg = ssdm.reference_config(**_TINY)
+  v = _shapes(cfg)
+  tensors = _random_checkpoint(tmp_path / 'model.ckpt', 0.25)
+  params, stats = tfw.read_checkpoint(str(tmp_path / 'model.ckpt'),
+                                      v['params'], v['batch_stats'])
+  flat = {**traverse_util.flatten_dict(params),
+          **traverse_util.flatten_dict(stats)}
+  names = {tfw.tf_name(p): p for p in flat}
+  assert set(names) == set(_reference_variables(0.25))
+  for name, path in names.items():
+    ref = tensors[name]
+    if name.endswith('depthwise_weights'):
+      ref = ref.transpose(0, 1, 3, 2)   # TF [kh, kw, in, 1]
+    np.testing.assert_array_equal(flat[path], ref, err_msg=name)
+  # The imported model runs, and its detections are COCO ids 1..90.
+  variables = {'params': params, 'batch_stats': stats}
+  x = jnp.asarray(np.random.default_rng(1).uniform(-1, 1, (1, 64, 64, 3)),
+                  jnp.float32)
+  codes, logits = ssdm.SSDMobileNetV1(cfg).apply(variables, x)
+  assert codes.shape == (1, cfg.num_anchors, 4) and cfg.num_anchors == 4 * 4 * 3 + 2 * 2 * 6 + 4 * 6
+  det = ssdm.postprocess(codes, logits, ssdm.anchor_table(cfg))
+  cls = np.asarray(det.classes)[np.asarray(det.valid)]
+  assert cls.size and cls.min() >= 1 and cls.max() <= 90
+  boxes = np.asarray(det.boxes)
+  assert boxes.min() >= 0 and boxes.max() <= 1
+
+
+def test_tf_checkpoint_import_names_missing_and_unexpected(tmp_path):
+  cfg = ssdm.reference_config(**_TINY)
+  v = _shapes(cfg)
+  gone = 'BoxPredictor_3/ClassPredictor/biases'
+  _random_checkpoint(tmp_path / 'bad', 0.25, drop=[gone],
+                     extra={'BoxPredictor_6/ClassPredictor/weights':
+                            np.zeros((1, 1, 4, 4), np.float32)})
+  with pytest.raises(ValueError) as e:
+    tfw.read_checkpoint(str(tmp_path / 'bad'), v['params'], v['batch_stats'])
+  msg = str(e.value)
+  assert f'missing {gone}' in msg
+  assert 'unexpected 1 variables: BoxPredictor_6/ClassPredictor/weights' in msg
+  # The full-width checkpoint does not fit the quarter-width model.
+  with pytest.raises(ValueError, match=r'BoxPredictor_0/ClassPredictor/'
+                     r'weights has shape \(1, 1, 512, 273\), our BoxPredictor_0'
+                     r'/ClassPredictor/kernel needs \(1, 1, 128, 273\).*'
+                     r'\(and \d+ more\)'):
+    tfw.import_variables(
+        {n: np.zeros(s, np.float32) for n, s in _reference_variables().items()},
+        v['params'], v['batch_stats'])
