@@ -184,17 +184,7 @@ def test_tf_checkpoint_import_fills_every_variable(tmp_path):
     if name.endswith('depthwise_weights'):
       ref = ref.transpose(0, 1, 3, 2)   # TF [kh, kw, in, 1]
     np.testing.assert_array_equal(flat[path], ref, err_msg=name)
-  # The imported model runs, and its detections are COCO ids 1..90.
-  variables = {'params': params, 'batch_stats': stats}
-  x = jnp.asarray(np.random.default_rng(1).uniform(-1, 1, (1, 64, 64, 3)),
-                  jnp.float32)
-  codes, logits = ssdm.SSDMobileNetV1(cfg).apply(variables, x)
-  assert codes.shape == (1, cfg.num_anchors, 4) and cfg.num_anchors == 4 * 4 * 3 + 2 * 2 * 6 + 4 * 6
-  det = ssdm.postprocess(codes, logits, ssdm.anchor_table(cfg))
-  cls = np.asarray(det.classes)[np.asarray(det.valid)]
-  assert cls.size and cls.min() >= 1 and cls.max() <= 90
-  boxes = np.asarray(det.boxes)
-  assert boxes.min() >= 0 and boxes.max() <= 1
+  # Serving it: tests/inference/test_ssd_mobilenet_inference.py.
 
 
 def test_tf_checkpoint_import_names_missing_and_unexpected(tmp_path):
