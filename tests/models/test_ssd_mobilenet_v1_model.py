@@ -155,9 +155,13 @@ def _random_checkpoint(prefix, mult, seed=0, extra=None, drop=None):
   rng = np.random.default_rng(seed)
   tensors = {}
   for name, shape in _reference_variables(mult).items():
-    value = rng.normal(size=shape).astype(np.float32)
-    if name.endswith('moving_variance'):
+    value = rng.normal(size=shape)
+    if name.endswith('weights'):  # fan-in scaled: activations stay O(1)
+      fan_in = math.prod(shape[:2]) * (1 if 'depthwise' in name else shape[2])
+      value *= math.sqrt(2.0 / fan_in)
+    if name.endswith(('moving_variance', 'gamma')):
       value = np.abs(value) + 0.5
+    value = value.astype(np.float32)
     tensors[name] = value
   tensors['global_step'] = np.array(200000, np.int64)
   tensors['FeatureExtractor/MobilenetV1/Conv2d_0/weights/RMSProp'] = (
@@ -167,6 +171,58 @@ def _random_checkpoint(prefix, mult, seed=0, extra=None, drop=None):
     tensors.pop(n)
   writer.write_tf_checkpoint(str(prefix), tensors)
   return tensors
+
+
+def _tf_same(x, k, stride):
+  """TF 'SAME' padding: out = ceil(in / s), the odd pixel padded after."""
+  n = x.shape[1]
+  out = -(-n // stride)
+  total = max((out - 1) * stride + k - n, 0)
+  lo = total // 2
+  x = np.pad(x, ((0, 0), (lo, total - lo), (lo, total - lo), (0, 0)))
+  return x, out
+
+
+def _numpy_forward(t, x, mult):
+  """The TF graph in NumPy from the checkpoint's tensors by TF name:
+  conv/depthwise (SAME), BatchNorm (eps 1e-3, moving stats), ReLU6; the
+  predictors reshaped [B, H, W, A * n] -> [B, H * W * A, n]."""
+  pre = 'FeatureExtractor/MobilenetV1/'
+  depth = lambda d: max(int(d * mult), 16)
+
+  def layer(x, scope, stride, depthwise=False):
+    w = t[pre + scope + ('/depthwise_weights' if depthwise else '/weights')]
+    k = w.shape[0]
+    xp, out = _tf_same(x, k, stride)
+    y = 0.0
+    for i in range(k):
+      for j in range(k):
+        patch = xp[:, i:i + stride * out:stride, j:j + stride * out:stride]
+        y = y + (patch * w[i, j, :, 0] if depthwise else patch @ w[i, j])
+    bn = lambda v: t[f'{pre}{scope}/BatchNorm/{v}']
+    y = (y - bn('moving_mean')) / np.sqrt(bn('moving_variance') + 1e-3) * (
+        bn('gamma')) + bn('beta')
+    return np.clip(y, 0, 6)
+
+  x = layer(x.astype(np.float64), 'Conv2d_0', 2)
+  maps = []
+  for i, (stride, _) in enumerate(_DEFS, 1):
+    x = layer(x, f'Conv2d_{i}_depthwise', stride, depthwise=True)
+    x = layer(x, f'Conv2d_{i}_pointwise', 1)
+    if i in (11, 13):
+      maps.append(x)
+  for i, d in zip(range(2, 6), (512, 256, 256, 128)):
+    x = layer(x, f'Conv2d_13_pointwise_1_Conv2d_{i}_1x1_{depth(d // 2)}', 1)
+    x = layer(x, f'Conv2d_13_pointwise_2_Conv2d_{i}_3x3_s2_{depth(d)}', 2)
+    maps.append(x)
+  codes, logits = [], []
+  for k, f in enumerate(maps):
+    for head, n, out in (('BoxEncodingPredictor', 4, codes),
+                         ('ClassPredictor', 91, logits)):
+      y = f @ t[f'BoxPredictor_{k}/{head}/weights'][0, 0] + t[
+          f'BoxPredictor_{k}/{head}/biases']
+      out.append(y.reshape(y.shape[0], -1, n))
+  return np.concatenate(codes, 1), np.concatenate(logits, 1)
 
 
 def test_tf_checkpoint_import_fills_every_variable(tmp_path):
@@ -184,6 +240,16 @@ def test_tf_checkpoint_import_fills_every_variable(tmp_path):
     if name.endswith('depthwise_weights'):
       ref = ref.transpose(0, 1, 3, 2)   # TF [kh, kw, in, 1]
     np.testing.assert_array_equal(flat[path], ref, err_msg=name)
+  # The imported model computes what the TF graph does.
+  x = np.random.default_rng(1).uniform(-1, 1, (1, 64, 64, 3)).astype(
+      np.float32)
+  codes, logits = ssdm.SSDMobileNetV1(cfg).apply(
+      {'params': params, 'batch_stats': stats}, jnp.asarray(x))
+  ref_codes, ref_logits = _numpy_forward(tensors, x, 0.25)
+  assert codes.shape == ref_codes.shape == (1, 4 * 4 * 3 + 2 * 2 * 6 + 4 * 6,
+                                            4)
+  np.testing.assert_allclose(codes, ref_codes, rtol=1e-4, atol=1e-4)
+  np.testing.assert_allclose(logits, ref_logits, rtol=1e-4, atol=1e-4)
   # Serving it: tests/inference/test_ssd_mobilenet_inference.py.
 
 
