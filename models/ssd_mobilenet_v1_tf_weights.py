@@ -77,12 +77,15 @@ def import_variables(tensors: dict[str, np.ndarray], params: Any,
         continue
       used.add(name)
       value = np.asarray(tensors[name])
-      if name.endswith('/depthwise_weights') and value.ndim == 4:
-        value = value.transpose(0, 1, 3, 2)
-      if tuple(value.shape) != tuple(leaf.shape):
-        problems.append(f'{name} has shape {tuple(tensors[name].shape)}, '
-                        f'our {"/".join(path)} needs {tuple(leaf.shape)}')
+      want = tuple(leaf.shape)
+      if name.endswith('/depthwise_weights'):  # TF [kh, kw, in, 1]
+        want = want[:2] + want[:1:-1]
+      if tuple(value.shape) != want:
+        problems.append(f'{name} has shape {tuple(value.shape)}, our '
+                        f'{"/".join(path)} needs it as {want}')
         continue
+      if name.endswith('/depthwise_weights'):
+        value = value.transpose(0, 1, 3, 2)
       new[path] = value.astype(np.float32)
     out.append(traverse_util.unflatten_dict(new))
   unexpected = sorted(n for n in tensors

@@ -17,11 +17,10 @@ mlcommons/inference v1.x `vision/classification_and_detection`
 Reference scale: the full model (`models/ssd_mobilenet_v1.py`, 6,819,839
 parameters) with the official weights (`--checkpoint .../model.ckpt`, the
 TF checkpoint of the tarball) on `--data-dir` COCO (the layout
-`input_pipelines/coco.py` reads). That reader keeps the 4,952 val2017
-images that have annotations, where the reference serves all 5,000; the
-detections on the 48 empty images would be false positives in COCOeval, so
-the AP here can be slightly above the official one (`accuracy-coco.py`'s
-`--remove-48-empty-images` scores the same subset as here).
+`input_pipelines/coco.py` reads), all 5,000 val2017 images as the
+reference serves them, the 48 without annotations included (they hold no
+ground truth; their detections are false positives for COCOeval, as in
+`accuracy-coco.py` without `--remove-48-empty-images`).
 
 Mini scale, the dry path: a quarter-width model at 64x64 with seeded random
 weights (or a `--checkpoint` of that shape) on 8 synthetic images whose COCO
@@ -89,8 +88,8 @@ def _coco_data(wl):
   (PIL bilinear where the reference uses OpenCV's INTER_LINEAR), uint8;
   then the graph's scaling to [-1, 1]."""
   from PIL import Image  # pylint: disable=import-outside-toplevel
-  from mlperf_jax.input_pipelines import ssd_inputs  # pylint: disable=import-outside-toplevel
-  split = ssd_inputs.coco_split(wl.data_dir, 'val')
+  from mlperf_jax.input_pipelines import coco  # pylint: disable=import-outside-toplevel
+  split = coco.open_split(wl.data_dir, 'val', drop_empty=False)
   size = wl.model_config().image_size
 
   def image(i):

@@ -136,3 +136,66 @@ def test_infer_cli_dry_path(tmp_path):
       capture_output=True, text=True, timeout=300, check=False)
   assert acc.returncode == 0, acc.stderr
   assert acc.stdout.split()[2] == proc.stdout.split('mAP = ')[1].split()[0]
+
+
+def _coco_dir(root):
+  """val2017 in the official layout: two images of other sizes than 300,
+  one without annotations (served, as the reference serves all 5,000)."""
+  import json  # pylint: disable=import-outside-toplevel
+  from PIL import Image  # pylint: disable=import-outside-toplevel
+  (root / 'val2017').mkdir(parents=True)
+  (root / 'annotations').mkdir()
+  rng = np.random.default_rng(3)
+  images = []
+  for i, (w, h) in enumerate(((320, 240), (200, 300))):
+    Image.fromarray(rng.integers(0, 256, (h, w, 3), dtype=np.uint8)).save(
+        root / 'val2017' / f'{i:012d}.png')
+    images.append({'id': 42 + i, 'file_name': f'{i:012d}.png', 'width': w,
+                   'height': h})
+  gt = {'images': images, 'categories': [{'id': 1, 'name': 'person'},
+                                         {'id': 90, 'name': 'toothbrush'}],
+        'annotations': [{'id': 1, 'image_id': 42, 'category_id': 90,
+                         'bbox': [10, 20, 100, 80], 'area': 8000.0,
+                         'iscrowd': 0}]}
+  (root / 'annotations' / 'instances_val2017.json').write_text(
+      json.dumps(gt))
+  return gt
+
+
+def test_reference_scale_on_coco_layout(tmp_path):
+  """The full 300x300 model on COCO-format data with a full-size TF
+  checkpoint: one batch of both images, scored over both."""
+  gt = _coco_dir(tmp_path / 'coco')
+  wl = workloads.get('ssd-mobilenet', 'reference',
+                     data_dir=str(tmp_path / 'coco'))
+  shapes = jax.eval_shape(lambda x: wl.model().init(jax.random.PRNGKey(0), x),
+                          jax.ShapeDtypeStruct((1, 300, 300, 3), np.float32))
+  from mlperf_jax.models import ssd_mobilenet_v1_tf_weights as tfw  # pylint: disable=import-outside-toplevel
+  from flax import traverse_util  # pylint: disable=import-outside-toplevel
+  rng = np.random.default_rng(0)
+  tensors = {}
+  for path, v in {**traverse_util.flatten_dict(nn.unbox(shapes['params'])),
+                  **traverse_util.flatten_dict(shapes['batch_stats'])
+                  }.items():
+    scale = (2.0 / np.prod(v.shape[:-1])) ** 0.5 if len(v.shape) == 4 else 0.1
+    value = rng.normal(0, scale, v.shape)
+    if path[-1] in ('var', 'scale'):
+      value = np.abs(value) + 1.0
+    if path[0].endswith('_depthwise') and path[1] == 'conv':
+      value = value.transpose(0, 1, 3, 2)   # TF [kh, kw, in, 1]
+    tensors[tfw.tf_name(path)] = value.astype(np.float32)
+  writer.write_tf_checkpoint(str(tmp_path / 'model.ckpt'), tensors)
+  params, state = wl.load_serving_checkpoint(str(tmp_path / 'model.ckpt'))
+  spec = wl.inference()
+  assert spec.count == 2 and spec.performance_count == 256
+  samples = [spec.load_sample(i) for i in range(2)]
+  assert samples[0]['image'].shape == (300, 300, 3)
+  assert -1 <= samples[0]['image'].min() and samples[0]['image'].max() <= 1
+  inputs = {k: np.stack([s[k] for s in samples]) for k in samples[0]}
+  out = jax.device_get(jax.jit(spec.predict)(params, state, inputs))
+  assert out['boxes'].shape == (2, 100, 4) and out['valid'].all()
+  responses = {i: spec.encode(out, i) for i in range(2)}
+  ap = spec.accuracy(responses)
+  assert ap['samples'] == 2
+  assert ap['mAP'] == pytest.approx(_independent_map(responses, gt),
+                                    abs=1e-9)

@@ -268,7 +268,7 @@ def test_tf_checkpoint_import_names_missing_and_unexpected(tmp_path):
   # The full-width checkpoint does not fit the quarter-width model.
   with pytest.raises(ValueError, match=r'BoxPredictor_0/ClassPredictor/'
                      r'weights has shape \(1, 1, 512, 273\), our BoxPredictor_0'
-                     r'/ClassPredictor/kernel needs \(1, 1, 128, 273\).*'
+                     r'/ClassPredictor/kernel needs it as \(1, 1, 128, 273\).*'
                      r'\(and \d+ more\)'):
     tfw.import_variables(
         {n: np.zeros(s, np.float32) for n, s in _reference_variables().items()},
