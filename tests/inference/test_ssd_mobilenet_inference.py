@@ -56,6 +56,11 @@ def test_registered_for_serving_not_training():
   assert wl.variant.mlperf_conf_model == 'ssd-mobilenet'
   with pytest.raises(NotImplementedError, match='Inference model only'):
     wl.loss(None, None, None, None, None)
+  # The reference scale needs the official weights and COCO.
+  (problem,) = infer._problems(infer._parser().parse_args(  # pylint: disable=protected-access
+      ['--workload', 'ssd-mobilenet', '--scale', 'reference']), workloads)
+  assert problem == ('--scale reference needs --checkpoint (trained '
+                     'parameters) and --data-dir (the inference data set)')
 
 
 def test_ground_truth_as_responses_scores_one():
