@@ -191,8 +191,9 @@ class SSDMobileNetWorkload(Workload):
   def predict(self, params, model_state, inputs):
     codes, logits = self.model().apply({'params': params, **model_state},
                                        inputs['image'])
-    det = ssdm.postprocess(codes, logits,
-                           ssdm.anchor_table(self.model_config()))
+    cfg = self.model_config()
+    det = ssdm.postprocess(codes, logits, ssdm.anchor_table(cfg),
+                           score_threshold=cfg.score_threshold)
     return {'boxes': det.boxes, 'scores': det.scores,
             'classes': det.classes, 'valid': det.valid,
             'index': inputs['index']}

@@ -273,3 +273,46 @@ def test_tf_checkpoint_import_names_missing_and_unexpected(tmp_path):
     tfw.import_variables(
         {n: np.zeros(s, np.float32) for n, s in _reference_variables().items()},
         v['params'], v['batch_stats'])
+
+
+def _tf_multiclass_nms(boxes, scores, thr, iou_thr, max_total):
+  """multiclass_non_max_suppression of one image, in NumPy: per class
+  (background dropped) every box above `thr`, greedy NMS (IoU > iou_thr
+  suppresses), then the best `max_total` over classes; boxes clipped."""
+  def iou(a, b):
+    lt = np.maximum(a[:2], b[:, :2])
+    rb = np.minimum(a[2:], b[:, 2:])
+    inter = np.prod(np.clip(rb - lt, 0, None), 1)
+    area = lambda x: (x[..., 2] - x[..., 0]) * (x[..., 3] - x[..., 1])
+    return inter / (area(a) + area(b) - inter)
+
+  out = []
+  for c in range(1, scores.shape[1]):
+    idx = np.nonzero(scores[:, c] > thr)[0]
+    idx = idx[np.argsort(-scores[idx, c], kind='stable')]
+    while idx.size:
+      i, idx = idx[0], idx[1:]
+      out.append((scores[i, c], c, boxes[i]))
+      idx = idx[iou(boxes[i], boxes[idx]) <= iou_thr]
+  out.sort(key=lambda t: -t[0])
+  out = out[:max_total]
+  return (np.array([s for s, _, _ in out]), np.array([c for _, c, _ in out]),
+          np.clip(np.array([b for _, _, b in out]), 0, 1))
+
+
+def test_postprocess_matches_tf_multiclass_nms():
+  cfg = ssdm.reference_config(**_TINY)
+  anchors = ssdm.anchor_table(cfg)
+  rng = np.random.default_rng(5)
+  codes = rng.normal(0, 1, (1, len(anchors), 4)).astype(np.float32)
+  logits = rng.normal(-2, 1.5, (1, len(anchors), 91)).astype(np.float32)
+  det = jax.device_get(ssdm.postprocess(jnp.asarray(codes),
+                                        jnp.asarray(logits), anchors))
+  yxyx = np.asarray(grid_anchors.decode(jnp.asarray(codes[0]), anchors))
+  scores = 1 / (1 + np.exp(-logits[0].astype(np.float64)))
+  ref_s, ref_c, ref_b = _tf_multiclass_nms(yxyx[:, [1, 0, 3, 2]], scores,
+                                           0.3, 0.6, 100)
+  assert len(ref_s) == 100 and det.valid.all()
+  np.testing.assert_allclose(det.scores[0], ref_s, rtol=1e-5)
+  np.testing.assert_array_equal(det.classes[0], ref_c)
+  np.testing.assert_allclose(det.boxes[0], ref_b, atol=1e-5)
