@@ -243,7 +243,7 @@ def test_tf_checkpoint_import_fills_every_variable(tmp_path):
   # The imported model computes what the TF graph does.
   x = np.random.default_rng(1).uniform(-1, 1, (1, 64, 64, 3)).astype(
       np.float32)
-  codes, logits = ssdm.SSDMobileNetV1(cfg).apply(
+  codes, logits = jax.jit(ssdm.SSDMobileNetV1(cfg).apply)(
       {'params': params, 'batch_stats': stats}, jnp.asarray(x))
   ref_codes, ref_logits = _numpy_forward(tensors, x, 0.25)
   assert codes.shape == ref_codes.shape == (1, 4 * 4 * 3 + 2 * 2 * 6 + 4 * 6,
@@ -306,8 +306,8 @@ def test_postprocess_matches_tf_multiclass_nms():
   rng = np.random.default_rng(5)
   codes = rng.normal(0, 1, (1, len(anchors), 4)).astype(np.float32)
   logits = rng.normal(-2, 1.5, (1, len(anchors), 91)).astype(np.float32)
-  det = jax.device_get(ssdm.postprocess(jnp.asarray(codes),
-                                        jnp.asarray(logits), anchors))
+  det = jax.device_get(jax.jit(ssdm.postprocess)(
+      jnp.asarray(codes), jnp.asarray(logits), anchors))
   yxyx = np.asarray(grid_anchors.decode(jnp.asarray(codes[0]), anchors))
   scores = 1 / (1 + np.exp(-logits[0].astype(np.float64)))
   ref_s, ref_c, ref_b = _tf_multiclass_nms(yxyx[:, [1, 0, 3, 2]], scores,
