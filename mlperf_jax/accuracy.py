@@ -93,9 +93,9 @@ def main(argv: list[str] | None = None) -> int:
   args = p.parse_args(argv)
   from mlperf_jax import workloads  # pylint: disable=import-outside-toplevel
   problems = []
-  if args.workload not in workloads.names():
+  if args.workload not in workloads.all_names():
     problems.append(f'unknown workload {args.workload!r}; valid workloads: '
-                    f'{", ".join(workloads.names())}')
+                    f'{", ".join(workloads.all_names())}')
   elif (workloads.get_class(args.workload).inference
         is api.Workload.inference):
     problems.append(f'workload {args.workload!r} has no inference model, so '

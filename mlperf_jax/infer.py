@@ -88,7 +88,7 @@ def _loadgen(kind: str):
 
 def serving_workloads(workloads) -> list[str]:
   """Workloads that have an inference model (`Workload.inference`)."""
-  return [n for n in workloads.names()
+  return [n for n in workloads.all_names()
           if workloads.get_class(n).inference is not api.Workload.inference]
 
 
@@ -99,7 +99,7 @@ def _log_files(d: str) -> list[str]:
 
 def _problems(args, workloads) -> list[str]:
   """Every problem with the request, found before anything is trained."""
-  if args.workload not in workloads.names():
+  if args.workload not in workloads.all_names():
     return [f'unknown workload {args.workload!r}; valid workloads: '
             f'{", ".join(serving_workloads(workloads))}']
   if args.workload not in serving_workloads(workloads):

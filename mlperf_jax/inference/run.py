@@ -44,6 +44,10 @@ def trained_params(workload: Workload, checkpoint: str | None):
   if workload.variant.is_result:
     raise InferenceInputError(
         f'a {workload.scale}-scale model needs --checkpoint')
+  untrained = getattr(workload, 'untrained_serving_params', None)
+  if untrained is not None:  # a model with no training (ssd-mobilenet)
+    print('no --checkpoint: serving seeded random weights', flush=True)
+    return untrained()
   from mlperf_jax.runtime import loop  # pylint: disable=import-outside-toplevel
   from mlperf_jax.runtime.mllog import RunLog  # pylint: disable=import-outside-toplevel
   print('no --checkpoint: training the mini model first (seconds)...',

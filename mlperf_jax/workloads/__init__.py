@@ -25,6 +25,11 @@ _WORKLOADS: dict[str, str] = {
     'rnnt': 'mlperf_jax.workloads.rnnt:RnntWorkload',
     'minigo': 'mlperf_jax.workloads.minigo:MiniGoWorkload',
 }
+# MLPerf Inference models with no training benchmark: served by `infer` and
+# scored by `accuracy`, never trained (not in `names()`).
+_SERVING_ONLY: dict[str, str] = {
+    'ssd-mobilenet': 'mlperf_jax.workloads.ssd_mobilenet:SSDMobileNetWorkload',
+}
 
 
 def register(name: str, target: str) -> None:
@@ -35,16 +40,26 @@ def register(name: str, target: str) -> None:
 
 
 def names() -> list[str]:
+  """The training benchmarks."""
   return sorted(_WORKLOADS)
+
+
+def serving_only_names() -> list[str]:
+  """Inference models without a training benchmark."""
+  return sorted(_SERVING_ONLY)
+
+
+def all_names() -> list[str]:
+  return sorted({**_WORKLOADS, **_SERVING_ONLY})
 
 
 def get_class(name: str) -> type[Workload]:
   """The workload class for `name`; KeyError naming the valid choices."""
   try:
-    target = _WORKLOADS[name]
+    target = {**_WORKLOADS, **_SERVING_ONLY}[name]
   except KeyError:
     raise KeyError(f'unknown workload {name!r}; valid workloads: '
-                   f'{", ".join(names())}') from None
+                   f'{", ".join(all_names())}') from None
   module, cls = target.split(':')
   return getattr(importlib.import_module(module), cls)
 
