@@ -15,9 +15,16 @@ MiniGo's rules (mlcommons/training `reinforcement/tensorflow/minigo`,
 * the game ends after two passes in a row, or at `max_moves` plies (the
   reference caps games too, then scores them).
 
-Besides the reference rules, `no_pass_before` forbids passing in the first
-plies unless it is the only legal move (the mini 5x5 board: early passes
-collapse self-play from scratch; workloads-wave2.md 5.3).
+Besides the reference rules, two mini-board restrictions on passing (the
+5x5 board: small AlphaZero loops from scratch collapse into early passing;
+workloads-wave2.md 5.3), both off at the reference scale:
+* `no_pass_before`: no pass in the first plies unless it is the only
+  legal move;
+* `pass_only_on_eyes`: no pass while a legal move exists that does not fill
+  one of the mover's own eyes (an empty point whose on-board neighbours are
+  all the mover's stones). Games then go on until the board is settled,
+  so self-play positions and final scores keep their meaning; filling an
+  eye stays legal (a choice the network must learn not to make).
 
 pgx (`pgx._src.games.go`, the functional core that `pgx.go.Go` wraps)
 supplies the board, captures, simple ko, suicide and the score; this
@@ -46,12 +53,15 @@ class GoRules:
     max_moves: plies after which the game is scored as it stands.
     no_pass_before: passing is illegal before this ply unless no other
       move is legal (0: passing is always legal, as in the reference).
+    pass_only_on_eyes: passing is illegal while a legal move that does not
+      fill the mover's own eye exists (False in the reference).
     history: board positions kept for the features (4 for `mlperf07`).
   """
   size: int = 19
   komi: float = 7.5
   max_moves: int = 722
   no_pass_before: int = 0
+  pass_only_on_eyes: bool = False
   history: int = 4
 
   @property
@@ -86,7 +96,8 @@ class GoRules:
   def legal_actions(self, state: GameState, libs=None):
     """bool [N*N+1]: MiniGo's legal moves (empty, not the simple-ko point,
     not suicide, no positional superko) and pass (subject to
-    `no_pass_before`). `libs`: `chain_liberties(state)` when at hand."""
+    `no_pass_before` and `pass_only_on_eyes`). `libs`:
+    `chain_liberties(state)` when at hand."""
     if libs is None:
       libs = chain_liberties(state, self.size)
     board = self.stones(state)
@@ -106,6 +117,9 @@ class GoRules:
     points = points & ~self.superko_moves(state, libs)
     early = state.step_count < self.no_pass_before
     pass_ok = ~early | ~points.any()
+    if self.pass_only_on_eyes:
+      own_eye = ((nb_board == my) | ~on).all(-1)
+      pass_ok = pass_ok & ~(points & ~own_eye).any()
     return jnp.append(points, pass_ok)
 
   def superko_moves(self, state: GameState, libs=None):

@@ -6,7 +6,8 @@ seed (drawn from os.urandom unless given), in an attempt directory of its
 own; a run that ends (run_stop logged) has its log copied, atomically, to
 `results/<system>/<benchmark>/result_<i>.txt`. The options and attempts are
 kept in a manifest, so that the same command continues an interrupted
-package with the missing runs. Layout of the tree: `submission.tree`.
+package with the missing runs, and the same command with a larger `--runs`
+(seeds drawn) extends it. Layout of the tree: `submission.tree`.
 Imports no JAX (the system description reads the devices when written).
 """
 
@@ -119,8 +120,13 @@ def plan(workload: Workload, *, output_dir: str, system: str,
   tree = st.Tree(output_dir, system, workload.variant.benchmark)
   train_args = train_arguments(argv, system)
   manifest = st.read_manifest(tree)
+  # More runs than before with the same options and drawn seeds extends
+  # the package (e.g. an RCP that needs 2N converged runs); anything else
+  # must be the command that made it.
+  extends = bool(manifest) and (manifest['train_args'] == train_args and
+                                manifest['runs'] < n and not parsed_seeds)
   if manifest and (manifest['train_args'] != train_args or
-                   manifest['runs'] != n):
+                   manifest['runs'] != n) and not extends:
     raise ValueError(
         f'{tree.runs_dir} holds runs made with other options '
         f'({" ".join(manifest["train_args"])}, {manifest["runs"]} runs); '
@@ -129,6 +135,8 @@ def plan(workload: Workload, *, output_dir: str, system: str,
   if any(i >= n for i in done):
     raise ValueError(f'{tree.results_dir} already holds {len(done)} result '
                      f'files, more than --runs {n}')
+  if extends:
+    manifest = {**manifest, 'runs': n}
   return Plan(tree=tree, runs=n, seeds=parsed_seeds, train_args=train_args,
               argv=list(argv), manifest=manifest, done=done)
 

@@ -150,3 +150,38 @@ def test_early_pass_is_illegal_unless_forced():
   for a in range(10):
     state = rules.step(state, a)
   assert bool(rules.legal_actions(state)[-1])
+
+
+def test_pass_only_on_eyes_matches_sgfmill_eyes():
+  """The mini rule: pass is legal exactly when every legal point (by
+  sgfmill, with superko) is one of the mover's own eyes (all on-board
+  neighbours the mover's stones); random games under it reach the settled
+  end where passing opens up, and only then end by two passes."""
+  size = 5
+  rules = GoRules(size=size, komi=0.5, max_moves=80, pass_only_on_eyes=True)
+  ply = _jitted(rules)
+  key = jax.random.PRNGKey(7)
+  pass_open = pass_closed = 0
+  for _ in range(3):
+    state = rules.init()
+    board = boards.Board(size)
+    seen = set()
+    while not bool(rules.is_over(state)):
+      key, sub = jax.random.split(key)
+      colour = _colour(int(rules.to_play(state)))
+      legal_ref, _ = _independent_legal(board, size, colour, seen)
+      eyes = np.array([board.get(r, c) is None and all(
+          board.get(*q) == colour for q in _adj((r, c), size))
+                       for r in range(size) for c in range(size)])
+      state, action, legal, _, _ = ply(state, sub)
+      legal = np.asarray(legal)
+      np.testing.assert_array_equal(legal[:-1], legal_ref)
+      expect_pass = not (legal_ref & ~eyes).any()
+      assert bool(legal[-1]) == expect_pass, str(board)
+      pass_open += expect_pass
+      pass_closed += not expect_pass
+      action = int(action)
+      if action != size * size:
+        board.play(action // size, action % size, colour)
+      seen.add(tuple(_grid(board, size)))
+  assert pass_open > 0 and pass_closed > 0

@@ -229,3 +229,26 @@ def test_check_reports_reference_package(reference_package):
   assert 'official package checker (1.1.0): FAILED' in proc.stdout
   assert 'official result summarizer' in proc.stdout
   assert 'cpu_test / resnet (reference scale, 5 of 5 runs)' in proc.stdout
+
+
+def test_more_runs_with_the_same_options_extend_a_package(tmp_path):
+  """`--runs` larger than the manifest's, same train options and drawn
+  seeds: the plan extends the package (keeping its attempts); given seeds,
+  fewer runs or other options are refused."""
+  from mlperf_jax import workloads  # pylint: disable=import-outside-toplevel
+  wl = workloads.get('resnet', 'mini')
+  argv = ['--workload', 'resnet', '--system', 's1', '--runs', '5']
+  tree = st.Tree(str(tmp_path), 's1', wl.variant.benchmark)
+  os.makedirs(tree.results_dir)
+  attempts = [{'index': 0, 'seed': 3, 'state': 'success'}]
+  st.write_manifest(tree, {'runs': 5, 'attempts': attempts,
+                           'train_args': submit.train_arguments(argv, 's1')})
+  kw = dict(output_dir=str(tmp_path), system='s1', argv=argv)
+  p = submit.plan(wl, runs=7, seeds=None, **kw)
+  assert p.runs == 7 and p.manifest['runs'] == 7
+  assert p.manifest['attempts'] == attempts
+  for runs, seeds, extra in ((7, '1,2,3,4,5,6,7', []), (4, None, []),
+                             (7, None, ['--set', 'global_batch_size=64'])):
+    with pytest.raises(ValueError, match='other options'):
+      submit.plan(wl, runs=runs, seeds=seeds, output_dir=str(tmp_path),
+                  system='s1', argv=argv + extra)
