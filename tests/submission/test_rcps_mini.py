@@ -24,7 +24,7 @@ from mlperf_jax.submission import rcps as make_rcps
 from mlperf_jax.submission import result_log
 from mlperf_jax import workloads
 
-WORKLOADS = ('resnet', 'bert', 'dlrm', 'ssd', 'rnnt', 'maskrcnn')
+WORKLOADS = ('resnet', 'bert', 'dlrm', 'ssd', 'rnnt', 'maskrcnn', 'unet3d')
 JSON = make_rcps.DEFAULT_JSON
 MD = os.path.splitext(JSON)[0] + '.md'
 
