@@ -11,6 +11,7 @@ Full scale: the reference's names and shapes checked through
 
 import collections
 import dataclasses
+import re
 
 import jax
 import jax.numpy as jnp
@@ -160,3 +161,58 @@ def test_mismatches_are_named(tmp_path):
   assert 'unexpected emb_l.26.weight [3, 16]' in msg
   assert 'emb_l.0.weight: shape [10, 16], this DLRM needs [1000, 16]' in msg
   assert 'max_ind_range' in msg
+
+
+def test_tensor_parallel_serving_splits_the_tables_and_matches_one_device(
+    tmp_path):
+  """`infer --tensor-parallel N` for DLRM: the reference weights' tables
+  split by rows over all (here 8 fake CPU) devices, the model's shard_map
+  lookup traced under the mesh; the same scores as unsharded."""
+  from mlperf_jax.api import InferenceSpec  # pylint: disable=import-outside-toplevel
+  from mlperf_jax.inference import tensor_parallel  # pylint: disable=import-outside-toplevel
+  wl = dlrm_workload.DlrmWorkload('mini')
+  n = jax.device_count()
+  assert n > 1
+  cfg = _mini_cfg(wl)
+  assert cfg.plan.num_shards == n
+  rng = np.random.default_rng(3)
+  state = _random_state(_reference_shapes(
+      cfg.table_rows, cfg.embedding_dim, cfg.bottom_mlp, cfg.top_mlp), rng)
+  path = tmp_path / 'tb00_40M.pt'
+  tw.save_zip({'state_dict': state}, str(path))
+  params, model_state = wl.load_serving_checkpoint(str(path))
+  hp = wl.resolve_hparams()
+  predict = lambda p, s, b: wl.predict(p, s, b, hp)
+  b = 32
+  batch = {'dense': rng.normal(0, 1, (b, 13)).astype(np.float32),
+           'sparse': np.stack([rng.integers(0, r, b) for r in cfg.table_rows],
+                              1).astype(np.int32),
+           'offsets': np.array([0, b], np.int32)}
+  want = np.asarray(jax.jit(predict)(params, model_state, batch)['score'])
+  spec = InferenceSpec(count=1, performance_count=1, load_sample=None,
+                       buckets=None, predict=predict, encode=None,
+                       accuracy=None, metric='auc')
+  spec, sharded, state_on_mesh, note = tensor_parallel.for_workload(
+      wl, spec, params, model_state, n)
+  assert f'over {n} devices' in note
+  for table in jax.tree.leaves(sharded['embeddings']):
+    assert len(table.sharding.device_set) == n
+    assert {s.data.shape[0] for s in table.addressable_shards} == {
+        table.shape[0] // n}
+  # The lookup runs on each device's rows and adds the placed vectors (an
+  # all-reduce over 'tensor'); no table is gathered whole.
+  lowered = jax.jit(spec.predict).lower(sharded, state_on_mesh, batch)
+  assert 'sdy.manual_computation' in lowered.as_text()  # the shard_map
+  hlo = lowered.compile().as_text()
+  assert re.search(r' all-reduce(-start)?\(', hlo)
+  rows = {t.shape[0] for t in jax.tree.leaves(sharded['embeddings'])}
+  for line in hlo.splitlines():
+    if 'all-gather(' in line:
+      shape = re.search(r'\[([\d,]+)\]', line.split('=')[1])
+      assert not shape or int(shape.group(1).split(',')[0]) not in rows, line
+  got = np.asarray(spec.predict(sharded, state_on_mesh, batch)['score'])
+  np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-7)
+  np.testing.assert_allclose(got, _numpy_dlrm_net(
+      state, batch['dense'], batch['sparse']), rtol=1e-4, atol=1e-6)
+  with pytest.raises(ValueError, match=f'use --tensor-parallel {n}'):
+    tensor_parallel.for_workload(wl, spec, params, model_state, 2)
