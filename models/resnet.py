@@ -78,6 +78,7 @@ _DENSE_BIAS_AXES = ('classes',)
 # 512, 1024, 2048 for inner widths 64, 128, 256, 512).
 _EXPANSION = 4
 _STEMS = ('imagenet', 'small')
+_STRIDED_PADDINGS = ('same', 'symmetric')
 
 
 @dataclasses.dataclass(frozen=True)
@@ -102,6 +103,15 @@ class ResNetConfig:
     conv_lowering: How convolutions are computed (`conv_lowering.py`): 'auto'
       (im2col + dot on CPU, XLA's native convolution elsewhere), 'xla' or
       'im2col'. The same function either way, up to float32 rounding.
+    strided_padding: Padding of the strided 3x3 convolutions: 'same' (TF/
+      Keras 'same', as the MLPerf Training reference: at even sizes one pixel
+      at the end only) or 'symmetric' (one pixel on each side: TF official
+      models' `conv2d_fixed_padding`, the network of MLPerf Inference's
+      `resnet50_v1` weights, `models/resnet_onnx_weights.py`).
+    label_offset: What `predict` adds to the argmax: -1 for a network with a
+      background class 0 in front of the 1000 ImageNet classes (the
+      `resnet50_v1` weights' 1001 outputs; the reference's
+      `PostProcessArgMax(offset=-1)`), else 0.
   """
   stage_sizes: tuple[int, ...]
   num_classes: int
@@ -113,6 +123,8 @@ class ResNetConfig:
   zero_init_last_bn: bool = False
   truncated_normal_init: bool = True
   conv_lowering: str = 'auto'
+  strided_padding: str = 'same'
+  label_offset: int = 0
 
   def __post_init__(self):
     # A list would make the config unhashable, and Flax needs hashable fields.
@@ -122,6 +134,9 @@ class ResNetConfig:
     conv_lowering.validate(self.conv_lowering)
     if self.stem not in _STEMS:
       raise ValueError(f'stem must be one of {_STEMS}, got {self.stem!r}')
+    if self.strided_padding not in _STRIDED_PADDINGS:
+      raise ValueError(f'strided_padding must be one of {_STRIDED_PADDINGS},'
+                       f' got {self.strided_padding!r}')
 
 
 def resnet50_config(num_classes: int = 1000, **overrides: Any) -> ResNetConfig:
@@ -196,7 +211,11 @@ class BottleneckUnit(nn.Module):
     out_filters = self.filters * _EXPANSION
     y = conv(self.filters, (1, 1), name='conv1')(x)
     y = nn.relu(norm('bn1')(y))
-    y = conv(self.filters, (3, 3), strides=self.strides, name='conv2')(y)
+    padding = 'SAME'
+    if self.strides > 1 and self.cfg.strided_padding == 'symmetric':
+      padding = ((1, 1), (1, 1))
+    y = conv(self.filters, (3, 3), strides=self.strides, padding=padding,
+             name='conv2')(y)
     y = nn.relu(norm('bn2')(y))
     y = conv(out_filters, (1, 1), name='conv3')(y)
     y = norm('bn3', zero_init=self.cfg.zero_init_last_bn)(y)

@@ -80,7 +80,7 @@ class ShardedServing:
 
 def shard(predict: Callable[..., Any], params: Any, model_state: Any, *,
           boxed_abstract: Any, rules: Sequence[tuple[str, Any]],
-          mesh: Mesh) -> ShardedServing:
+          mesh: Mesh, trace_in_mesh: bool = False) -> ShardedServing:
   """`predict` served with `params` split on `mesh` by their logical axes.
 
   Args:
@@ -91,6 +91,8 @@ def shard(predict: Callable[..., Any], params: Any, model_state: Any, *,
       `nn.LogicallyPartitioned` boxes (`jax.eval_shape` of the model's init).
     rules: the workload's `logical_axis_rules()`.
     mesh: the serving mesh (e.g. `tensor_mesh(n)`).
+    trace_in_mesh: trace `predict` with `mesh` as the context mesh (for a
+      model whose own `jax.shard_map` reads it: DLRM's embedding lookup).
   """
   shardings = sharding.param_shardings(boxed_abstract, mesh, rules)
   if _shapes(params) != _shapes(nn.unbox(boxed_abstract)):
@@ -102,6 +104,12 @@ def shard(predict: Callable[..., Any], params: Any, model_state: Any, *,
                      f'{sharding.describe(mesh)}: ' + '; '.join(problems))
   rep = sharding.replicated(mesh)
   batch = sharding.batch_sharding(mesh)
+  if trace_in_mesh:
+    inner = predict
+
+    def predict(*args):  # pylint: disable=function-redefined
+      with jax.sharding.use_abstract_mesh(mesh.abstract_mesh):
+        return inner(*args)
   fn = jax.jit(predict, in_shardings=(shardings, rep, batch),
                out_shardings=batch)
   return ShardedServing(mesh=mesh, params=jax.device_put(params, shardings),
@@ -138,9 +146,16 @@ def for_workload(workload, spec, params: Any, model_state: Any, n: int,
   if boxed is None:
     raise ValueError(f'workload {workload.name!r} has no tensor-parallel '
                      'serving; use --tensor-parallel 1')
+  # A workload may restrict n (DLRM: its tables are planned for every
+  # visible device) and need its predict traced under the mesh.
+  problems = getattr(workload, 'serving_split_problems', lambda n: [])(n)
+  if problems:
+    raise ValueError('; '.join(problems))
   mesh = serving_mesh(n, devices)
   served = shard(spec.predict, params, model_state, boxed_abstract=boxed,
-                 rules=workload.logical_axis_rules(), mesh=mesh)
+                 rules=workload.logical_axis_rules(), mesh=mesh,
+                 trace_in_mesh=getattr(workload, 'serving_traces_in_mesh',
+                                       False))
   spec = dataclasses.replace(spec, predict=served.predict)
   return (spec, served.params, served.model_state,
           f'tensor parallel over {n} devices (mesh '

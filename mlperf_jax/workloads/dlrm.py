@@ -324,6 +324,45 @@ class DlrmWorkload(Workload):
 
   # ---- inference -----------------------------------------------------------
 
+  # Tensor-parallel serving (`infer --tensor-parallel N`): the fused tables
+  # split by rows over the mesh (`emb_rows`), the MLPs replicated, the
+  # lookup the model's own `jax.shard_map` (so traced under the mesh).
+  serving_traces_in_mesh = True
+
+  def serving_param_axes(self):
+    """The served DLRM's boxed abstract parameters (tables on `emb_rows`,
+    planned for every visible device)."""
+    cfg = self.model_config(self.resolve_hparams())
+    b = cfg.plan.num_shards
+    return jax.eval_shape(lambda d, s: dlrm_model.Dlrm(cfg).init(
+        jax.random.PRNGKey(0), d, s),
+        jax.ShapeDtypeStruct((b, cfg.num_dense), jnp.float32),
+        jax.ShapeDtypeStruct((b, cfg.num_tables), jnp.int32))['params']
+
+  def serving_split_problems(self, n: int) -> list[str]:
+    """The tables' plan (and so the parameters' layout) is for every
+    visible device: the tensor-parallel degree must be all of them."""
+    d = jax.device_count()
+    if n != d:
+      return [f'DLRM splits its embedding tables over every visible device '
+              f'({d}): use --tensor-parallel {d}, or make {n} devices '
+              'visible']
+    return []
+
+  def load_serving_checkpoint(self, path: str):
+    """(params, model_state) to serve (`infer --checkpoint`): the
+    `final_params` directory of a training run, or a `torch.save` file of
+    the reference `DLRM_Net` (MLPerf Inference's `tb00_40M.pt`: a checkpoint
+    dict whose 'state_dict' holds `emb_l.*`, `bot_l.*`, `top_l.*`), mapped
+    by `models.dlrm_reference_weights` onto this scale's configuration."""
+    import os  # pylint: disable=import-outside-toplevel
+    if os.path.isdir(path):
+      return super().load_serving_checkpoint(path)
+    from mlperf_jax.models import dlrm_reference_weights as refw  # pylint: disable=import-outside-toplevel
+    cfg = self.model_config(self.resolve_hparams())
+    params = refw.read_checkpoint(path, cfg, self.serving_param_axes())
+    return jax.tree.map(jnp.asarray, params), {}
+
   def predict(self, params, model_state, inputs, hp):
     del model_state
     score = jax.nn.sigmoid(self._logits(params, inputs, hp))

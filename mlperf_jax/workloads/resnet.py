@@ -10,6 +10,9 @@ epoch; its target is this project's own and the run is not an MLPerf result.
 
 from __future__ import annotations
 
+import dataclasses
+import os
+
 import numpy as np
 
 from mlperf_jax.api import InferenceSpec, LazyModule, Target, Variant, Workload
@@ -307,10 +310,45 @@ class ResNetWorkload(Workload):
 
   # ---- inference -----------------------------------------------------------
 
+  # The ResNetConfig fields the served weights need (set by loading an ONNX
+  # model: 1001 classes, padding, epsilon); none for our own training's.
+  _serving_overrides: dict = {}
+
+  def serving_config(self):
+    """The configuration `predict` runs: the model's, with the fields the
+    last `load_serving_checkpoint` found its weights to need."""
+    return dataclasses.replace(self.model_config(), **self._serving_overrides)
+
+  def load_serving_checkpoint(self, path: str):
+    """(params, model_state) to serve (`infer --checkpoint`): the
+    `final_params` directory of a training run, or an ONNX file: MLPerf
+    Inference's `resnet50_v1.onnx` (TF official models' ResNet-50 v1.5, 1001
+    classes, background first), mapped by `models.resnet_onnx_weights`,
+    which also sets what `serving_config` changes for it."""
+    if os.path.isdir(path):
+      self._serving_overrides = {}
+      return super().load_serving_checkpoint(path)
+    from mlperf_jax.formats import onnx_model  # pylint: disable=import-outside-toplevel
+    from mlperf_jax.models import resnet_onnx_weights as onnx_weights  # pylint: disable=import-outside-toplevel
+    graph = onnx_model.read(path)
+    net = onnx_weights.trace(graph)
+    overrides = net.config_overrides()
+    cfg = dataclasses.replace(self.model_config(), **overrides)
+    image = jax.ShapeDtypeStruct((1, *self._image_shape()), jnp.float32)
+    shapes = jax.eval_shape(lambda x: resnet_model.ResNet(cfg).init(
+        jax.random.PRNGKey(0), x, train=False), image)
+    params, stats = onnx_weights.variables(
+        net, graph, shapes['params'], shapes['batch_stats'])
+    self._serving_overrides = overrides
+    return (jax.tree.map(jnp.asarray, params),
+            {'batch_stats': jax.tree.map(jnp.asarray, stats)})
+
   def predict(self, params, model_state, inputs):
-    logits = self.model().apply({'params': params, **model_state},
-                                inputs['image'], train=False)
-    return {'label': jnp.argmax(logits, -1).astype(jnp.int32)}
+    cfg = self.serving_config()
+    logits = resnet_model.ResNet(cfg).apply(
+        {'params': params, **model_state}, inputs['image'], train=False)
+    label = jnp.argmax(logits, -1).astype(jnp.int32) + cfg.label_offset
+    return {'label': label}
 
   def calibration_set(self) -> 'calibration.CalibrationSet':
     """The fixed calibration set of int8 serving (the variant's)."""
