@@ -445,30 +445,46 @@ class SSDWorkload(Workload):
     model's (1..80 / 1..10), mapped to the COCO category when scored.
     """
     count, image, info = self.variant.extra['inference_data'](self)
-    metric = self.variant.target.metric
+    return detection_inference_spec(
+        model='SSD', count=count, performance_count=count, image=image,
+        info=info, ground_truth=lambda: self.variant.extra['ground_truth'](
+            self), buckets=INFERENCE_BUCKETS, predict=self.predict,
+        metric=self.variant.target.metric)
 
-    def load_sample(i):
-      return {'image': image(i), 'index': np.int32(i)}
 
-    def scenario_buckets(scenario):
-      try:
-        return INFERENCE_BUCKETS[scenario]
-      except KeyError:
-        raise ValueError(f'no SSD inference buckets for scenario '
-                         f'{scenario!r}; valid: {sorted(INFERENCE_BUCKETS)}'
-                         ) from None
+def detection_inference_spec(*, model, count, performance_count, image, info,
+                             ground_truth, buckets, predict, metric
+                             ) -> InferenceSpec:
+  """The COCO-detection InferenceSpec both SSDs serve.
 
-    def accuracy(responses):
-      gt, category_ids = self.variant.extra['ground_truth'](self)
-      results, ids = responses_to_results(responses, info, category_ids)
-      ap = coco_map.evaluate(gt, results, image_ids=ids)['AP'] if ids else (
-          float('nan'))
-      return {metric: ap, 'samples': float(len(ids))}
+  `image(i)` is sample i's preprocessed image; `ground_truth()` returns
+  (COCO ground truth, category ids or None), read only when scored; `buckets`
+  maps each scenario to its batch sizes. Samples are {'image', 'index'};
+  responses are `encode`'s official float32 x 7 rows, scored by pycocotools
+  over the images the responses name (inference's `accuracy-coco.py`).
+  """
 
-    return InferenceSpec(
-        count=count, performance_count=count, load_sample=load_sample,
-        buckets=scenario_buckets, predict=self.predict, encode=encode,
-        accuracy=accuracy, metric=metric)
+  def load_sample(i):
+    return {'image': image(i), 'index': np.int32(i)}
+
+  def scenario_buckets(scenario):
+    try:
+      return buckets[scenario]
+    except KeyError:
+      raise ValueError(f'no {model} inference buckets for scenario '
+                       f'{scenario!r}; valid: {sorted(buckets)}') from None
+
+  def accuracy(responses):
+    gt, category_ids = ground_truth()
+    results, ids = responses_to_results(responses, info, category_ids)
+    ap = coco_map.evaluate(gt, results, image_ids=ids)['AP'] if ids else (
+        float('nan'))
+    return {metric: ap, 'samples': float(len(ids))}
+
+  return InferenceSpec(
+      count=count, performance_count=performance_count,
+      load_sample=load_sample, buckets=scenario_buckets, predict=predict,
+      encode=encode, accuracy=accuracy, metric=metric)
 
 
 def encode(outputs, row: int) -> bytes:

@@ -38,7 +38,6 @@ from mlperf_jax.workloads import ssd as ssd_workload
 jax = LazyModule('jax')
 jnp = LazyModule('jax.numpy')
 ssdm = LazyModule('mlperf_jax.models.ssd_mobilenet_v1')
-coco_map = LazyModule('mlperf_jax.metrics.coco_map')
 
 MINI_IMAGES = 8
 MINI_SIZE = 64
@@ -225,29 +224,10 @@ class SSDMobileNetWorkload(Workload):
     float32 x 7 layout (`ssd.encode`), scored by pycocotools over the
     logged images (`accuracy-coco.py`), classes as COCO ids."""
     count, image, info, gt = self.variant.extra['inference_data'](self)
-    metric = self.variant.target.metric
-
-    def load_sample(i):
-      return {'image': image(i), 'index': np.int32(i)}
-
-    def scenario_buckets(scenario):
-      try:
-        return INFERENCE_BUCKETS[scenario]
-      except KeyError:
-        raise ValueError(f'no SSD-MobileNet buckets for scenario '
-                         f'{scenario!r}; valid: {sorted(INFERENCE_BUCKETS)}'
-                         ) from None
-
-    def accuracy(responses):
-      results, ids = ssd_workload.responses_to_results(responses, info)
-      ap = coco_map.evaluate(gt, results, image_ids=ids)['AP'] if ids else (
-          float('nan'))
-      return {metric: ap, 'samples': float(len(ids))}
-
-    return InferenceSpec(
-        count=count, performance_count=self.variant.extra.get(
-            'performance_count', count),
-        load_sample=load_sample, buckets=scenario_buckets,
-        predict=self.predict, encode=ssd_workload.encode, accuracy=accuracy,
-        metric=metric)
+    return ssd_workload.detection_inference_spec(
+        model='SSD-MobileNet', count=count,
+        performance_count=self.variant.extra.get('performance_count', count),
+        image=image, info=info, ground_truth=lambda: (gt, None),
+        buckets=INFERENCE_BUCKETS, predict=self.predict,
+        metric=self.variant.target.metric)
 
