@@ -33,6 +33,7 @@ import time
 import jax
 import jax.numpy as jnp
 
+from mlperf_jax.runtime import host_malloc
 from mlperf_jax.runtime import sharding as shd
 from mlperf_jax.runtime import steps as steps_lib
 from mlperf_jax.models import bert as bert_model
@@ -142,7 +143,8 @@ def main():
             'device': f'{jax.device_count()}x{jax.devices()[0].device_kind}',
             'jax': jax.__version__, 'loadavg_before': load_before,
             'loadavg_after': os.getloadavg()[0],
-            'date': time.strftime('%Y-%m-%d')})
+            'date': time.strftime('%Y-%m-%d'),
+            'host_malloc': host_malloc.describe()})
   print(f"device {r['device']} jax {r['jax']} dtype {args.dtype} "
         f"batch {args.batch} x 512")
   print(f"matmul peak (4096^3): {peak / 1e9:.1f} GFLOP/s")
@@ -151,8 +153,11 @@ def main():
         f"{r['flops_per_sequence'] / 1e9:.1f} GFLOP/seq (XLA cost analysis); "
         f"{r['achieved_flops'] / 1e9:.1f} GFLOP/s = "
         f"{100 * r['utilisation']:.1f} % of the matmul peak")
+  print(f"host malloc: {r['host_malloc']}")
   step_timing.finish(r, load_before, args.json)
 
 
 if __name__ == '__main__':
+  host_malloc.reexec_with_hugepages()  # as the CLI does; opt out:
+  # MLPERF_JAX_HOST_MALLOC=default
   main()

@@ -43,6 +43,7 @@ import optax  # noqa: E402
 
 from mlperf_jax.models import conv_lowering  # noqa: E402
 from mlperf_jax.models import resnet as resnet_model  # noqa: E402
+from mlperf_jax.runtime import host_malloc  # noqa: E402
 
 import step_timing  # noqa: E402  (benchmarks/step_timing.py)
 
@@ -208,7 +209,8 @@ def main(argv=None) -> dict:
             'flops_per_step': flops, 'matmul_peak_flops': peak,
             'loadavg_before': load0, 'loadavg_after': load1,
             'date': time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime()),
-            'jax': jax.__version__, 'rounds': args.rounds, 'contenders': {}}
+            'jax': jax.__version__, 'rounds': args.rounds,
+            'host_malloc': host_malloc.describe(), 'contenders': {}}
   for name in names:
     med = statistics.median(times[name])
     result['contenders'][name] = dict(
@@ -236,6 +238,7 @@ def main(argv=None) -> dict:
       print(f'  {n} / torch {info["torch"]["version"]}: {ratio:.2f}')
   print(f'load average before {load0[0]:.2f}/{load0[1]:.2f}, after '
         f'{load1[0]:.2f}/{load1[1]:.2f} (1/5 min)')
+  print(f'host malloc (both contenders): {result["host_malloc"]}')
   if args.json:
     with open(args.json, 'w') as f:
       json.dump(result, f, indent=1)
@@ -243,4 +246,6 @@ def main(argv=None) -> dict:
 
 
 if __name__ == '__main__':
+  host_malloc.reexec_with_hugepages()  # as the CLI does; opt out:
+  # MLPERF_JAX_HOST_MALLOC=default
   main()

@@ -62,4 +62,6 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == '__main__':
+  from mlperf_jax.runtime import host_malloc
+  host_malloc.reexec_with_hugepages()
   sys.exit(main())

@@ -24,6 +24,7 @@ from mlperf_jax.runtime import checkpoint as ckpt_lib
 from mlperf_jax.runtime import distributed
 from mlperf_jax.runtime import sharding as shd
 from mlperf_jax.runtime import steps as steps_lib
+from mlperf_jax.runtime import host_malloc
 from mlperf_jax.runtime.mllog import C, RunLog
 from mlperf_jax.hparams import registry
 from mlperf_jax.api import Block, HostShard, Workload
@@ -96,6 +97,7 @@ def log_header(log: RunLog, workload: Workload, hp: Mapping[str, Any],
   log.event(C.EVAL_SAMPLES, cfg.eval_samples)
   for key, value in workload.extra_mllog_items(hp):
     log.event(key, value)
+  log.event(host_malloc.MLLOG_KEY, host_malloc.describe())
 
 
 def optimizer_context(workload: Workload, hp: Mapping[str, Any]

@@ -1,0 +1,92 @@
+# Copyright 2026 The mlperf_jax Authors. Licensed under the Apache License 2.0.
+"""The glibc huge-page tunable: when it is set, and that it cuts page faults."""
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+from mlperf_jax.runtime import host_malloc as hm
+
+GOOD = ((2, 36), 'madvise')
+
+
+def test_sets_the_tunable_where_it_helps():
+  env = hm.tuned_environment({'PATH': '/bin'}, *GOOD)
+  assert env == {'PATH': '/bin', 'GLIBC_TUNABLES': 'glibc.malloc.hugetlb=1'}
+
+
+def test_keeps_other_tunables():
+  env = hm.tuned_environment(
+      {'GLIBC_TUNABLES': 'glibc.malloc.arena_max=2'}, *GOOD)
+  assert env['GLIBC_TUNABLES'] == (
+      'glibc.malloc.arena_max=2:glibc.malloc.hugetlb=1')
+
+
+@pytest.mark.parametrize('environ,glibc,thp', [
+    ({'MLPERF_JAX_HOST_MALLOC': 'default'}, (2, 36), 'madvise'),  # opt out
+    ({'GLIBC_TUNABLES': 'glibc.malloc.hugetlb=0'}, (2, 36), 'madvise'),
+    ({'GLIBC_TUNABLES': 'a=1:glibc.malloc.hugetlb=1'}, (2, 36), 'madvise'),
+    ({}, (2, 34), 'madvise'),      # glibc before the tunable
+    ({}, None, 'madvise'),         # not glibc (musl, macOS)
+    ({}, (2, 36), 'always'),       # the kernel does it already
+    ({}, (2, 36), 'never'),        # the kernel will not
+    ({}, (2, 36), None),           # no THP interface
+])
+def test_leaves_the_environment_alone(environ, glibc, thp):
+  assert hm.tuned_environment(environ, glibc, thp) is None
+
+
+def test_reads_the_bracketed_thp_mode(tmp_path):
+  f = tmp_path / 'enabled'
+  f.write_text('always [madvise] never\n')
+  assert hm.thp_mode(str(f)) == 'madvise'
+  f.write_text('[always] madvise never\n')
+  assert hm.thp_mode(str(f)) == 'always'
+  assert hm.thp_mode(str(tmp_path / 'missing')) is None
+
+
+_CHILD = r'''
+import ctypes, os, resource, sys
+from mlperf_jax.runtime import host_malloc
+host_malloc.reexec_with_hugepages()
+libc = ctypes.CDLL(None)
+libc.malloc.restype = ctypes.c_void_p
+libc.malloc.argtypes = [ctypes.c_size_t]
+n = 256 << 20
+before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+p = libc.malloc(n)
+ctypes.memset(p, 1, n)
+faults = resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before
+print(os.environ.get('GLIBC_TUNABLES', ''), faults)
+'''
+
+
+def _child(extra_env):
+  env = {k: v for k, v in os.environ.items()
+         if k not in ('GLIBC_TUNABLES', hm.OPT_OUT)}
+  env.update(extra_env)
+  out = subprocess.run([sys.executable, '-c', _CHILD], env=env, check=True,
+                       capture_output=True, text=True).stdout.split()
+  tunables = out[0] if len(out) == 2 else ''
+  return tunables, int(out[-1])
+
+
+def test_reexec_sets_the_tunable_and_cuts_page_faults():
+  if hm.tuned_environment({}, hm.glibc_version(), hm.thp_mode()) is None:
+    pytest.skip('huge pages would not take effect here (glibc '
+                f'{hm.glibc_version()}, THP {hm.thp_mode()})')
+  tunables, faults = _child({})
+  assert tunables == hm.SETTING
+  default_tunables, default_faults = _child({hm.OPT_OUT: 'default'})
+  assert default_tunables == ''
+  # 256 MiB is 65,536 pages of 4 KiB but 128 of 2 MiB.
+  assert default_faults > 30_000
+  assert faults < default_faults / 10
+
+
+def test_describe_names_the_setting():
+  assert 'defaults' in hm.describe({})
+  if hm.thp_mode() == 'madvise':
+    assert 'huge pages' in hm.describe({'GLIBC_TUNABLES': hm.SETTING})
