@@ -559,6 +559,7 @@ def _train_block(compiled: steps_lib.Compiled, state, train_iter, n: int,
 
 def _steps(compiled, state, train_iter, n, done, progress, first_step, hook,
            label, stats: InputStats):
+  """`_train_block`'s steps, timing the input and the waits into `stats`."""
   losses: list[float] = []
   pending = None  # loss of the previous step: fetched one step late so the
   # host never waits for the device except to check for divergence.
