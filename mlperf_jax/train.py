@@ -77,7 +77,8 @@ def _train(parser, parsed) -> int:
   leader = distributed.is_leader()  # only process 0 writes and prints
   if parsed.args.dry_run:
     report = dry_run.report(parsed.workload, parsed.hp, parsed.opts,
-                            abstract_devices=parsed.abstract_devices)
+                            abstract_devices=parsed.abstract_devices,
+                            estimate_input=not parsed.args.no_input_estimate)
     topo = distributed.topology_report(shd.make_mesh(parsed.opts.mesh),
                                        parsed.workload.global_batch_size(
                                            parsed.hp))

@@ -67,7 +67,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                  'throughput runs only; marked in the log, never a result)')
   p.add_argument('--dry-run', action='store_true',
                  help='print parameter count, FLOPs per step and memory per '
-                 'device for the mesh, then exit without allocating the model')
+                 'device for the mesh, then exit without allocating the model '
+                 '(with real data it also times a few input batches against '
+                 'the estimated step: input- or compute-bound)')
+  p.add_argument('--no-input-estimate', action='store_true',
+                 help='--dry-run: skip timing a few batches of the training '
+                 'input against the estimated step time')
   p.add_argument('--compute-dtype', choices=('float32', 'bfloat16'),
                  default='float32', help='activation/matmul dtype; parameters '
                  'stay float32')

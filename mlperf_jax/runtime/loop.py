@@ -22,6 +22,7 @@ import tqdm
 
 from mlperf_jax.runtime import checkpoint as ckpt_lib
 from mlperf_jax.runtime import distributed
+from mlperf_jax.runtime.input_stats import InputStats
 from mlperf_jax.runtime import sharding as shd
 from mlperf_jax.runtime import steps as steps_lib
 from mlperf_jax.runtime import host_malloc
@@ -56,6 +57,8 @@ class RunResult:
   init_s: float
   state: Any = None
   resumed_from_step: int | None = None
+  # Host time in the train loop: input pipeline vs waiting on the device.
+  input_stats: InputStats | None = None
 
 
 def _now_ms() -> int:
@@ -201,6 +204,7 @@ class _Run:
   reason: str = ''
   quality: float | None = None
   train_iter: Any = None
+  input_stats: InputStats = dataclasses.field(default_factory=InputStats)
 
   def save(self, block_index: int, block_step: int) -> None:
     position = ckpt_lib.Position(
@@ -219,7 +223,8 @@ class _Run:
         time_to_train_s=(t_stop - self.t_start) / 1e3, quality=self.quality,
         losses=self.losses, evals=self.evals, steps=self.step,
         init_s=self.init_s, state=self.state,
-        resumed_from_step=None if self.resume is None else self.pos.step)
+        resumed_from_step=None if self.resume is None else self.pos.step,
+        input_stats=self.input_stats)
 
 
 class _BlockContext:
@@ -243,7 +248,7 @@ class _BlockContext:
       run.state, block_losses, action = _train_block(
           run.compiled, run.state, run.train_iter, end - self.done, self.done,
           self._block, run.progress, run.step, self._hook,
-          label=run.workload.block_label(self._block))
+          label=run.workload.block_label(self._block), stats=run.input_stats)
       run.step += len(block_losses)
       self.done += len(block_losses)
       run.losses.extend(block_losses)
@@ -537,13 +542,26 @@ def _final_metadata(workload, hp, opts, status, quality, step):
 
 def _train_block(compiled: steps_lib.Compiled, state, train_iter, n: int,
                  done: int, block: Block, progress: bool, first_step: int,
-                 hook: Callable[[int, bool], str | None], label: str):
+                 hook: Callable[[int, bool], str | None], label: str,
+                 stats: InputStats | None = None):
   """Runs up to `n` steps of a block that has `done` behind it.
 
   Returns (state, losses, action): action is 'diverged' on a non-finite
   loss, 'save'/'stop' when `hook(global_step, last_in_block)` asks for a
-  checkpoint after a step, else None.
+  checkpoint after a step, else None. Adds the host's seconds in the input
+  pipeline, waiting on the device and in the block to `stats`.
   """
+  stats = InputStats() if stats is None else stats
+  with stats.timing('loop_s'):
+    state, losses, action = _steps(compiled, state, train_iter, n, done,
+                                   progress, first_step, hook, label, stats)
+  stats.steps += len(losses)
+  return state, losses, action
+
+
+def _steps(compiled, state, train_iter, n, done, progress, first_step, hook,
+           label, stats: InputStats):
+  """`_train_block`'s steps, timing the input and the waits into `stats`."""
   losses: list[float] = []
   pending = None  # loss of the previous step: fetched one step late so the
   # host never waits for the device except to check for divergence.
@@ -553,22 +571,27 @@ def _train_block(compiled: steps_lib.Compiled, state, train_iter, n: int,
   action = None
   with bar:
     for i in range(n):
-      batch = shd.host_to_global(next(train_iter), compiled.batch_sharding)
+      with stats.timing('input_s'):
+        batch = shd.host_to_global(next(train_iter), compiled.batch_sharding)
       state, metrics = compiled.train_step(state, batch)
       if pending is not None:
-        loss = float(_fetch(pending))
+        with stats.timing('device_wait_s'):
+          loss = float(_fetch(pending))
         losses.append(loss)
         bar.set_postfix(loss=f'{loss:.4f}', refresh=False)
         if not math.isfinite(loss):
-          jax.block_until_ready(state)
+          with stats.timing('device_wait_s'):
+            jax.block_until_ready(state)
           return state, losses, 'diverged'
       pending = metrics['loss']
       bar.update(1)
       action = hook(first_step + i + 1, i + 1 == n)
       if action:
         break
-    losses.append(float(_fetch(pending)))
-  jax.block_until_ready(state)
+    with stats.timing('device_wait_s'):
+      losses.append(float(_fetch(pending)))
+  with stats.timing('device_wait_s'):
+    jax.block_until_ready(state)
   if not math.isfinite(losses[-1]):
     action = 'diverged'
   return state, losses, action

@@ -63,6 +63,10 @@ def write(paths: RunPaths, workload: Workload, hp: Mapping[str, Any],
       'quality': result.quality, 'steps': result.steps,
       'hparams': dict(hp), 'losses': result.losses,
       'evals': [dataclasses.asdict(e) for e in result.evals],
+      # Host seconds of the train loop (input pipeline, waiting on the
+      # device) and the input-bound verdict (`runtime/input_stats.py`).
+      'input_stats': (None if result.input_stats is None
+                      else result.input_stats.as_dict()),
   }
   with open(paths.metrics, 'w') as f:
     json.dump(data, f, indent=1, default=str)
@@ -125,6 +129,10 @@ def summary(cfg: Variant, result: loop.RunResult, paths: RunPaths) -> str:
       'untimed)',
       f'quality: {cfg.target.metric} = {q} (target {cfg.target.value}) after '
       f'{result.steps} steps',
+  ]
+  if result.input_stats is not None and result.input_stats.steps:
+    lines.append(result.input_stats.line())
+  lines += [
       f'MLLOG log: {paths.log}',
       f'metrics: {paths.metrics}',
   ]

@@ -118,6 +118,7 @@ def test_dry_run_reference_plans_any_mesh_without_data_or_allocation(
   assert 'data=16, fsdp=1, tensor=1 (16 devices, abstract' in proc.stdout
   assert 'per data shard 32' in proc.stdout
   assert 'parameters: 25,557,032' in proc.stdout
+  assert 'input: not measured (no --data-dir' in proc.stdout
   line = [l for l in proc.stdout.splitlines() if 'FLOPs per device' in l][0]
   flops = float(line.split(':')[-1].split()[0])
   # ~24 GFLOP per image for a train step (3x the 8 GFLOP forward), 32 images
