@@ -52,10 +52,13 @@ jax = LazyModule('jax')
 jnp = LazyModule('jax.numpy')
 traverse_util = LazyModule('flax.traverse_util')
 bert_model = LazyModule('mlperf_jax.models.bert')
+dropout = LazyModule('mlperf_jax.models.dropout')
 text_corpus = LazyModule('mlperf_jax.input_pipelines.text_corpus')
 sums = LazyModule('mlperf_jax.metrics.sums')
 
 REFERENCE_EVAL_SAMPLES = 10_000
+# Which generator made dropout's masks (models/dropout.py).
+DROPOUT_KEY = 'mlperf_jax_dropout'
 REFERENCE_SEQ_LENGTH = 512
 REFERENCE_MAX_PREDICTIONS = 76
 # The reference's exclude_from_weight_decay (also exclude_from_layer_adaptation).
@@ -224,8 +227,11 @@ class BertWorkload(Workload):
             * int(hp['opt_learning_rate_training_steps']))
 
   def extra_mllog_items(self, hp):
+    gen = self.model_config().dropout_generator
     return [('max_sequence_length', self.seq_length()),
-            ('max_predictions_per_seq', self.max_predictions())]
+            ('max_predictions_per_seq', self.max_predictions()),
+            # Implementation detail: where dropout's random bits come from.
+            (DROPOUT_KEY, f'{dropout.resolve(gen)} ({gen})')]
 
   # ---- model ---------------------------------------------------------------
 
