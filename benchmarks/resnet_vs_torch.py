@@ -16,7 +16,11 @@ After one warm-up step each, `--rounds` rounds each time one step of every
 contender in alternating order; medians, img/s, the ratio ours / PyTorch,
 the achieved GFLOP/s (XLA's cost analysis of our step) against the measured
 f32 matmul peak (printed beside the CPU's theoretical peak), and the load
-average before and after. Needs torch: `pip install 'mlperf_jax[bench]'`, or
+average before and after. Each contender runs in its own child process
+(spawned, driven over a pipe), interleaved the same way: in one process
+PyTorch's and XLA's thread pools and heap interfere (on the 2-vCPU machine
+ours' steps there were bimodal, 3.7 or 9 s); `--same-process` keeps the
+one-process mode. Needs torch: `pip install 'mlperf_jax[bench]'`, or
 the CPU wheel: pip install torch==2.13.0 --index-url
 https://download.pytorch.org/whl/cpu.
 
@@ -28,6 +32,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import multiprocessing
 import os
 import statistics
 import sys
@@ -155,6 +160,44 @@ def torch_step(batch: int, threads: int):
   return run, n_params, torch.__version__
 
 
+def _serve(conn, kind: str, batch: int, arg) -> None:
+  """A contender in its own process: builds its step, reports what it is,
+  then times one step per 'step' request until told to stop."""
+  if kind == 'torch':
+    try:
+      run, n_params, version = torch_step(batch, arg)
+    except ImportError:
+      conn.send(None)
+      return
+    conn.send({'params': n_params, 'version': version})
+  else:
+    run, flops, n_params, compile_s = jax_step(batch, arg)
+    conn.send({'params': n_params, 'compile_s': compile_s, 'flops': flops})
+  while conn.recv() == 'step':
+    conn.send(run())
+
+
+class _Isolated:
+  """A runner whose step runs in a child process (`_serve`), so that one
+  framework's idle threads and heap never share a process with the other's."""
+
+  def __init__(self, kind: str, batch: int, arg):
+    ctx = multiprocessing.get_context('spawn')
+    self.conn, child = ctx.Pipe()
+    self.proc = ctx.Process(target=_serve, args=(child, kind, batch, arg),
+                            daemon=True)
+    self.proc.start()
+    self.info = self.conn.recv()
+
+  def __call__(self) -> float:
+    self.conn.send('step')
+    return self.conn.recv()
+
+  def close(self) -> None:
+    self.conn.send('stop')
+    self.proc.join(timeout=60)
+
+
 def main(argv=None) -> dict:
   p = argparse.ArgumentParser(description=__doc__,
                               formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -166,6 +209,9 @@ def main(argv=None) -> dict:
   p.add_argument('--no-torch', action='store_true',
                  help='ours only (lowerings side by side)')
   p.add_argument('--json', default=None)
+  p.add_argument('--same-process', action='store_true',
+                 help='run every contender in this process (by default each '
+                 'runs in its own child process, interleaved the same way)')
   args = p.parse_args(argv)
   threads = len(os.sched_getaffinity(0))
   load0 = os.getloadavg()
@@ -174,8 +220,15 @@ def main(argv=None) -> dict:
   for low in lowerings:
     conv_lowering.resolve(low)  # a clear error for a bad name
   runs, info, flops = {}, {}, None
+  children = []
   for low in lowerings:
-    run, low_flops, n_params, compile_s = jax_step(args.batch, low)
+    if args.same_process:
+      run, low_flops, n_params, compile_s = jax_step(args.batch, low)
+    else:
+      run = _Isolated('jax', args.batch, low)
+      children.append(run)
+      low_flops, n_params, compile_s = (run.info['flops'], run.info['params'],
+                                        run.info['compile_s'])
     runs[f'ours:{low}'] = run
     info[f'ours:{low}'] = {'params': n_params, 'compile_s': compile_s}
     if low == 'xla':
@@ -186,7 +239,14 @@ def main(argv=None) -> dict:
     flops = jax_step(args.batch, 'xla', compile_step=False)[1]
   if not args.no_torch:
     try:
-      run, n_torch, torch_version = torch_step(args.batch, threads)
+      if args.same_process:
+        run, n_torch, torch_version = torch_step(args.batch, threads)
+      else:
+        run = _Isolated('torch', args.batch, threads)
+        children.append(run)
+        if run.info is None:
+          raise ImportError('torch')
+        n_torch, torch_version = run.info['params'], run.info['version']
     except ImportError:
       print('error: torch is not installed; pip install torch==2.13.0 '
             '--index-url https://download.pytorch.org/whl/cpu (or '
@@ -205,12 +265,19 @@ def main(argv=None) -> dict:
     for name in (names if r % 2 == 0 else names[::-1]):
       times[name].append(runs[name]())
   load1 = os.getloadavg()
+  for child in children:
+    child.close()
+  # Measured again after the rounds: a shared VM's speed drifts, and the
+  # utilisation is quoted against the higher of the two (conservative).
+  peak = max(peak, step_timing.matmul_peak(jnp.float32))
   result = {'batch': args.batch, 'threads': threads, 'dtype': 'float32',
             'flops_per_step': flops, 'matmul_peak_flops': peak,
             'loadavg_before': load0, 'loadavg_after': load1,
             'date': time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime()),
             'jax': jax.__version__, 'rounds': args.rounds,
-            'host_malloc': host_malloc.describe(), 'contenders': {}}
+            'host_malloc': host_malloc.describe(),
+            'processes': 'one' if args.same_process else 'one per contender',
+            'contenders': {}}
   for name in names:
     med = statistics.median(times[name])
     result['contenders'][name] = dict(
@@ -220,7 +287,7 @@ def main(argv=None) -> dict:
   print(f'ResNet-50 v1.5 train step, batch {args.batch}, float32, {threads} '
         f'threads, {flops / args.batch / 1e9:.2f} GFLOP/img (XLA cost '
         f'analysis, native convolutions), {args.rounds} interleaved rounds '
-        '(median)')
+        f'(median), {result["processes"]} process')
   for name in names:
     if 'compile_s' in info[name]:
       print(f'  {name} compile {info[name]["compile_s"]:.1f} s')
@@ -246,6 +313,6 @@ def main(argv=None) -> dict:
 
 
 if __name__ == '__main__':
-  host_malloc.reexec_with_hugepages()  # as the CLI does; opt out:
+  host_malloc.reexec_with_tuned_malloc()  # as the CLI does; opt out:
   # MLPERF_JAX_HOST_MALLOC=default
   main()

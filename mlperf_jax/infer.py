@@ -255,5 +255,5 @@ def main(argv: list[str] | None = None) -> int:
 
 if __name__ == '__main__':
   from mlperf_jax.runtime import host_malloc
-  host_malloc.reexec_with_hugepages()
+  host_malloc.reexec_with_tuned_malloc()
   sys.exit(main())

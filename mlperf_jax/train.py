@@ -152,5 +152,5 @@ def _paths(parsed, run_report, leader: bool):
 
 if __name__ == '__main__':
   from mlperf_jax.runtime import host_malloc
-  host_malloc.reexec_with_hugepages()
+  host_malloc.reexec_with_tuned_malloc()
   sys.exit(main())

@@ -1,25 +1,33 @@
 # Copyright 2026 The mlperf_jax Authors. Licensed under the Apache License 2.0.
-"""Transparent huge pages for the host's large allocations (glibc).
+"""The host allocator's settings for XLA:CPU's step buffers (glibc).
 
-XLA:CPU allocates each execution's buffers afresh, and glibc serves every
-allocation above its mmap threshold (at most 32 MiB) with a new `mmap`, so
-every step touches its gigabytes of temporaries as new 4 KiB pages: a
-reference ResNet-50 train step at batch 16 took ~0.9 M minor page faults and
-a quarter of its wall time in the kernel (benchmarks/RESULTS.md, "Host
-allocator"). glibc >= 2.35 has a tunable, `glibc.malloc.hugetlb=1`, that
-asks the kernel for transparent huge pages (`madvise(MADV_HUGEPAGE)`) on
-those mappings: 512 times fewer faults. Tunables are read when the process
-starts, so the command-line entry points (`train`, `infer`, `submit`, ...)
-call `reexec_with_hugepages()` before any work: when the setting is missing
-and would take effect, the process replaces itself (`os.execve`) with the
-same command and the tunable added. Child processes inherit it.
+XLA:CPU allocates each execution's buffers afresh. With glibc's defaults
+every allocation above the mmap threshold (at most 32 MiB), and every large
+one from a worker thread's arena, is a new `mmap`, freed with `munmap`: each
+step touches its gigabytes of temporaries as new 4 KiB pages (a reference
+ResNet-50 train step at batch 16: ~0.9 M minor page faults, a quarter of its
+wall time in the kernel), and on a VM that hands freed memory back to the
+host, a step that follows a few idle seconds runs 2x slower (4.1 s -> 8.2 s
+after a 4 s pause; benchmarks/RESULTS.md, "Host allocator").
 
-It takes effect only on Linux with glibc >= 2.35 and transparent huge pages
-in `madvise` mode (in `always` mode they apply already; in `never` mode not
-at all). `MLPERF_JAX_HOST_MALLOC=default` keeps glibc's defaults; a
-`GLIBC_TUNABLES` that already names the tunable is left as it is. MLLOG
-records the setting as an implementation detail (`mlperf_jax_host_malloc`).
-Only the host allocator changes: results are the same bits.
+`TUNABLES` keeps that memory in the process and on huge pages:
+`glibc.malloc.arena_max=1` (every thread allocates from the main, brk-grown
+heap), `mmap_threshold` 4 GiB and `trim_threshold` 16 GiB (large blocks come
+from the heap and stay there when freed, so the next step reuses them), and
+`hugetlb=1` (glibc >= 2.35: `madvise(MADV_HUGEPAGE)` on the heap, 512 times
+fewer faults when it grows). The process's resident memory stays at its
+peak. Tunables are read when a process starts, so the command-line entry
+points (`train`, `infer`, `submit`, ...) call `reexec_with_tuned_malloc()`
+before any work: when the settings are missing and would take effect, the
+process replaces itself (`os.execve`) with the same command and the
+tunables added. Child processes inherit them.
+
+It applies only on Linux with glibc >= 2.35 and transparent huge pages in
+`madvise` mode (elsewhere nothing changes). `MLPERF_JAX_HOST_MALLOC=default`
+keeps glibc's defaults; a `GLIBC_TUNABLES` that already names one of these
+tunables is left as it is. MLLOG records the setting as an implementation
+detail (`mlperf_jax_host_malloc`). Only the allocator changes: results are
+the same bits.
 """
 
 from __future__ import annotations
@@ -29,8 +37,11 @@ import sys
 from collections.abc import Mapping
 
 ENV = 'GLIBC_TUNABLES'
-TUNABLE = 'glibc.malloc.hugetlb'
-SETTING = f'{TUNABLE}=1'
+TUNABLES = (('glibc.malloc.hugetlb', '1'),
+            ('glibc.malloc.arena_max', '1'),
+            ('glibc.malloc.mmap_threshold', str(4 << 30)),
+            ('glibc.malloc.trim_threshold', str(16 << 30)))
+SETTING = ':'.join(f'{k}={v}' for k, v in TUNABLES)
 OPT_OUT = 'MLPERF_JAX_HOST_MALLOC'
 MLLOG_KEY = 'mlperf_jax_host_malloc'
 THP_PATH = '/sys/kernel/mm/transparent_hugepage/enabled'
@@ -69,12 +80,14 @@ def tuned_environment(environ: Mapping[str, str],
                       thp: str | None) -> dict[str, str] | None:
   """The environment to re-execute with, or None when nothing would change.
 
-  None when opted out, when the tunable is already set (either value), on a
-  glibc without it, or when the kernel's mode makes it moot."""
+  None when opted out, when one of `TUNABLES` is already set (any value),
+  on a glibc without the huge-page tunable, or when the kernel's mode makes
+  it moot."""
   if environ.get(OPT_OUT, '') == 'default':
     return None
   current = environ.get(ENV, '')
-  if any(part.split('=')[0] == TUNABLE
+  names = {k for k, _ in TUNABLES}
+  if any(part.split('=')[0] in names
          for part in current.split(':') if part):
     return None
   if glibc is None or glibc < MIN_GLIBC or thp != 'madvise':
@@ -84,8 +97,8 @@ def tuned_environment(environ: Mapping[str, str],
   return env
 
 
-def reexec_with_hugepages() -> None:
-  """Replaces this process by itself with the tunable set, if it would help.
+def reexec_with_tuned_malloc() -> None:
+  """Replaces this process by itself with `TUNABLES` set, if they apply.
 
   Call it first thing in a `__main__` block: nothing done before it
   survives. Returns (doing nothing) when `tuned_environment` says so, or
@@ -100,14 +113,13 @@ def reexec_with_hugepages() -> None:
 
 
 def describe(environ: Mapping[str, str] | None = None) -> str:
-  """The MLLOG note: whether this process's large host allocations use
-  transparent huge pages."""
+  """The MLLOG note: how this process's large host allocations are served."""
   environ = os.environ if environ is None else environ
   tunables = environ.get(ENV, '')
-  on = any(part == SETTING for part in tunables.split(':'))
+  parts = set(p for p in tunables.split(':') if p)
   mode = thp_mode()
-  if on and mode == 'madvise':
-    return (f'glibc malloc with transparent huge pages ({ENV}={SETTING}, '
-            'kernel THP madvise)')
-  return (f'glibc malloc defaults (kernel THP {mode or "unknown"}; '
+  if all(f'{k}={v}' in parts for k, v in TUNABLES) and mode == 'madvise':
+    return (f'glibc malloc keeping freed memory, on transparent huge pages '
+            f'({ENV}={tunables}; kernel THP madvise)')
+  return (f'glibc malloc (kernel THP {mode or "unknown"}; '
           f'{ENV}={tunables or "unset"})')
