@@ -180,6 +180,21 @@ class EvalAccumulator(Protocol):
     ...
 
 
+def scenario_buckets(table: Mapping[str, Sequence[int]]
+                     ) -> Callable[[str], tuple[int, ...]]:
+  """`InferenceSpec.buckets` from a table of scenario -> batch sizes; an
+  unknown scenario is a ValueError naming the valid ones."""
+
+  def buckets(scenario: str) -> tuple[int, ...]:
+    try:
+      return tuple(table[scenario])
+    except KeyError:
+      raise ValueError(f'no inference buckets for scenario {scenario!r}; '
+                       f'valid: {sorted(table)}') from None
+
+  return buckets
+
+
 @dataclasses.dataclass(frozen=True)
 class InferenceSpec:
   """What MLPerf Inference needs of a workload.

@@ -38,7 +38,7 @@ def _parser() -> argparse.ArgumentParser:
   for action in p._actions:  # pylint: disable=protected-access
     if action.dest == 'output_dir':
       action.help = 'the submission directory (required)'
-    elif action.dest in ('seed', 'dry_run'):
+    elif action.dest in ('seed', 'dry_run', 'no_input_estimate'):
       action.help = argparse.SUPPRESS  # train options submit rejects
   p.add_argument('--system', required=False, metavar='NAME',
                  help='system description id: systems/NAME.json and '

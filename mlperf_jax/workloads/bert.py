@@ -43,7 +43,7 @@ import re
 from typing import Iterator
 
 from mlperf_jax.api import (Block, InferenceSpec, LazyModule, Target, Variant,
-                            Workload)
+                            Workload, scenario_buckets)
 from mlperf_jax.hparams import bert as bert_hparams
 from mlperf_jax.hparams import registry
 
@@ -498,17 +498,10 @@ class BertWorkload(Workload):
     task = self.squad_task()
     predict = self.serving_predict()
 
-    def scenario_buckets(scenario: str):
-      try:
-        return BERT_INFERENCE_BUCKETS[scenario]
-      except KeyError:
-        raise ValueError(f'no inference buckets for scenario {scenario!r}; '
-                         f'valid: {sorted(BERT_INFERENCE_BUCKETS)}') from None
-
     n = len(task.features)
     return InferenceSpec(
         count=n, performance_count=n, load_sample=task.sample,
-        buckets=scenario_buckets, predict=predict, encode=encode_logits,
+        buckets=scenario_buckets(BERT_INFERENCE_BUCKETS), predict=predict, encode=encode_logits,
         accuracy=task.accuracy, metric='f1')
 
 

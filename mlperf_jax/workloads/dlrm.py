@@ -17,7 +17,7 @@ from __future__ import annotations
 from typing import Any, Mapping
 
 from mlperf_jax.api import (Block, InferenceSpec, LazyModule, Target, Variant,
-                            Workload)
+                            Workload, scenario_buckets)
 from mlperf_jax.hparams import dlrm as dlrm_hparams
 from mlperf_jax.hparams import registry
 
@@ -404,16 +404,10 @@ class DlrmWorkload(Workload):
     def accuracy(responses):
       return auc_of_responses(responses, labels, metric)
 
-    def scenario_buckets(scenario: str) -> tuple[int, ...]:
-      try:
-        return DLRM_INFERENCE_BUCKETS[scenario]
-      except KeyError:
-        raise ValueError(f'no inference buckets for scenario {scenario!r}; '
-                         f'valid: {sorted(DLRM_INFERENCE_BUCKETS)}') from None
-
     return InferenceSpec(
         count=count, performance_count=performance_count,
-        load_sample=load_sample, buckets=scenario_buckets,
+        load_sample=load_sample,
+        buckets=scenario_buckets(DLRM_INFERENCE_BUCKETS),
         predict=lambda p, s, b: self.predict(p, s, b, hp),
         encode=encode_scores, accuracy=accuracy, metric=metric,
         collate=collate_users)

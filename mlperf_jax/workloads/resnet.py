@@ -15,7 +15,8 @@ import os
 
 import numpy as np
 
-from mlperf_jax.api import InferenceSpec, LazyModule, Target, Variant, Workload
+from mlperf_jax.api import (InferenceSpec, LazyModule, Target, Variant,
+                            Workload, scenario_buckets)
 from mlperf_jax.hparams import registry
 from mlperf_jax.hparams import resnet as resnet_hparams
 from mlperf_jax.inference import calibration
@@ -367,19 +368,12 @@ class ResNetWorkload(Workload):
     buckets = extra.get('inference_buckets', INFERENCE_BUCKETS)
     metric = self.variant.target.metric
 
-    def scenario_buckets(scenario: str) -> tuple[int, ...]:
-      try:
-        return tuple(buckets[scenario])
-      except KeyError:
-        raise ValueError(f'no inference buckets for scenario {scenario!r}; '
-                         f'valid: {sorted(buckets)}') from None
-
     def accuracy(responses):
       return top1_of_responses(responses, label, metric)
 
     return InferenceSpec(
         count=count, performance_count=performance_count,
-        load_sample=load_sample, buckets=scenario_buckets,
+        load_sample=load_sample, buckets=scenario_buckets(buckets),
         predict=self.predict, encode=encode_label, accuracy=accuracy,
         metric=metric)
 

@@ -39,7 +39,7 @@ import math
 import numpy as np
 
 from mlperf_jax.api import (InferenceSpec, LazyModule, Target, Variant,
-                            Workload)
+                            Workload, scenario_buckets)
 from mlperf_jax.hparams import registry
 from mlperf_jax.hparams import rnnt as rnnt_hparams
 
@@ -444,16 +444,10 @@ class RnntWorkload(Workload):
              else float('nan'), 'samples': float(len(idx))}
       return out
 
-    def buckets(scenario):
-      try:
-        return INFERENCE_BUCKETS[scenario]
-      except KeyError:
-        raise ValueError(f'no inference buckets for scenario {scenario!r}; '
-                         f'valid: {sorted(INFERENCE_BUCKETS)}') from None
-
     return InferenceSpec(
         count=count, performance_count=count, load_sample=load_sample,
-        buckets=buckets, predict=self.predict, encode=encode_tokens,
+        buckets=scenario_buckets(INFERENCE_BUCKETS), predict=self.predict,
+        encode=encode_tokens,
         accuracy=accuracy, metric='wer')
 
 

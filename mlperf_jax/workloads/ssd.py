@@ -36,7 +36,7 @@ from typing import Iterator
 import numpy as np
 
 from mlperf_jax.api import (Block, InferenceSpec, LazyModule, Target, Variant,
-                            Workload)
+                            Workload, scenario_buckets)
 from mlperf_jax.hparams import registry
 from mlperf_jax.hparams import ssd as ssd_hparams
 
@@ -446,13 +446,13 @@ class SSDWorkload(Workload):
     """
     count, image, info = self.variant.extra['inference_data'](self)
     return detection_inference_spec(
-        model='SSD', count=count, performance_count=count, image=image,
+        count=count, performance_count=count, image=image,
         info=info, ground_truth=lambda: self.variant.extra['ground_truth'](
             self), buckets=INFERENCE_BUCKETS, predict=self.predict,
         metric=self.variant.target.metric)
 
 
-def detection_inference_spec(*, model, count, performance_count, image, info,
+def detection_inference_spec(*, count, performance_count, image, info,
                              ground_truth, buckets, predict, metric
                              ) -> InferenceSpec:
   """The COCO-detection InferenceSpec both SSDs serve.
@@ -467,13 +467,6 @@ def detection_inference_spec(*, model, count, performance_count, image, info,
   def load_sample(i):
     return {'image': image(i), 'index': np.int32(i)}
 
-  def scenario_buckets(scenario):
-    try:
-      return buckets[scenario]
-    except KeyError:
-      raise ValueError(f'no {model} inference buckets for scenario '
-                       f'{scenario!r}; valid: {sorted(buckets)}') from None
-
   def accuracy(responses):
     gt, category_ids = ground_truth()
     results, ids = responses_to_results(responses, info, category_ids)
@@ -483,7 +476,8 @@ def detection_inference_spec(*, model, count, performance_count, image, info,
 
   return InferenceSpec(
       count=count, performance_count=performance_count,
-      load_sample=load_sample, buckets=scenario_buckets, predict=predict,
+      load_sample=load_sample, buckets=scenario_buckets(buckets),
+      predict=predict,
       encode=encode, accuracy=accuracy, metric=metric)
 
 

@@ -225,7 +225,7 @@ class SSDMobileNetWorkload(Workload):
     logged images (`accuracy-coco.py`), classes as COCO ids."""
     count, image, info, gt = self.variant.extra['inference_data'](self)
     return ssd_workload.detection_inference_spec(
-        model='SSD-MobileNet', count=count,
+        count=count,
         performance_count=self.variant.extra.get('performance_count', count),
         image=image, info=info, ground_truth=lambda: (gt, None),
         buckets=INFERENCE_BUCKETS, predict=self.predict,

@@ -458,3 +458,11 @@ def test_serves_multi_input_pytree_samples(tmp_path, loadgen, scenario,
     served = collate.calls[len(sut.buckets) * 2:]
     assert [n for n, _ in served] == sut.stats.batch_sizes
     assert [b for _, b in served] == sut.stats.buckets
+
+
+def test_scenario_buckets_table_and_unknown_scenario():
+  from mlperf_jax.api import scenario_buckets
+  buckets = scenario_buckets({'Offline': [8, 32], 'Server': (1,)})
+  assert buckets('Offline') == (8, 32) and buckets('Server') == (1,)
+  with pytest.raises(ValueError, match=r"'MultiStream'.*\['Offline', 'Server'\]"):
+    buckets('MultiStream')
