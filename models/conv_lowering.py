@@ -16,9 +16,11 @@ the backend's choice: 'im2col' on CPU, 'xla' (the native convolution, which
 cuDNN and the TPU compiler run well) elsewhere. On CPU 'auto' decides per
 convolution from its static shapes (benchmarks/resnet_conv_profile.py,
 RESULTS.md): im2col for 1x1 and strided convolutions, which it ran 1.5-6x
-faster than XLA:CPU, the native one for stride-1 3x3 (and larger) ones,
-where the col2im of the backward pass made im2col 0.6-0.8x as fast, and the
-native one for small convolutions (under `AUTO_MIN_FLOPS` forward FLOPs):
+faster than XLA:CPU; for stride-1 3x3 (and larger) ones, where the col2im of
+the backward pass made full im2col 0.6-0.8x as fast, XLA's forward and input
+gradient with the kernel gradient as one im2col dot (`native_with_im2col_dw`:
+XLA:CPU's kernel-gradient convolution ran at 35-65 GFLOP/s, the dot 1.3-1.8x
+faster); and the native one throughout for small convolutions (under `AUTO_MIN_FLOPS` forward FLOPs):
 the mini ResNet's 8x8 convolutions ran equally fast either way, compile
 faster natively, and so keep the mini results of the native convolution.
 
@@ -29,6 +31,7 @@ to `lax.conv_general_dilated` (same results either way).
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -37,6 +40,7 @@ import jax.numpy as jnp
 from jax import lax
 
 LOWERINGS = ('auto', 'xla', 'im2col')
+_NHWC = ('NHWC', 'HWIO', 'NHWC')
 # 'auto' on CPU: im2col for convolutions of at least this many forward FLOPs
 # (ResNet-50's smallest at batch 16 has 1.6 GFLOP, the mini's largest ~0.04).
 AUTO_MIN_FLOPS = 1e8
@@ -98,15 +102,33 @@ def im2col_conv(lhs: jax.Array, rhs: jax.Array,
         batch_group_count=batch_group_count, precision=precision,
         preferred_element_type=preferred_element_type)
   kh, kw, cin, cout = rhs.shape
-  n, h, w, c = lhs.shape
-  if c != cin:
-    raise ValueError(f'input has {c} channels, kernel expects {cin}')
-  sh, sw = (int(s) for s in window_strides)
+  if lhs.shape[3] != cin:
+    raise ValueError(f'input has {lhs.shape[3]} channels, kernel expects '
+                     f'{cin}')
+  patches, (n, ho, wo) = _patches(lhs, (kh, kw), window_strides, padding)
+  y = lax.dot_general(
+      patches, rhs.reshape(kh * kw * cin, cout), (((1,), (0,)), ((), ())),
+      precision=precision, preferred_element_type=preferred_element_type)
+  return y.reshape(n, ho, wo, cout)
+
+
+def _pads(spatial, window, strides, padding) -> list[tuple[int, int]]:
   if isinstance(padding, str):
-    pads = lax.padtype_to_pads((h, w), (kh, kw), (sh, sw), padding)
-  else:
-    pads = [tuple(int(v) for v in p) for p in padding]
-  (pt, pb), (pl, pr) = pads
+    return [tuple(p) for p in lax.padtype_to_pads(spatial, window, strides,
+                                                   padding)]
+  return [tuple(int(v) for v in p) for p in padding]
+
+
+def _patches(lhs: jax.Array, window: tuple[int, int],
+             window_strides: Sequence[int],
+             padding: str | Sequence[tuple[int, int]]
+             ) -> tuple[jax.Array, tuple[int, int, int]]:
+  """The (N*Ho*Wo, kh*kw*C) kernel-window patches of NHWC `lhs`, tap-major
+  (dy, dx, c) to match an HWIO kernel's reshape, and (N, Ho, Wo)."""
+  kh, kw = window
+  n, h, w, c = lhs.shape
+  sh, sw = (int(s) for s in window_strides)
+  (pt, pb), (pl, pr) = _pads((h, w), (kh, kw), (sh, sw), padding)
   ho = (h + pt + pb - kh) // sh + 1
   wo = (w + pl + pr - kw) // sw + 1
   if (pt, pb, pl, pr) != (0, 0, 0, 0):
@@ -116,17 +138,86 @@ def im2col_conv(lhs: jax.Array, rhs: jax.Array,
   if kh == kw == 1:
     patches = lhs[:, :(ho - 1) * sh + 1:sh, :(wo - 1) * sw + 1:sw, :]
   else:
-    # Tap-major (dy, dx, c) order, matching the HWIO kernel's reshape.
     taps = [lax.slice(lhs, (0, dy, dx, 0),
                       (n, dy + (ho - 1) * sh + 1, dx + (wo - 1) * sw + 1, c),
                       (1, sh, sw, 1))
             for dy in range(kh) for dx in range(kw)]
     patches = jnp.concatenate(taps, axis=-1)
-  y = lax.dot_general(
-      patches.reshape(n * ho * wo, kh * kw * cin),
-      rhs.reshape(kh * kw * cin, cout), (((1,), (0,)), ((), ())),
-      precision=precision, preferred_element_type=preferred_element_type)
-  return y.reshape(n, ho, wo, cout)
+  return patches.reshape(n * ho * wo, kh * kw * c), (n, ho, wo)
+
+
+def _native(lhs, rhs, window_strides, padding, precision):
+  return lax.conv_general_dilated(lhs, rhs, window_strides, padding,
+                                  dimension_numbers=_NHWC,
+                                  precision=precision)
+
+
+@functools.partial(jax.custom_vjp, nondiff_argnums=(2, 3, 4))
+def _native_with_im2col_dw(lhs, rhs, window_strides, padding, precision):
+  return _native(lhs, rhs, window_strides, padding, precision)
+
+
+def _native_with_im2col_dw_fwd(lhs, rhs, window_strides, padding, precision):
+  return _native(lhs, rhs, window_strides, padding, precision), (lhs, rhs)
+
+
+def _native_with_im2col_dw_bwd(window_strides, padding, precision, res, g):
+  lhs, rhs = res
+  _, pull_x = jax.vjp(
+      lambda a: _native(a, rhs, window_strides, padding, precision), lhs)
+  (dx,) = pull_x(g)
+  kh, kw, cin, cout = rhs.shape
+  patches, _ = _patches(lhs, (kh, kw), window_strides, padding)
+  # dW^T = g^T @ patches: (Cout, kh*kw*Cin). XLA:CPU's dot runs this
+  # orientation up to 1.7x faster than patches^T @ g for ResNet's 3x3
+  # shapes (benchmarks/RESULTS.md); the barrier stops the simplifier from
+  # folding the small transpose back into the dot.
+  dwt = lax.dot_general(g.reshape(-1, cout), patches,
+                        (((0,), (0,)), ((), ())), precision=precision)
+  dw = lax.optimization_barrier(dwt).T.reshape(kh, kw, cin, cout)
+  return dx, dw.astype(rhs.dtype)
+
+
+_native_with_im2col_dw.defvjp(_native_with_im2col_dw_fwd,
+                              _native_with_im2col_dw_bwd)
+
+
+def native_with_im2col_dw(lhs: jax.Array, rhs: jax.Array,
+                          window_strides: Sequence[int],
+                          padding: str | Sequence[tuple[int, int]],
+                          lhs_dilation: Sequence[int] | None = None,
+                          rhs_dilation: Sequence[int] | None = None,
+                          dimension_numbers: Any = None,
+                          feature_group_count: int = 1,
+                          batch_group_count: int = 1,
+                          precision: Any = None,
+                          preferred_element_type: Any = None) -> jax.Array:
+  """`lax.conv_general_dilated`'s result and input gradient (XLA's native
+  convolution), with the kernel gradient as one im2col dot.
+
+  XLA:CPU computes a stride-1 3x3 convolution's forward and input gradient
+  well (about 135 GFLOP/s on ResNet-50's 56^2 one) but its kernel gradient,
+  a convolution over the whole image as the window, at 35-65: the worst
+  third of the ResNet-50 step. Here the kernel gradient is the patches of
+  the input against the output gradient, one dot; the input gradient stays
+  XLA's (as im2col it needs the col2im sums, which made full im2col slower
+  for these convolutions).
+  """
+  if (preferred_element_type is not None or not _supported(
+      lhs, rhs, lhs_dilation, rhs_dilation, dimension_numbers,
+      feature_group_count, batch_group_count)):
+    return lax.conv_general_dilated(
+        lhs, rhs, window_strides, padding, lhs_dilation=lhs_dilation,
+        rhs_dilation=rhs_dilation, dimension_numbers=dimension_numbers,
+        feature_group_count=feature_group_count,
+        batch_group_count=batch_group_count, precision=precision,
+        preferred_element_type=preferred_element_type)
+  if lhs.shape[3] != rhs.shape[2]:
+    raise ValueError(f'input has {lhs.shape[3]} channels, kernel expects '
+                     f'{rhs.shape[2]}')
+  strides = tuple(int(s) for s in window_strides)
+  pads = tuple(_pads(lhs.shape[1:3], rhs.shape[:2], strides, padding))
+  return _native_with_im2col_dw(lhs, rhs, strides, pads, precision)
 
 
 def _forward_flops(lhs, rhs, window_strides) -> float:
@@ -149,6 +240,8 @@ def auto_conv(lhs, rhs, window_strides, padding, **kwargs) -> jax.Array:
   """The CPU 'auto' convolution: `auto_prefers_im2col` decides."""
   if auto_prefers_im2col(lhs, rhs, window_strides):
     return im2col_conv(lhs, rhs, window_strides, padding, **kwargs)
+  if _forward_flops(lhs, rhs, window_strides) >= AUTO_MIN_FLOPS:
+    return native_with_im2col_dw(lhs, rhs, window_strides, padding, **kwargs)
   return lax.conv_general_dilated(lhs, rhs, window_strides, padding, **kwargs)
 
 
@@ -167,5 +260,6 @@ def describe(lowering: str, backend: str | None = None) -> str:
   chosen = resolve(lowering, backend)
   if lowering == 'auto' and chosen == 'im2col':
     chosen = ('im2col for 1x1 and strided convolutions of >= '
-              f'{AUTO_MIN_FLOPS:.0e} forward FLOPs, xla for the others')
+              f'{AUTO_MIN_FLOPS:.0e} forward FLOPs, xla with an im2col '
+              'kernel gradient for the other large ones, xla for the rest')
   return f'{chosen} on {backend}'

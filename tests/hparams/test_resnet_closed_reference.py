@@ -53,7 +53,8 @@ def test_std_division_is_an_open_division_option_and_logged():
   assert wl.extra_mllog_items(hp) == [(
       'mlperf_jax_conv2d',
       'im2col for 1x1 and strided convolutions of >= 1e+08 forward FLOPs, '
-      'xla for the others on cpu')]
+      'xla with an im2col kernel gradient for the other large ones, xla for '
+      'the rest on cpu')]
   with pytest.raises(registry.HParamError, match='open-division only'):
     _hp(wl, input_normalization='mean_std')
   with pytest.raises(registry.HParamError, match='must be one of'):

@@ -60,6 +60,37 @@ def test_forward_and_gradients_match_lax(xs, ks, strides, padding):
     np.testing.assert_allclose(g_ours, g_ref, rtol=1e-5, atol=1e-5 * scale)
 
 
+def _native_dw(x, k, strides, padding):
+  return conv_lowering.native_with_im2col_dw(
+      x, k, strides, padding, dimension_numbers=_NHWC,
+      precision=lax.Precision.HIGHEST)
+
+
+@pytest.mark.parametrize('xs,ks,strides,padding', CASES)
+def test_native_forward_with_im2col_kernel_gradient_matches_lax(
+    xs, ks, strides, padding):
+  """XLA's convolution and input gradient, the kernel gradient as a dot."""
+  rng = np.random.default_rng(3)
+  x = jnp.asarray(rng.standard_normal(xs), jnp.float32)
+  k = jnp.asarray(rng.standard_normal(ks), jnp.float32)
+  want = _ref(x, k, strides, padding)
+  ct = jnp.asarray(rng.standard_normal(want.shape), jnp.float32)
+
+  def vjp(f):
+    y, pull = jax.vjp(lambda a, b: f(a, b, strides, padding), x, k)
+    return (y, *pull(ct))
+
+  got = jax.jit(lambda: vjp(_native_dw))()
+  for g_ours, g_ref in zip(got, vjp(_ref)):
+    scale = float(jnp.max(jnp.abs(g_ref)))
+    np.testing.assert_allclose(g_ours, g_ref, rtol=1e-5, atol=1e-5 * scale)
+  # The kernel gradient really is a dot: one dot_general, beside the
+  # convolutions of the forward pass and the input gradient.
+  hlo = jax.jit(jax.grad(lambda a, b: _native_dw(
+      a, b, strides, padding).sum(), argnums=(0, 1))).lower(x, k).as_text()
+  assert 'dot_general' in hlo and 'convolution' in hlo
+
+
 def test_unsupported_forms_fall_back_to_lax():
   rng = np.random.default_rng(1)
   x = jnp.asarray(rng.standard_normal((1, 8, 8, 4)), jnp.float32)
@@ -69,9 +100,9 @@ def test_unsupported_forms_fall_back_to_lax():
     kk = k if 'feature_group_count' in kw else jnp.concatenate([k, k], 2)
     want = lax.conv_general_dilated(x, kk, (1, 1), 'SAME',
                                     dimension_numbers=_NHWC, **kw)
-    got = conv_lowering.im2col_conv(x, kk, (1, 1), 'SAME',
-                                    dimension_numbers=_NHWC, **kw)
-    np.testing.assert_array_equal(got, want)
+    for f in (conv_lowering.im2col_conv, conv_lowering.native_with_im2col_dw):
+      got = f(x, kk, (1, 1), 'SAME', dimension_numbers=_NHWC, **kw)
+      np.testing.assert_array_equal(got, want)
 
 
 def test_flax_conv_with_the_lowering_equals_the_native_one():
@@ -111,6 +142,11 @@ def test_auto_on_cpu_lowers_large_1x1_and_strided_convolutions_only():
   assert ops(x(2, 8, 8, 16), x(1, 1, 16, 64)) == native  # 0.5 MFLOP
   assert ops(x(16, 56, 56, 64), x(1, 1, 64, 256)) == im2col  # 1.6 GFLOP
   assert ops(x(16, 56, 56, 64), x(3, 3, 64, 64)) == native  # 3x3 stride 1
+  # ... whose kernel gradient is one im2col dot (native_with_im2col_dw).
+  grad_hlo = jax.jit(jax.grad(lambda w, a: auto(
+      a, w, (1, 1), 'SAME', dimension_numbers=_NHWC).sum(), argnums=(0, 1))
+                     ).lower(x(3, 3, 64, 64), x(16, 56, 56, 64)).as_text()
+  assert 'dot_general' in grad_hlo and 'convolution' in grad_hlo
   assert ops(x(16, 56, 56, 128), x(3, 3, 128, 128), 2) == im2col
   assert conv_lowering.describe('auto', 'gpu') == 'xla on gpu'
   assert conv_lowering.describe('im2col', 'cpu') == 'im2col on cpu'
