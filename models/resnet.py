@@ -55,7 +55,7 @@ import jax
 import jax.numpy as jnp
 from flax import traverse_util
 
-from mlperf_jax.models import conv_lowering
+from mlperf_jax.models import conv_lowering, max_pool
 
 # Default logical-to-mesh rules: every parameter replicated (pure data
 # parallelism, as all v1.x ResNet submissions). A sharding rule table can map
@@ -249,7 +249,8 @@ class ResNet(nn.Module):
       x = conv(cfg.num_filters, (7, 7), strides=2, padding=((3, 3), (3, 3)),
                name='conv0')(x)
       x = nn.relu(norm('bn0')(x))
-      x = nn.max_pool(x, (3, 3), strides=(2, 2), padding='SAME')
+      x = max_pool.max_pool(x, (3, 3), (2, 2), 'SAME',
+                            max_pool.for_conv_lowering(cfg.conv_lowering))
     else:
       x = conv(cfg.num_filters, (3, 3), name='conv0')(x)
       x = nn.relu(norm('bn0')(x))

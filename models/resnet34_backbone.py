@@ -32,7 +32,7 @@ import jax.numpy as jnp
 import numpy as np
 from flax import traverse_util
 
-from mlperf_jax.models import conv_lowering
+from mlperf_jax.models import conv_lowering, max_pool
 
 CONV_AXES = ('conv_h', 'conv_w', 'conv_in', 'conv_out')
 NORM_AXES = ('conv_out',)
@@ -136,7 +136,8 @@ class ResNetTrunk(nn.Module):
     x = jnp.asarray(x, cfg.dtype)
     if cfg.stem == 'imagenet':
       x = nn.relu(norm('bn1')(conv(cfg.stem_width, 7, 2, 'conv1')(x)))
-      x = nn.max_pool(x, (3, 3), strides=(2, 2), padding=((1, 1), (1, 1)))
+      x = max_pool.max_pool(x, (3, 3), (2, 2), ((1, 1), (1, 1)),
+                            max_pool.for_conv_lowering(cfg.conv_lowering))
     else:
       x = nn.relu(norm('bn1')(conv(cfg.stem_width, 3, cfg.stem_stride,
                                    'conv1')(x)))

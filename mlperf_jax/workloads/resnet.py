@@ -28,6 +28,7 @@ optax = LazyModule('optax')
 traverse_util = LazyModule('flax.traverse_util')
 resnet_model = LazyModule('mlperf_jax.models.resnet')
 conv_lowering = LazyModule('mlperf_jax.models.conv_lowering')
+max_pool = LazyModule('mlperf_jax.models.max_pool')
 digits = LazyModule('mlperf_jax.input_pipelines.digits')
 imagenet = LazyModule('mlperf_jax.input_pipelines.imagenet')
 sums = LazyModule('mlperf_jax.metrics.sums')
@@ -40,6 +41,8 @@ DIGITS_EVAL = 360
 NOTICE_KEY = 'mlperf_jax_notice'
 # Which 2D convolution ran (models/conv_lowering.py; the same function).
 CONV2D_KEY = 'mlperf_jax_conv2d'
+# ... and which max pooling (models/max_pool.py; the same function).
+MAX_POOL_KEY = 'mlperf_jax_max_pool'
 
 
 def _dtype(name: str):
@@ -201,8 +204,11 @@ class ResNetWorkload(Workload):
     return resnet_hparams.hparams(opt_name)
 
   def extra_mllog_items(self, hp):
-    items = [(CONV2D_KEY, conv_lowering.describe(
-        self.model_config().conv_lowering))]
+    lowering = self.model_config().conv_lowering
+    items = [(CONV2D_KEY, conv_lowering.describe(lowering))]
+    if self.model_config().stem == 'imagenet':
+      items.append((MAX_POOL_KEY, max_pool.describe(
+          max_pool.for_conv_lowering(lowering))))
     if hp.get('input_normalization', 'mean') == 'mean_std':
       items.append((NOTICE_KEY, 'input normalisation: (x - channel mean) / '
                     'channel std, not the reference\'s mean subtraction alone '

@@ -54,14 +54,17 @@ def test_std_division_is_an_open_division_option_and_logged():
       'mlperf_jax_conv2d',
       'im2col for 1x1 and strided convolutions of >= 1e+08 forward FLOPs, '
       'xla with an im2col kernel gradient for the other large ones, xla for '
-      'the rest on cpu')]
+      'the rest on cpu'), (
+          'mlperf_jax_max_pool',
+          'window-tap maxima, gradient by selects (models/max_pool.py) on '
+          'cpu')]
   with pytest.raises(registry.HParamError, match='open-division only'):
     _hp(wl, input_normalization='mean_std')
   with pytest.raises(registry.HParamError, match='must be one of'):
     _hp(wl, 'open', input_normalization='std')
   hp = _hp(wl, 'open', input_normalization='mean_std')
   assert resnet_wl.input_std(hp) == image_ops.STDDEV_RGB
-  _, (key, text) = wl.extra_mllog_items(hp)
+  *_, (key, text) = wl.extra_mllog_items(hp)
   assert key == 'mlperf_jax_notice' and 'channel std' in text
   # Not an MLLOG hyperparameter: the checker's keys are unchanged.
   assert 'input_normalization' not in dict(
