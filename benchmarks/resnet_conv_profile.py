@@ -4,14 +4,16 @@ by convolution.
 
 Times forward + backward (the output and both gradients, as the train step
 needs them) of every distinct convolution of ResNet-50 v1.5 at the given
-batch and 224x224, with XLA's native convolution and with
-`models/conv_lowering.im2col_conv`, interleaved; multiplies by how often
+batch and 224x224, with XLA's native convolution, with
+`models/conv_lowering.im2col_conv` and with the CPU default 'auto'
+(`conv_lowering.auto_conv`: im2col, or XLA's convolution with an im2col
+kernel gradient, or XLA's alone, per convolution), interleaved; multiplies by how often
 each occurs in the network and prints each one's share of the total, its
 GFLOP/s and the ratio. The sum against the whole train step's time (from
 `resnet_vs_torch.py`) is the convolutions' share of the step.
 
 `--net ssd`: the SSD trunk's convolutions (ResNet-34 to layer3 at 300x300).
-The `auto` column and total are what `conv_lowering`'s CPU default picks.
+Runs under the host allocator the CLI uses (runtime/host_malloc.py).
 
   python benchmarks/resnet_conv_profile.py [--net resnet50|ssd] [--batch 16]
       [--repeats 2]
@@ -35,6 +37,7 @@ import jax.numpy as jnp  # noqa: E402
 from jax import lax  # noqa: E402
 
 from mlperf_jax.models import conv_lowering  # noqa: E402
+from mlperf_jax.runtime import host_malloc  # noqa: E402
 
 _NHWC = ('NHWC', 'HWIO', 'NHWC')
 
@@ -83,9 +86,22 @@ def _padding(net: str, k: int):
   return 'SAME'
 
 
+IMPLS = {'xla': lax.conv_general_dilated,
+         'im2col': conv_lowering.im2col_conv,
+         'auto': conv_lowering.auto_conv}
+
+
+def _auto_kind(x, w, s) -> str:
+  """Which of conv_lowering's forms 'auto' runs for this convolution."""
+  if conv_lowering.auto_prefers_im2col(x, w, (s, s)):
+    return 'im2col'
+  if conv_lowering.auto_uses_im2col_dw(x, w, (s, s)):
+    return 'xla+im2col dW'
+  return 'xla'
+
+
 def _fwd_bwd(impl, stride, padding):
-  conv = (lax.conv_general_dilated if impl == 'xla'
-          else conv_lowering.im2col_conv)
+  conv = IMPLS[impl]
 
   def f(x, k, ct):
     y, pull = jax.vjp(lambda a, b: conv(a, b, (stride, stride), padding,
@@ -113,40 +129,35 @@ def main(argv=None):
         -(-side // s))
     ct = jnp.ones((args.batch, out_side, out_side, cout))
     flops = 3 * 2 * args.batch * out_side**2 * cout * k * k * cin
-    fns = {impl: _fwd_bwd(impl, s, padding) for impl in ('xla', 'im2col')}
+    fns = {impl: _fwd_bwd(impl, s, padding) for impl in IMPLS}
     for f in fns.values():
       jax.block_until_ready(f(x, w, ct))
     times = {impl: [] for impl in fns}
+    order = list(IMPLS)
     for r in range(args.repeats):
-      for impl in (('xla', 'im2col') if r % 2 == 0 else ('im2col', 'xla')):
+      for impl in (order if r % 2 == 0 else order[::-1]):
         t = time.perf_counter()
         jax.block_until_ready(fns[impl](x, w, ct))
         times[impl].append(time.perf_counter() - t)
     med = {impl: statistics.median(v) for impl, v in times.items()}
-    auto = ('im2col' if conv_lowering.auto_prefers_im2col(x, w, (s, s))
-            else 'xla')
     rows.append({'conv': f'{k}x{k}/{s} {side}^2 {cin}->{cout}',
-                 'count': count, 'gflop': flops / 1e9, 'auto': auto,
+                 'count': count, 'gflop': flops / 1e9,
+                 'auto_kind': _auto_kind(x, w, s),
                  **{f'{i}_s': med[i] for i in med}})
-    print(f"{rows[-1]['conv']:24s} x{count:2d}  xla {med['xla']:.3f} s "
-          f"({flops / med['xla'] / 1e9:5.1f} GFLOP/s)  im2col "
-          f"{med['im2col']:.3f} s ({flops / med['im2col'] / 1e9:5.1f} "
-          f"GFLOP/s)  ratio {med['xla'] / med['im2col']:.2f}  auto: {auto}",
-          flush=True)
-  tot = {i: sum(r[f'{i}_s'] * r['count'] for r in rows)
-         for i in ('xla', 'im2col')}
-  tot['auto'] = sum(r[f"{r['auto']}_s"] * r['count'] for r in rows)
+    print(f"{rows[-1]['conv']:24s} x{count:2d}  " + '  '.join(
+        f'{i} {med[i]:.3f} s ({flops / med[i] / 1e9:5.1f} GFLOP/s)'
+        for i in IMPLS) + f"  xla / auto {med['xla'] / med['auto']:.2f}"
+          f"  auto: {rows[-1]['auto_kind']}", flush=True)
+  tot = {i: sum(r[f'{i}_s'] * r['count'] for r in rows) for i in IMPLS}
   gflop = sum(r['gflop'] * r['count'] for r in rows)
   print(f'\nAll {sum(r["count"] for r in rows)} convolutions, forward + '
-        f'backward, batch {args.batch}: {gflop:.0f} GFLOP; xla '
-        f'{tot["xla"]:.2f} s ({gflop / tot["xla"]:.1f} GFLOP/s), im2col '
-        f'{tot["im2col"]:.2f} s ({gflop / tot["im2col"]:.1f} GFLOP/s), ratio '
-        f'{tot["xla"] / tot["im2col"]:.2f}; auto (conv_lowering) '
-        f'{tot["auto"]:.2f} s, xla / auto {tot["xla"] / tot["auto"]:.2f}')
-  print('Share of the convolution time (xla / im2col):')
-  for r in sorted(rows, key=lambda r: -r['xla_s'] * r['count']):
-    print(f"  {r['conv']:24s} {100 * r['xla_s'] * r['count'] / tot['xla']:5.1f}"
-          f" % / {100 * r['im2col_s'] * r['count'] / tot['im2col']:5.1f} %")
+        f'backward, batch {args.batch}: {gflop:.0f} GFLOP; ' + ', '.join(
+            f'{i} {tot[i]:.2f} s ({gflop / tot[i]:.1f} GFLOP/s)'
+            for i in IMPLS) + f'; xla / auto {tot["xla"] / tot["auto"]:.2f}')
+  print('Share of the convolution time (xla / im2col / auto):')
+  for r in sorted(rows, key=lambda r: -r['auto_s'] * r['count']):
+    print(f"  {r['conv']:24s} " + ' / '.join(
+        f"{100 * r[f'{i}_s'] * r['count'] / tot[i]:5.1f} %" for i in IMPLS))
   load1 = os.getloadavg()
   print(f'load average before {load0[0]:.2f}, after {load1[0]:.2f}')
   if args.json:
@@ -157,4 +168,5 @@ def main(argv=None):
 
 
 if __name__ == '__main__':
+  host_malloc.reexec_with_tuned_malloc()
   main()

@@ -44,6 +44,10 @@ _NHWC = ('NHWC', 'HWIO', 'NHWC')
 # 'auto' on CPU: im2col for convolutions of at least this many forward FLOPs
 # (ResNet-50's smallest at batch 16 has 1.6 GFLOP, the mini's largest ~0.04).
 AUTO_MIN_FLOPS = 1e8
+# ... and im2col for any convolution on a map this small or smaller: the
+# stride-1 3x3 at 7^2 512->512 ran 1.35x faster as im2col than either
+# XLA form at batch 16 (benchmarks/RESULTS.md).
+AUTO_IM2COL_MAX_SIDE = 8
 
 
 def validate(lowering: str) -> None:
@@ -228,19 +232,31 @@ def _forward_flops(lhs, rhs, window_strides) -> float:
 
 
 def auto_prefers_im2col(lhs, rhs, window_strides) -> bool:
-  """CPU 'auto': im2col for large 1x1 or strided convolutions."""
+  """CPU 'auto': im2col for large 1x1 or strided convolutions, and for
+  those on maps of at most `AUTO_IM2COL_MAX_SIDE`^2 (ResNet-50's last stage),
+  where the patches and their col2im are small."""
   if lhs.ndim != 4 or rhs.ndim != 4:
     return False
   if _forward_flops(lhs, rhs, window_strides) < AUTO_MIN_FLOPS:
     return False
-  return rhs.shape[:2] == (1, 1) or any(int(s) > 1 for s in window_strides)
+  return (rhs.shape[:2] == (1, 1) or any(int(s) > 1 for s in window_strides)
+          or max(lhs.shape[1:3]) <= AUTO_IM2COL_MAX_SIDE)
+
+
+def auto_uses_im2col_dw(lhs, rhs, window_strides) -> bool:
+  """CPU 'auto', where not im2col: XLA's convolution with an im2col kernel
+  gradient for the large ones."""
+  return (lhs.ndim == 4 and rhs.ndim == 4
+          and not auto_prefers_im2col(lhs, rhs, window_strides)
+          and _forward_flops(lhs, rhs, window_strides) >= AUTO_MIN_FLOPS)
 
 
 def auto_conv(lhs, rhs, window_strides, padding, **kwargs) -> jax.Array:
-  """The CPU 'auto' convolution: `auto_prefers_im2col` decides."""
+  """The CPU 'auto' convolution: `auto_prefers_im2col` and
+  `auto_uses_im2col_dw` decide."""
   if auto_prefers_im2col(lhs, rhs, window_strides):
     return im2col_conv(lhs, rhs, window_strides, padding, **kwargs)
-  if _forward_flops(lhs, rhs, window_strides) >= AUTO_MIN_FLOPS:
+  if auto_uses_im2col_dw(lhs, rhs, window_strides):
     return native_with_im2col_dw(lhs, rhs, window_strides, padding, **kwargs)
   return lax.conv_general_dilated(lhs, rhs, window_strides, padding, **kwargs)
 
@@ -259,7 +275,8 @@ def describe(lowering: str, backend: str | None = None) -> str:
   backend = backend or jax.default_backend()
   chosen = resolve(lowering, backend)
   if lowering == 'auto' and chosen == 'im2col':
-    chosen = ('im2col for 1x1 and strided convolutions of >= '
+    chosen = ('im2col for 1x1, strided and <= '
+              f'{AUTO_IM2COL_MAX_SIDE}^2 convolutions of >= '
               f'{AUTO_MIN_FLOPS:.0e} forward FLOPs, xla with an im2col '
               'kernel gradient for the other large ones, xla for the rest')
   return f'{chosen} on {backend}'

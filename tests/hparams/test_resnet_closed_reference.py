@@ -52,7 +52,8 @@ def test_std_division_is_an_open_division_option_and_logged():
   # Only the implementation detail of which 2D convolution runs.
   assert wl.extra_mllog_items(hp) == [(
       'mlperf_jax_conv2d',
-      'im2col for 1x1 and strided convolutions of >= 1e+08 forward FLOPs, '
+      'im2col for 1x1, strided and <= 8^2 convolutions of >= 1e+08 forward '
+      'FLOPs, '
       'xla with an im2col kernel gradient for the other large ones, xla for '
       'the rest on cpu'), (
           'mlperf_jax_max_pool',

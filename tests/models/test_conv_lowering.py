@@ -148,6 +148,7 @@ def test_auto_on_cpu_lowers_large_1x1_and_strided_convolutions_only():
                      ).lower(x(3, 3, 64, 64), x(16, 56, 56, 64)).as_text()
   assert 'dot_general' in grad_hlo and 'convolution' in grad_hlo
   assert ops(x(16, 56, 56, 128), x(3, 3, 128, 128), 2) == im2col
+  assert ops(x(16, 7, 7, 512), x(3, 3, 512, 512)) == im2col  # <= 8^2 map
   assert conv_lowering.describe('auto', 'gpu') == 'xla on gpu'
   assert conv_lowering.describe('im2col', 'cpu') == 'im2col on cpu'
-  assert conv_lowering.describe('auto', 'cpu').startswith('im2col for 1x1')
+  assert conv_lowering.describe('auto', 'cpu').startswith('im2col for 1x1, strided')
