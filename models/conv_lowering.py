@@ -86,29 +86,47 @@ def _supported(lhs, rhs, lhs_dilation, rhs_dilation, dimension_numbers,
           and feature_group_count == 1 and batch_group_count == 1)
 
 
-def im2col_conv(lhs: jax.Array, rhs: jax.Array,
-                window_strides: Sequence[int],
-                padding: str | Sequence[tuple[int, int]],
-                lhs_dilation: Sequence[int] | None = None,
-                rhs_dilation: Sequence[int] | None = None,
-                dimension_numbers: Any = None,
-                feature_group_count: int = 1,
-                batch_group_count: int = 1,
-                precision: Any = None,
-                preferred_element_type: Any = None) -> jax.Array:
-  """`lax.conv_general_dilated`'s signature and result, as im2col + dot."""
-  if not _supported(lhs, rhs, lhs_dilation, rhs_dilation, dimension_numbers,
-                    feature_group_count, batch_group_count):
-    return lax.conv_general_dilated(
-        lhs, rhs, window_strides, padding, lhs_dilation=lhs_dilation,
-        rhs_dilation=rhs_dilation, dimension_numbers=dimension_numbers,
-        feature_group_count=feature_group_count,
-        batch_group_count=batch_group_count, precision=precision,
-        preferred_element_type=preferred_element_type)
+def _nhwc_conv(doc: str):
+  """A function of `lax.conv_general_dilated`'s signature and result that
+  runs the decorated `impl(lhs, rhs, window_strides, padding, precision,
+  preferred_element_type)` on the forms it handles (NHWC/HWIO, no
+  dilation, one group) and `lax.conv_general_dilated` on the others."""
+  def wrap(impl):
+    def conv(lhs: jax.Array, rhs: jax.Array,
+             window_strides: Sequence[int],
+             padding: str | Sequence[tuple[int, int]],
+             lhs_dilation: Sequence[int] | None = None,
+             rhs_dilation: Sequence[int] | None = None,
+             dimension_numbers: Any = None,
+             feature_group_count: int = 1,
+             batch_group_count: int = 1,
+             precision: Any = None,
+             preferred_element_type: Any = None) -> jax.Array:
+      if not _supported(lhs, rhs, lhs_dilation, rhs_dilation,
+                        dimension_numbers, feature_group_count,
+                        batch_group_count):
+        return lax.conv_general_dilated(
+            lhs, rhs, window_strides, padding, lhs_dilation=lhs_dilation,
+            rhs_dilation=rhs_dilation, dimension_numbers=dimension_numbers,
+            feature_group_count=feature_group_count,
+            batch_group_count=batch_group_count, precision=precision,
+            preferred_element_type=preferred_element_type)
+      if lhs.shape[3] != rhs.shape[2]:
+        raise ValueError(f'input has {lhs.shape[3]} channels, kernel '
+                         f'expects {rhs.shape[2]}')
+      return impl(lhs, rhs, window_strides, padding, precision,
+                  preferred_element_type)
+    conv.__name__ = conv.__qualname__ = impl.__name__
+    conv.__doc__ = doc
+    return conv
+  return wrap
+
+
+@_nhwc_conv("""`lax.conv_general_dilated`'s signature and result, as im2col +
+dot.""")
+def im2col_conv(lhs, rhs, window_strides, padding, precision,
+                preferred_element_type):
   kh, kw, cin, cout = rhs.shape
-  if lhs.shape[3] != cin:
-    raise ValueError(f'input has {lhs.shape[3]} channels, kernel expects '
-                     f'{cin}')
   patches, (n, ho, wo) = _patches(lhs, (kh, kw), window_strides, padding)
   y = lax.dot_general(
       patches, rhs.reshape(kh * kw * cin, cout), (((1,), (0,)), ((), ())),
@@ -186,39 +204,23 @@ _native_with_im2col_dw.defvjp(_native_with_im2col_dw_fwd,
                               _native_with_im2col_dw_bwd)
 
 
-def native_with_im2col_dw(lhs: jax.Array, rhs: jax.Array,
-                          window_strides: Sequence[int],
-                          padding: str | Sequence[tuple[int, int]],
-                          lhs_dilation: Sequence[int] | None = None,
-                          rhs_dilation: Sequence[int] | None = None,
-                          dimension_numbers: Any = None,
-                          feature_group_count: int = 1,
-                          batch_group_count: int = 1,
-                          precision: Any = None,
-                          preferred_element_type: Any = None) -> jax.Array:
-  """`lax.conv_general_dilated`'s result and input gradient (XLA's native
-  convolution), with the kernel gradient as one im2col dot.
+@_nhwc_conv("""`lax.conv_general_dilated`'s result and input gradient (XLA's
+native convolution), with the kernel gradient as one im2col dot.
 
-  XLA:CPU computes a stride-1 3x3 convolution's forward and input gradient
-  well (about 135 GFLOP/s on ResNet-50's 56^2 one) but its kernel gradient,
-  a convolution over the whole image as the window, at 35-65: the worst
-  third of the ResNet-50 step. Here the kernel gradient is the patches of
-  the input against the output gradient, one dot; the input gradient stays
-  XLA's (as im2col it needs the col2im sums, which made full im2col slower
-  for these convolutions).
-  """
-  if (preferred_element_type is not None or not _supported(
-      lhs, rhs, lhs_dilation, rhs_dilation, dimension_numbers,
-      feature_group_count, batch_group_count)):
+XLA:CPU computes a stride-1 3x3 convolution's forward and input gradient
+well (about 135 GFLOP/s on ResNet-50's 56^2 one) but its kernel gradient,
+a convolution over the whole image as the window, at 35-65: the worst
+third of the ResNet-50 step. Here the kernel gradient is the patches of
+the input against the output gradient, one dot; the input gradient stays
+XLA's (as im2col it needs the col2im sums, which made full im2col slower
+for these convolutions).
+""")
+def native_with_im2col_dw(lhs, rhs, window_strides, padding, precision,
+                          preferred_element_type):
+  if preferred_element_type is not None:
     return lax.conv_general_dilated(
-        lhs, rhs, window_strides, padding, lhs_dilation=lhs_dilation,
-        rhs_dilation=rhs_dilation, dimension_numbers=dimension_numbers,
-        feature_group_count=feature_group_count,
-        batch_group_count=batch_group_count, precision=precision,
-        preferred_element_type=preferred_element_type)
-  if lhs.shape[3] != rhs.shape[2]:
-    raise ValueError(f'input has {lhs.shape[3]} channels, kernel expects '
-                     f'{rhs.shape[2]}')
+        lhs, rhs, window_strides, padding, dimension_numbers=_NHWC,
+        precision=precision, preferred_element_type=preferred_element_type)
   strides = tuple(int(s) for s in window_strides)
   pads = tuple(_pads(lhs.shape[1:3], rhs.shape[:2], strides, padding))
   return _native_with_im2col_dw(lhs, rhs, strides, pads, precision)
