@@ -20,8 +20,9 @@ faster than XLA:CPU; for stride-1 3x3 (and larger) ones, where the col2im of
 the backward pass made full im2col 0.6-0.8x as fast, XLA's forward and input
 gradient with the kernel gradient as one im2col dot (`native_with_im2col_dw`:
 XLA:CPU's kernel-gradient convolution ran at 35-65 GFLOP/s, the dot 1.3-1.8x
-faster); and the native one throughout for small convolutions (under `AUTO_MIN_FLOPS` forward FLOPs):
-the mini ResNet's 8x8 convolutions ran equally fast either way, compile
+faster); im2col again on maps of at most `AUTO_IM2COL_MAX_SIDE`^2; and the
+native one throughout for small convolutions (under `AUTO_MIN_FLOPS` forward
+FLOPs): the mini ResNet's 8x8 convolutions ran equally fast either way, compile
 faster natively, and so keep the mini results of the native convolution.
 
 Handled: NHWC inputs, HWIO kernels, NHWC outputs, any strides and padding,
