@@ -26,6 +26,7 @@ from mlperf_jax.runtime.input_stats import InputStats
 from mlperf_jax.runtime import sharding as shd
 from mlperf_jax.runtime import steps as steps_lib
 from mlperf_jax.runtime import host_malloc
+from mlperf_jax.runtime import interrupt
 from mlperf_jax.runtime.mllog import C, RunLog
 from mlperf_jax.hparams import registry
 from mlperf_jax.api import Block, HostShard, Workload
@@ -344,8 +345,10 @@ def _timed_phase(run: _Run) -> RunResult | None:
   max_steps = opts.max_steps if opts.max_steps is not None else math.inf
   # SIGTERM means "save and stop" only when there is somewhere to save.
   guard = ckpt_lib.PreemptionGuard(enabled=ckpt is not None)
+  ctrl_c = interrupt.CtrlC()
 
   def hook(global_step: int, last_in_block: bool) -> str | None:
+    ctrl_c.check()
     if ckpt is None:
       return None
     if guard.requested(global_step):
@@ -355,7 +358,7 @@ def _timed_phase(run: _Run) -> RunResult | None:
       return 'save'
     return None
 
-  with guard:
+  with guard, ctrl_c:
     for bi, block in enumerate(workload.blocks(hp, max_epochs)):
       if bi < pos.block_index:
         continue
@@ -386,6 +389,7 @@ def _timed_phase(run: _Run) -> RunResult | None:
         log.start(C.EVAL_START, metadata={'epoch_num': epoch_num})
         metrics = evaluate(workload, run.compiled, run.state, hp, run.host,
                            run.progress)
+        ctrl_c.check()
         run.quality = metrics[target.metric]
         distributed.sync('eval_stop')
         log.event(C.EVAL_ACCURACY, workload.accuracy_value(metrics),
