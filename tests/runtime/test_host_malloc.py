@@ -16,8 +16,8 @@ def test_sets_the_tunable_where_it_helps():
   env = hm.tuned_environment({'PATH': '/bin'}, *GOOD)
   assert env == {'PATH': '/bin', 'GLIBC_TUNABLES': (
       'glibc.malloc.hugetlb=1:glibc.malloc.arena_max=1:'
-      f'glibc.malloc.mmap_threshold={4 << 30}:'
-      f'glibc.malloc.trim_threshold={16 << 30}')}
+      f'glibc.malloc.mmap_threshold={64 << 30}:'
+      f'glibc.malloc.trim_threshold={64 << 30}')}
 
 
 def test_keeps_other_tunables():
@@ -98,6 +98,41 @@ def test_reexec_sets_the_tunables_and_cuts_page_faults():
   assert first < default_first / 10
   # Kept in the process: the second block reuses the first's pages.
   assert again < 1_000
+
+
+_BIG_CHILD = r'''
+import ctypes
+from mlperf_jax.runtime import host_malloc
+host_malloc.reexec_with_tuned_malloc()
+libc = ctypes.CDLL(None)
+libc.malloc.restype = ctypes.c_void_p
+libc.malloc.argtypes = [ctypes.c_size_t]
+libc.free.argtypes = [ctypes.c_void_p]
+libc.sbrk.restype = ctypes.c_void_p
+libc.sbrk.argtypes = [ctypes.c_ssize_t]
+n = 5 << 30  # above the old 4 GiB threshold; never touched, so no RSS
+p = libc.malloc(n)
+from_heap = p < libc.sbrk(0)  # below the program break: the brk heap
+libc.free(p)
+q = libc.malloc(n)
+print(int(from_heap), int(q == p))
+'''
+
+
+def test_a_step_sized_block_comes_from_the_heap_and_is_reused():
+  # A BERT-large step's temporary buffer is one ~11 GB block: above the
+  # mmap threshold it would be mapped and faulted in afresh every step.
+  if hm.tuned_environment({}, hm.glibc_version(), hm.thp_mode()) is None:
+    pytest.skip('the tunables would not take effect here')
+  env = {k: v for k, v in os.environ.items()
+         if k not in ('GLIBC_TUNABLES', hm.OPT_OUT)}
+  out = subprocess.run([sys.executable, '-c', _BIG_CHILD], env=env,
+                       check=True, capture_output=True, text=True).stdout
+  assert out.split() == ['1', '1']
+  env[hm.OPT_OUT] = 'default'  # glibc's defaults mmap it
+  out = subprocess.run([sys.executable, '-c', _BIG_CHILD], env=env,
+                       check=True, capture_output=True, text=True).stdout
+  assert out.split()[0] == '0'
 
 
 def test_describe_names_the_setting():
