@@ -12,19 +12,21 @@ after a 4 s pause; benchmarks/RESULTS.md, "Host allocator").
 
 `TUNABLES` keeps that memory in the process and on huge pages:
 `glibc.malloc.arena_max=1` (every thread allocates from the main, brk-grown
-heap), `mmap_threshold` and `trim_threshold` 64 GiB (large blocks come
-from the heap and stay there when freed, so the next step reuses them; a
-block above the mmap threshold is mmapped and faulted in afresh every step:
-at the earlier 4 GiB, the reference BERT-large step's 10.8 GB temporary
-buffer cost ~6,100 huge-page faults and 12 s of kernel time per 30 s step),
-and
+heap), `mmap_threshold` and `trim_threshold` 64 GiB (large blocks come from
+the heap and stay there when freed, so the next step reuses them; a block
+above the mmap threshold is mapped and faulted in afresh every step: at the
+earlier 4 GiB, the reference BERT-large step's 10.8 GB temporary buffer
+cost ~6,100 huge-page faults and 12 s of kernel time per 30 s step), and
 `hugetlb=1` (glibc >= 2.35: `madvise(MADV_HUGEPAGE)` on the heap, 512 times
 fewer faults when it grows). The process's resident memory stays at its
-peak. Tunables are read when a process starts, so the command-line entry
-points (`train`, `infer`, `submit`, ...) call `reexec_with_tuned_malloc()`
-before any work: when the settings are missing and would take effect, the
-process replaces itself (`os.execve`) with the same command and the
-tunables added. Child processes inherit them.
+peak, and fragmentation decides that peak: one of three BERT-large batch-4
+CPU runs reached 24.4 GB where the others stayed at 15-17 GB (a risk only
+for runs close to the host's memory; opt out as below). Tunables are read
+when a process starts, so the command-line entry points (`train`, `infer`,
+`submit`, ...) call `reexec_with_tuned_malloc()` before any work: when the
+settings are missing and would take effect, the process replaces itself
+(`os.execve`) with the same command and the tunables added. Child
+processes inherit them.
 
 It applies only on Linux with glibc >= 2.35 and transparent huge pages in
 `madvise` mode (elsewhere nothing changes). `MLPERF_JAX_HOST_MALLOC=default`
