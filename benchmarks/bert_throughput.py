@@ -59,8 +59,9 @@ def bert_step(batch: int, n_steps: int, dtype: str, fused: bool) -> dict:
   hp, c = _build(wl, batch, shd.make_mesh())
   compile_s = time.perf_counter() - t
   flops = step_timing.step_flops(c)
-  step_s, m = step_timing.time_train_step(c, wl, hp, n_steps)
-  return {'batch': batch, 'compile_s': compile_s, 'step_s': step_s,
+  kernel = {}
+  step_s, m = step_timing.time_train_step(c, wl, hp, n_steps, kernel)
+  return {**kernel, 'batch': batch, 'compile_s': compile_s, 'step_s': step_s,
           'sequences_per_s': batch / step_s, 'flops_per_step': flops,
           'flops_per_sequence': flops / batch, 'achieved_flops': flops / step_s,
           'loss': float(m['loss'])}
@@ -160,6 +161,8 @@ def main():
         f"{r['flops_per_sequence'] / 1e9:.1f} GFLOP/seq (XLA cost analysis); "
         f"{r['achieved_flops'] / 1e9:.1f} GFLOP/s = "
         f"{100 * r['utilisation']:.1f} % of the matmul peak")
+  print(f"kernel time per step {r['sys_s_per_step']:.2f} s, "
+        f"{r['minor_faults_per_step']:.0f} minor page faults (medians)")
   print(f"host malloc: {r['host_malloc']}")
   step_timing.finish(r, load_before, args.json)
 
