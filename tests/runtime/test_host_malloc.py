@@ -50,14 +50,19 @@ def test_reads_the_bracketed_thp_mode(tmp_path):
   assert hm.thp_mode(str(tmp_path / 'missing')) is None
 
 
-_CHILD = r'''
-import ctypes, os, resource, sys
+# What both child scripts start with: the tunables, then glibc's malloc.
+_LIBC = r'''
+import ctypes
 from mlperf_jax.runtime import host_malloc
 host_malloc.reexec_with_tuned_malloc()
 libc = ctypes.CDLL(None)
 libc.malloc.restype = ctypes.c_void_p
 libc.malloc.argtypes = [ctypes.c_size_t]
 libc.free.argtypes = [ctypes.c_void_p]
+'''
+
+_CHILD = _LIBC + r'''
+import os, resource
 n = 256 << 20
 
 def touch():
@@ -100,14 +105,7 @@ def test_reexec_sets_the_tunables_and_cuts_page_faults():
   assert again < 1_000
 
 
-_BIG_CHILD = r'''
-import ctypes
-from mlperf_jax.runtime import host_malloc
-host_malloc.reexec_with_tuned_malloc()
-libc = ctypes.CDLL(None)
-libc.malloc.restype = ctypes.c_void_p
-libc.malloc.argtypes = [ctypes.c_size_t]
-libc.free.argtypes = [ctypes.c_void_p]
+_BIG_CHILD = _LIBC + r'''
 libc.sbrk.restype = ctypes.c_void_p
 libc.sbrk.argtypes = [ctypes.c_ssize_t]
 n = 5 << 30  # above the old 4 GiB threshold; never touched, so no RSS
