@@ -24,11 +24,13 @@ from mlperf_jax.cli import options as cli_options
 
 SCENARIOS = ('SingleStream', 'MultiStream', 'Server', 'Offline')
 # Test settings of scales that are not results (mini): short runs that still
-# exercise every scenario.
+# exercise every scenario. The Server bound is loose (200 ms at the 99th
+# percentile) so that a mini run stays VALID on a shared 2-core machine: in
+# CI, with a second test worker busy, the mini ResNet's p99 reached 65 ms.
 _MINI_SETTINGS = {
     'min_duration_ms': 2000, 'min_query_count': 64,
     'offline_expected_qps': 60000.0, 'server_target_qps': 500.0,
-    'server_target_latency_ns': 50_000_000,
+    'server_target_latency_ns': 200_000_000,
     'single_stream_expected_latency_ns': 200_000,
     'multi_stream_expected_latency_ns': 600_000,
 }
