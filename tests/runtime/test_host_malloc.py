@@ -79,12 +79,18 @@ print(os.environ.get('GLIBC_TUNABLES', '-'), first, again)
 '''
 
 
-def _child(extra_env):
+def _run_child(script, extra_env):
+  """The words `script` prints, run with this environment less any
+  tunables or opt-out, plus `extra_env`."""
   env = {k: v for k, v in os.environ.items()
          if k not in ('GLIBC_TUNABLES', hm.OPT_OUT)}
   env.update(extra_env)
-  out = subprocess.run([sys.executable, '-c', _CHILD], env=env, check=True,
-                       capture_output=True, text=True).stdout.split()
+  return subprocess.run([sys.executable, '-c', script], env=env, check=True,
+                        capture_output=True, text=True).stdout.split()
+
+
+def _child(extra_env):
+  out = _run_child(_CHILD, extra_env)
   return out[0], int(out[1]), int(out[2])
 
 
@@ -122,15 +128,9 @@ def test_a_step_sized_block_comes_from_the_heap_and_is_reused():
   # mmap threshold it would be mapped and faulted in afresh every step.
   if hm.tuned_environment({}, hm.glibc_version(), hm.thp_mode()) is None:
     pytest.skip('the tunables would not take effect here')
-  env = {k: v for k, v in os.environ.items()
-         if k not in ('GLIBC_TUNABLES', hm.OPT_OUT)}
-  out = subprocess.run([sys.executable, '-c', _BIG_CHILD], env=env,
-                       check=True, capture_output=True, text=True).stdout
-  assert out.split() == ['1', '1']
-  env[hm.OPT_OUT] = 'default'  # glibc's defaults mmap it
-  out = subprocess.run([sys.executable, '-c', _BIG_CHILD], env=env,
-                       check=True, capture_output=True, text=True).stdout
-  assert out.split()[0] == '0'
+  assert _run_child(_BIG_CHILD, {}) == ['1', '1']
+  # glibc's defaults mmap it
+  assert _run_child(_BIG_CHILD, {hm.OPT_OUT: 'default'})[0] == '0'
 
 
 def test_describe_names_the_setting():
