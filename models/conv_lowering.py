@@ -20,7 +20,10 @@ faster than XLA:CPU; for stride-1 3x3 (and larger) ones, where the col2im of
 the backward pass made full im2col 0.6-0.8x as fast, XLA's forward and input
 gradient with the kernel gradient as one im2col dot (`native_with_im2col_dw`:
 XLA:CPU's kernel-gradient convolution ran at 35-65 GFLOP/s, the dot 1.3-1.8x
-faster); im2col again on maps of at most `AUTO_IM2COL_MAX_SIDE`^2; and the
+faster), or, where `conv3x3_direct`'s kernels are built and apply (stride
+1, padding 1, channels multiples of their tile, one device), those kernels
+for all three, with no patches; im2col again on maps of at most
+`AUTO_IM2COL_MAX_SIDE`^2; and the
 native one throughout for small convolutions (under `AUTO_MIN_FLOPS` forward
 FLOPs): the mini ResNet's 8x8 convolutions ran equally fast either way, compile
 faster natively, and so keep the mini results of the native convolution.
@@ -39,6 +42,8 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 from jax import lax
+
+from mlperf_jax.models import conv3x3_direct
 
 LOWERINGS = ('auto', 'xla', 'im2col')
 _NHWC = ('NHWC', 'HWIO', 'NHWC')
@@ -254,11 +259,38 @@ def auto_uses_im2col_dw(lhs, rhs, window_strides) -> bool:
           and _forward_flops(lhs, rhs, window_strides) >= AUTO_MIN_FLOPS)
 
 
+def _direct_conv3x3_applies(lhs, rhs, window_strides, padding,
+                            kwargs) -> bool:
+  if kwargs.get('preferred_element_type') is not None:
+    return False
+  if not _supported(lhs, rhs, kwargs.get('lhs_dilation'),
+                    kwargs.get('rhs_dilation'),
+                    kwargs.get('dimension_numbers'),
+                    kwargs.get('feature_group_count', 1),
+                    kwargs.get('batch_group_count', 1)):
+    return False
+  strides = tuple(int(s) for s in window_strides)
+  pads = _pads(lhs.shape[1:3], rhs.shape[:2], strides, padding)
+  return conv3x3_direct.supports(lhs, rhs, strides, pads)
+
+
+def auto_uses_direct_conv3x3(lhs, rhs, window_strides, padding,
+                             **kwargs) -> bool:
+  """CPU 'auto': the direct kernels of `conv3x3_direct` (forward, input and
+  kernel gradient, no patches) for the large stride-1 3x3 convolutions
+  they handle, on maps larger than `AUTO_IM2COL_MAX_SIDE`^2."""
+  return (auto_uses_im2col_dw(lhs, rhs, window_strides)
+          and _direct_conv3x3_applies(lhs, rhs, window_strides, padding,
+                                      kwargs))
+
+
 def auto_conv(lhs, rhs, window_strides, padding, **kwargs) -> jax.Array:
-  """The CPU 'auto' convolution: `auto_prefers_im2col` and
-  `auto_uses_im2col_dw` decide."""
+  """The CPU 'auto' convolution: `auto_prefers_im2col`,
+  `auto_uses_direct_conv3x3` and `auto_uses_im2col_dw` decide."""
   if auto_prefers_im2col(lhs, rhs, window_strides):
     return im2col_conv(lhs, rhs, window_strides, padding, **kwargs)
+  if auto_uses_direct_conv3x3(lhs, rhs, window_strides, padding, **kwargs):
+    return conv3x3_direct.conv3x3(lhs, rhs)
   if auto_uses_im2col_dw(lhs, rhs, window_strides):
     return native_with_im2col_dw(lhs, rhs, window_strides, padding, **kwargs)
   return lax.conv_general_dilated(lhs, rhs, window_strides, padding, **kwargs)
@@ -280,6 +312,10 @@ def describe(lowering: str, backend: str | None = None) -> str:
   if lowering == 'auto' and chosen == 'im2col':
     chosen = ('im2col for 1x1, strided and <= '
               f'{AUTO_IM2COL_MAX_SIDE}^2 convolutions of >= '
-              f'{AUTO_MIN_FLOPS:.0e} forward FLOPs, xla with an im2col '
-              'kernel gradient for the other large ones, xla for the rest')
+              f'{AUTO_MIN_FLOPS:.0e} forward FLOPs, '
+              + ('direct 3x3 stride-1 kernels (conv3x3_direct) where they '
+                 'apply, ' if backend == 'cpu' and conv3x3_direct.available()
+                 else '')
+              + 'xla with an im2col kernel gradient for the other large '
+              'ones, xla for the rest')
   return f'{chosen} on {backend}'

@@ -1,0 +1,213 @@
+# Copyright 2026 The mlperf_jax Authors. Licensed under the Apache License 2.0.
+"""Direct 3x3 stride-1 convolutions on the CPU, as XLA FFI custom calls.
+
+XLA:CPU runs a stride-1 3x3 convolution's forward and input gradient as
+YNNPACK convolutions and its kernel gradient as a convolution over the whole
+image; `conv_lowering`'s 'auto' replaced the latter by patches + one dot, and
+the patches alone cost a fifth of SSD's trunk step (benchmarks/RESULTS.md).
+`conv3x3_direct.cc` has register-tiled kernels for the forward and the
+kernel gradient (the input gradient is the forward kernel on the padded
+output gradient, with the kernel flipped and its channel axes swapped), with
+no patch matrix at all.
+
+The source is compiled on first use with the host's C++ compiler (`$CXX`,
+else `g++`) for the host's CPU (`-march=native`) into a cache directory
+(`$MLPERF_JAX_KERNEL_CACHE`, else `~/.cache/mlperf_jax/kernels`), keyed by
+the source, the compiler, jaxlib and the CPU. Without a compiler, or with
+`MLPERF_JAX_CONV3X3=off`, `available()` is False, `unavailable_reason()`
+says why, and `conv_lowering` keeps XLA's convolution (same results up to
+float32 summation order).
+
+Handled: float32, NHWC input, HWIO kernel 3x3, stride 1, padding 1 on each
+side, input and output channels multiples of `channel_block()` (64 with
+AVX-512, 16 with AVX2), one device. Results do not depend on the thread
+count (each output element is summed by one thread in a fixed order).
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import os
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+SOURCE = Path(__file__).with_name('conv3x3_direct.cc')
+FORWARD_TARGET = 'mlperf_jax_conv3x3_forward'
+KERNEL_GRAD_TARGET = 'mlperf_jax_conv3x3_kernel_grad'
+DISABLE_ENV = 'MLPERF_JAX_CONV3X3'
+CACHE_ENV = 'MLPERF_JAX_KERNEL_CACHE'
+
+
+class _Status:
+  lib = None
+  reason = 'not loaded yet'
+
+
+def _cpu_signature() -> str:
+  try:
+    text = Path('/proc/cpuinfo').read_text()
+  except OSError:
+    return 'unknown-cpu'
+  keep = [line for line in text.splitlines()
+          if line.startswith(('model name', 'flags'))][:2]
+  return '\n'.join(keep)
+
+
+def _compiler() -> str | None:
+  return shutil.which(os.environ.get('CXX', 'g++'))
+
+
+def _build(cxx: str) -> Path:
+  import jaxlib
+  version = subprocess.run([cxx, '--version'], capture_output=True,
+                           text=True, check=True).stdout
+  key = hashlib.sha256('\0'.join([
+      SOURCE.read_text(), version, jaxlib.__version__, _cpu_signature()
+  ]).encode()).hexdigest()[:16]
+  cache = Path(os.environ.get(CACHE_ENV) or
+               Path.home() / '.cache' / 'mlperf_jax' / 'kernels')
+  target = cache / f'conv3x3_direct-{key}.so'
+  if target.exists():
+    return target
+  cache.mkdir(parents=True, exist_ok=True)
+  # Build beside the target and rename: concurrent builders (pytest-xdist
+  # workers) each produce a whole file and the last rename wins.
+  fd, tmp = tempfile.mkstemp(dir=cache, suffix='.so.tmp')
+  os.close(fd)
+  try:
+    proc = subprocess.run(
+        [cxx, '-O3', '-march=native', '-ffp-contract=fast', '-std=c++17',
+         '-shared', '-fPIC', '-w', '-I', jax.ffi.include_dir(), str(SOURCE),
+         '-o', tmp, '-lpthread'], capture_output=True, text=True)
+    if proc.returncode != 0:
+      raise RuntimeError(f'{cxx} failed on {SOURCE.name}: '
+                         f'{proc.stderr.strip()[-2000:]}')
+    os.replace(tmp, target)
+  finally:
+    if os.path.exists(tmp):
+      os.unlink(tmp)
+  return target
+
+
+def _load():
+  import ctypes
+  if os.environ.get(DISABLE_ENV, '').lower() in ('0', 'off', 'false', 'no'):
+    _Status.reason = f'{DISABLE_ENV}={os.environ[DISABLE_ENV]}'
+    return None
+  cxx = _compiler()
+  if cxx is None:
+    _Status.reason = (f'no C++ compiler ({os.environ.get("CXX", "g++")}) on '
+                      'PATH: install g++ (apt-get install -y g++) or set $CXX')
+    return None
+  try:
+    lib = ctypes.CDLL(str(_build(cxx)))
+  except (OSError, RuntimeError, subprocess.CalledProcessError) as e:
+    _Status.reason = f'build failed: {e}'
+    return None
+  for name in (FORWARD_TARGET, KERNEL_GRAD_TARGET):
+    jax.ffi.register_ffi_target(name, jax.ffi.pycapsule(getattr(lib, name)),
+                                platform='cpu')
+  _Status.reason = ''
+  return lib
+
+
+@functools.cache
+def _library():
+  return _load()
+
+
+def available() -> bool:
+  """Whether the kernels are built and registered (builds them once)."""
+  return _library() is not None
+
+
+def unavailable_reason() -> str:
+  """Why `available()` is False ('' when it is True)."""
+  _library()
+  return _Status.reason
+
+
+def channel_block() -> int:
+  """Channels per register tile: C and K must be multiples of it."""
+  lib = _library()
+  return int(lib.mlperf_jax_conv3x3_channel_block()) if lib else 0
+
+
+def threads() -> int:
+  """Threads per call: the CPUs this process may run on."""
+  try:
+    return len(os.sched_getaffinity(0))
+  except AttributeError:
+    return os.cpu_count() or 1
+
+
+def _one_device() -> bool:
+  # XLA's SPMD partitioner knows nothing of the custom calls and would
+  # gather a sharded batch onto every device, so several devices keep XLA's
+  # convolution.
+  return jax.device_count() == 1
+
+
+def supports(lhs, rhs, window_strides, pads) -> bool:
+  """Whether `conv3x3` computes this convolution (see the module doc)."""
+  if not available() or not _one_device():
+    return False
+  if lhs.ndim != 4 or rhs.ndim != 4 or rhs.shape[:2] != (3, 3):
+    return False
+  if lhs.dtype != jnp.float32 or rhs.dtype != jnp.float32:
+    return False
+  if tuple(int(s) for s in window_strides) != (1, 1):
+    return False
+  if tuple(tuple(int(v) for v in p) for p in pads) != ((1, 1), (1, 1)):
+    return False
+  cb = channel_block()
+  return rhs.shape[2] % cb == 0 and rhs.shape[3] % cb == 0
+
+
+def _pad(x):
+  return jnp.pad(x, ((0, 0), (1, 1), (1, 1), (0, 0)))
+
+
+def _forward_call(xpad, w):
+  n, hp, wp, _ = xpad.shape
+  out = jax.ShapeDtypeStruct((n, hp - 2, wp - 2, w.shape[3]), jnp.float32)
+  return jax.ffi.ffi_call(FORWARD_TARGET, out)(
+      xpad, w, threads=np.int64(threads()))
+
+
+def _kernel_grad_call(xpad, g):
+  out = jax.ShapeDtypeStruct((3, 3, xpad.shape[3], g.shape[3]), jnp.float32)
+  return jax.ffi.ffi_call(KERNEL_GRAD_TARGET, out)(
+      xpad, g, threads=np.int64(threads()))
+
+
+@jax.custom_vjp
+def conv3x3(lhs: jax.Array, rhs: jax.Array) -> jax.Array:
+  """`lax.conv_general_dilated(lhs, rhs, (1, 1), ((1, 1), (1, 1)),
+  dimension_numbers=('NHWC', 'HWIO', 'NHWC'))` by the direct kernels."""
+  return _forward_call(_pad(lhs), rhs)
+
+
+def _conv3x3_fwd(lhs, rhs):
+  xpad = _pad(lhs)
+  return _forward_call(xpad, rhs), (xpad, rhs)
+
+
+def _conv3x3_bwd(res, g):
+  xpad, rhs = res
+  # The input gradient is the correlation of the padded output gradient
+  # with the kernel flipped in space and transposed in channels.
+  rhs_t = jnp.flip(rhs, (0, 1)).transpose(0, 1, 3, 2)
+  dx = _forward_call(_pad(g), rhs_t)
+  dw = _kernel_grad_call(xpad, g)
+  return dx, dw
+
+
+conv3x3.defvjp(_conv3x3_fwd, _conv3x3_bwd)

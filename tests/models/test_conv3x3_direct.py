@@ -1,0 +1,148 @@
+# Copyright 2026 The mlperf_jax Authors. Licensed under the Apache License 2.0.
+"""The direct 3x3 CPU kernels (models/conv3x3_direct.py) == XLA's
+convolution, forward and both gradients, and how 'auto' picks them."""
+
+import os
+import subprocess
+import sys
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from jax import lax
+
+from mlperf_jax.models import conv3x3_direct, conv_lowering
+
+_NHWC = ('NHWC', 'HWIO', 'NHWC')
+
+pytestmark = pytest.mark.skipif(
+    not conv3x3_direct.available(),
+    reason=f'direct kernels unavailable: {conv3x3_direct.unavailable_reason()}')
+
+
+def _ref(x, w):
+  return lax.conv_general_dilated(x, w, (1, 1), ((1, 1), (1, 1)),
+                                  dimension_numbers=_NHWC,
+                                  precision=lax.Precision.HIGHEST)
+
+
+def _data(n, h, w, c, k, seed=0):
+  keys = jax.random.split(jax.random.key(seed), 3)
+  x = jax.random.normal(keys[0], (n, h, w, c))
+  kern = jax.random.normal(keys[1], (3, 3, c, k)) / np.sqrt(9 * c)
+  g = jax.random.normal(keys[2], (n, h, w, k))
+  return x, kern, g
+
+
+def _close(a, b, rtol=2e-5):
+  a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
+  scale = np.abs(b).max()
+  np.testing.assert_allclose(a / scale, b / scale, rtol=0, atol=rtol)
+
+
+# Widths below, at and above the 6-pixel forward tile and its remainders;
+# C not a multiple of the 6-channel kernel-gradient tile; one and two
+# output-channel blocks; a single-row image.
+@pytest.mark.parametrize('n,h,w,cb_in,cb_out', [
+    (2, 5, 7, 1, 1), (1, 9, 6, 1, 2), (3, 4, 13, 2, 1), (1, 1, 11, 1, 1),
+    (2, 3, 2, 1, 1)])
+def test_forward_and_gradients_match_xla(n, h, w, cb_in, cb_out):
+  cb = conv3x3_direct.channel_block()
+  x, kern, g = _data(n, h, w, cb * cb_in, cb * cb_out)
+  _close(jax.jit(conv3x3_direct.conv3x3)(x, kern), _ref(x, kern))
+  ours = jax.vjp(conv3x3_direct.conv3x3, x, kern)[1](g)
+  ref = jax.vjp(_ref, x, kern)[1](g)
+  _close(ours[0], ref[0])
+  _close(ours[1], ref[1])
+
+
+def test_results_do_not_depend_on_the_thread_count(monkeypatch):
+  cb = conv3x3_direct.channel_block()
+  x, kern, g = _data(2, 6, 9, cb, cb, seed=1)
+  step = lambda: jax.vjp(conv3x3_direct.conv3x3, x, kern)[1](g)
+  outs = []
+  for t in (1, 3):
+    monkeypatch.setattr(conv3x3_direct, 'threads', lambda t=t: t)
+    outs.append([np.asarray(v) for v in
+                 (conv3x3_direct.conv3x3(x, kern), *step())])
+  for a, b in zip(*outs):
+    np.testing.assert_array_equal(a, b)
+
+
+@pytest.fixture
+def one_device(monkeypatch):
+  # This suite runs on 8 fake devices, where 'auto' keeps XLA's convolution.
+  assert not conv3x3_direct._one_device()
+  monkeypatch.setattr(conv3x3_direct, '_one_device', lambda: True)
+
+
+def test_supports_only_what_the_kernels_compute(one_device):
+  cb = conv3x3_direct.channel_block()
+  s = lambda *shape: jax.ShapeDtypeStruct(shape, jnp.float32)
+  one = ((1, 1), (1, 1))
+  assert conv3x3_direct.supports(s(1, 8, 8, cb), s(3, 3, cb, cb), (1, 1), one)
+  assert not conv3x3_direct.supports(s(1, 8, 8, cb), s(3, 3, cb, cb), (2, 2), one)
+  assert not conv3x3_direct.supports(s(1, 8, 8, cb), s(3, 3, cb, cb), (1, 1),
+                                     ((0, 0), (0, 0)))
+  assert not conv3x3_direct.supports(s(1, 8, 8, cb), s(1, 1, cb, cb), (1, 1), one)
+  assert not conv3x3_direct.supports(s(1, 8, 8, cb + 8), s(3, 3, cb + 8, cb),
+                                     (1, 1), one)
+  assert not conv3x3_direct.supports(
+      jax.ShapeDtypeStruct((1, 8, 8, cb), jnp.bfloat16),
+      jax.ShapeDtypeStruct((3, 3, cb, cb), jnp.bfloat16), (1, 1), one)
+
+
+def test_auto_takes_the_kernels_for_large_stride_1_3x3_convolutions(
+    one_device):
+  auto = conv_lowering.conv_general_dilated('auto')
+  s = lambda *shape: jax.ShapeDtypeStruct(shape, jnp.float32)
+
+  def hlo(a, w):
+    return jax.jit(jax.grad(lambda w, a: auto(
+        a, w, (1, 1), 'SAME', dimension_numbers=_NHWC).sum(),
+        argnums=(0, 1))).lower(w, a).as_text()
+
+  big = hlo(s(16, 56, 56, 64), s(3, 3, 64, 64))  # ResNet-50's, 3.7 GFLOP
+  assert conv3x3_direct.FORWARD_TARGET in big
+  assert conv3x3_direct.KERNEL_GRAD_TARGET in big
+  assert 'convolution' not in big
+  # Small (the mini ResNet's) stays XLA's; so does a 3x3 on a <= 8^2 map
+  # (im2col) and an explicit NCHW convolution.
+  assert 'custom_call' not in hlo(s(2, 8, 8, 64), s(3, 3, 64, 64))
+  assert 'custom_call' not in hlo(s(16, 7, 7, 512), s(3, 3, 512, 512))
+  assert 'direct 3x3' in conv_lowering.describe('auto', 'cpu')
+  assert 'direct 3x3' not in conv_lowering.describe('auto', 'gpu')
+
+
+def test_kernel_errors_name_the_bad_shape():
+  cb = conv3x3_direct.channel_block()
+  # The custom call itself checks its operands (a direct caller's mistake).
+  bad = jax.ffi.ffi_call(
+      conv3x3_direct.FORWARD_TARGET,
+      jax.ShapeDtypeStruct((1, 4, 4, cb + 1), jnp.float32))
+  with pytest.raises(Exception, match='multiple of'):
+    jax.block_until_ready(bad(jnp.zeros((1, 6, 6, cb)),
+                              jnp.zeros((3, 3, cb, cb + 1)),
+                              threads=np.int64(1)))
+
+
+def _child(env_extra):
+  env = {k: v for k, v in os.environ.items() if k != 'XLA_FLAGS'}
+  env.update(env_extra)
+  code = ('from mlperf_jax.models import conv3x3_direct as c, conv_lowering '
+          'as l; print(c.available()); print(c.unavailable_reason()); '
+          "print(l.describe('auto', 'cpu'))")
+  return subprocess.run([sys.executable, '-c', code], env=env,
+                        capture_output=True, text=True, check=True).stdout
+
+
+def test_switched_off_or_without_a_compiler_it_says_why_and_auto_keeps_xla(
+    tmp_path):
+  out = _child({'MLPERF_JAX_CONV3X3': 'off'})
+  assert out.startswith('False\nMLPERF_JAX_CONV3X3=off')
+  assert 'direct 3x3' not in out
+  out = _child({'CXX': 'no-such-compiler',
+                'MLPERF_JAX_KERNEL_CACHE': str(tmp_path)})
+  assert out.startswith('False\nno C++ compiler (no-such-compiler)')
+  assert 'apt-get install -y g++' in out
