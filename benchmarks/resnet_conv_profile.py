@@ -6,8 +6,10 @@ Times forward + backward (the output and both gradients, as the train step
 needs them) of every distinct convolution of ResNet-50 v1.5 at the given
 batch and 224x224, with XLA's native convolution, with
 `models/conv_lowering.im2col_conv` and with the CPU default 'auto'
-(`conv_lowering.auto_conv`: im2col, or XLA's convolution with an im2col
-kernel gradient, or XLA's alone, per convolution), interleaved; multiplies by how often
+(`conv_lowering.auto_conv`: im2col, the direct kernels of
+`models/direct_conv.py`, XLA's convolution with an im2col kernel gradient,
+or XLA's alone, per convolution) and with 'auto' without the direct kernels
+('auto-nodirect'), interleaved; multiplies by how often
 each occurs in the network and prints each one's share of the total, its
 GFLOP/s and the ratio. The sum against the whole train step's time (from
 `resnet_vs_torch.py`) is the convolutions' share of the step.
@@ -36,7 +38,7 @@ import jax  # noqa: E402
 import jax.numpy as jnp  # noqa: E402
 from jax import lax  # noqa: E402
 
-from mlperf_jax.models import conv_lowering  # noqa: E402
+from mlperf_jax.models import conv_lowering, direct_conv  # noqa: E402
 from mlperf_jax.runtime import host_malloc  # noqa: E402
 
 _NHWC = ('NHWC', 'HWIO', 'NHWC')
@@ -86,15 +88,26 @@ def _padding(net: str, k: int):
   return 'SAME'
 
 
+def _auto_without_direct(*args, **kwargs):
+  with direct_conv.disabled():
+    return conv_lowering.auto_conv(*args, **kwargs)
+
+
 IMPLS = {'xla': lax.conv_general_dilated,
          'im2col': conv_lowering.im2col_conv,
+         'auto-nodirect': _auto_without_direct,
          'auto': conv_lowering.auto_conv}
 
 
-def _auto_kind(x, w, s) -> str:
+def _auto_kind(x, w, s, padding) -> str:
   """Which of conv_lowering's forms 'auto' runs for this convolution."""
+  kw = {'dimension_numbers': _NHWC}
+  if conv_lowering.auto_uses_direct_conv1x1(x, w, (s, s), padding, **kw):
+    return 'dots+direct dW'
   if conv_lowering.auto_prefers_im2col(x, w, (s, s)):
     return 'im2col'
+  if conv_lowering.auto_uses_direct_conv3x3(x, w, (s, s), padding, **kw):
+    return 'direct'
   if conv_lowering.auto_uses_im2col_dw(x, w, (s, s)):
     return 'xla+im2col dW'
   return 'xla'
@@ -142,19 +155,20 @@ def main(argv=None):
     med = {impl: statistics.median(v) for impl, v in times.items()}
     rows.append({'conv': f'{k}x{k}/{s} {side}^2 {cin}->{cout}',
                  'count': count, 'gflop': flops / 1e9,
-                 'auto_kind': _auto_kind(x, w, s),
+                 'auto_kind': _auto_kind(x, w, s, padding),
                  **{f'{i}_s': med[i] for i in med}})
     print(f"{rows[-1]['conv']:24s} x{count:2d}  " + '  '.join(
         f'{i} {med[i]:.3f} s ({flops / med[i] / 1e9:5.1f} GFLOP/s)'
-        for i in IMPLS) + f"  xla / auto {med['xla'] / med['auto']:.2f}"
+        for i in IMPLS) + f"  auto-nodirect / auto {med['auto-nodirect'] / med['auto']:.2f}"
           f"  auto: {rows[-1]['auto_kind']}", flush=True)
   tot = {i: sum(r[f'{i}_s'] * r['count'] for r in rows) for i in IMPLS}
   gflop = sum(r['gflop'] * r['count'] for r in rows)
   print(f'\nAll {sum(r["count"] for r in rows)} convolutions, forward + '
         f'backward, batch {args.batch}: {gflop:.0f} GFLOP; ' + ', '.join(
             f'{i} {tot[i]:.2f} s ({gflop / tot[i]:.1f} GFLOP/s)'
-            for i in IMPLS) + f'; xla / auto {tot["xla"] / tot["auto"]:.2f}')
-  print('Share of the convolution time (xla / im2col / auto):')
+            for i in IMPLS) + f'; xla / auto {tot["xla"] / tot["auto"]:.2f}'
+        + f'; auto-nodirect / auto {tot["auto-nodirect"] / tot["auto"]:.2f}')
+  print('Share of the convolution time (' + ' / '.join(IMPLS) + '):')
   for r in sorted(rows, key=lambda r: -r['auto_s'] * r['count']):
     print(f"  {r['conv']:24s} " + ' / '.join(
         f"{100 * r[f'{i}_s'] * r['count'] / tot[i]:5.1f} %" for i in IMPLS))

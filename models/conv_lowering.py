@@ -20,7 +20,7 @@ faster than XLA:CPU; for stride-1 3x3 (and larger) ones, where the col2im of
 the backward pass made full im2col 0.6-0.8x as fast, XLA's forward and input
 gradient with the kernel gradient as one im2col dot (`native_with_im2col_dw`:
 XLA:CPU's kernel-gradient convolution ran at 35-65 GFLOP/s, the dot 1.3-1.8x
-faster), or, where `conv3x3_direct`'s kernels are built and apply (stride
+faster), or, where `direct_conv`'s kernels are built and apply (stride
 1, padding 1, channels multiples of their tile, one device), those kernels
 for all three, with no patches; im2col again on maps of at most
 `AUTO_IM2COL_MAX_SIDE`^2; and the
@@ -43,7 +43,7 @@ import jax
 import jax.numpy as jnp
 from jax import lax
 
-from mlperf_jax.models import conv3x3_direct
+from mlperf_jax.models import direct_conv
 
 LOWERINGS = ('auto', 'xla', 'im2col')
 _NHWC = ('NHWC', 'HWIO', 'NHWC')
@@ -259,38 +259,56 @@ def auto_uses_im2col_dw(lhs, rhs, window_strides) -> bool:
           and _forward_flops(lhs, rhs, window_strides) >= AUTO_MIN_FLOPS)
 
 
-def _direct_conv3x3_applies(lhs, rhs, window_strides, padding,
-                            kwargs) -> bool:
+def _direct_pads(lhs, rhs, window_strides, padding, kwargs):
+  """(strides, pads) where a direct kernel may apply, else None."""
   if kwargs.get('preferred_element_type') is not None:
-    return False
+    return None
   if not _supported(lhs, rhs, kwargs.get('lhs_dilation'),
                     kwargs.get('rhs_dilation'),
                     kwargs.get('dimension_numbers'),
                     kwargs.get('feature_group_count', 1),
                     kwargs.get('batch_group_count', 1)):
-    return False
+    return None
   strides = tuple(int(s) for s in window_strides)
-  pads = _pads(lhs.shape[1:3], rhs.shape[:2], strides, padding)
-  return conv3x3_direct.supports(lhs, rhs, strides, pads)
+  return strides, _pads(lhs.shape[1:3], rhs.shape[:2], strides, padding)
 
 
 def auto_uses_direct_conv3x3(lhs, rhs, window_strides, padding,
                              **kwargs) -> bool:
-  """CPU 'auto': the direct kernels of `conv3x3_direct` (forward, input and
-  kernel gradient, no patches) for the large stride-1 3x3 convolutions
-  they handle, on maps larger than `AUTO_IM2COL_MAX_SIDE`^2."""
-  return (auto_uses_im2col_dw(lhs, rhs, window_strides)
-          and _direct_conv3x3_applies(lhs, rhs, window_strides, padding,
-                                      kwargs))
+  """CPU 'auto': `direct_conv.conv3x3` (forward, input and kernel gradient
+  by the direct kernels, no patches) for the large stride-1 3x3
+  convolutions it handles, on maps larger than `AUTO_IM2COL_MAX_SIDE`^2."""
+  if not auto_uses_im2col_dw(lhs, rhs, window_strides):
+    return False
+  sp = _direct_pads(lhs, rhs, window_strides, padding, kwargs)
+  return sp is not None and direct_conv.supports_3x3(lhs, rhs, *sp)
+
+
+def auto_uses_direct_conv1x1(lhs, rhs, window_strides, padding,
+                             **kwargs) -> bool:
+  """CPU 'auto': `direct_conv.conv1x1` (XLA's dots, the kernel gradient by
+  the direct kernel) for the large unpadded 1x1 convolutions, strided ones
+  on their strided input."""
+  if rhs.ndim != 4 or rhs.shape[:2] != (1, 1):
+    return False
+  if not auto_prefers_im2col(lhs, rhs, window_strides):
+    return False
+  sp = _direct_pads(lhs, rhs, window_strides, padding, kwargs)
+  return (sp is not None and all(p == (0, 0) for p in sp[1])
+          and direct_conv.supports_1x1(lhs, rhs))
 
 
 def auto_conv(lhs, rhs, window_strides, padding, **kwargs) -> jax.Array:
-  """The CPU 'auto' convolution: `auto_prefers_im2col`,
-  `auto_uses_direct_conv3x3` and `auto_uses_im2col_dw` decide."""
+  """The CPU 'auto' convolution: `auto_uses_direct_conv1x1`,
+  `auto_prefers_im2col`, `auto_uses_direct_conv3x3` and
+  `auto_uses_im2col_dw` decide, in that order."""
+  if auto_uses_direct_conv1x1(lhs, rhs, window_strides, padding, **kwargs):
+    sh, sw = (int(s) for s in window_strides)
+    return direct_conv.conv1x1(lhs[:, ::sh, ::sw, :], rhs)
   if auto_prefers_im2col(lhs, rhs, window_strides):
     return im2col_conv(lhs, rhs, window_strides, padding, **kwargs)
   if auto_uses_direct_conv3x3(lhs, rhs, window_strides, padding, **kwargs):
-    return conv3x3_direct.conv3x3(lhs, rhs)
+    return direct_conv.conv3x3(lhs, rhs)
   if auto_uses_im2col_dw(lhs, rhs, window_strides):
     return native_with_im2col_dw(lhs, rhs, window_strides, padding, **kwargs)
   return lax.conv_general_dilated(lhs, rhs, window_strides, padding, **kwargs)
@@ -313,8 +331,9 @@ def describe(lowering: str, backend: str | None = None) -> str:
     chosen = ('im2col for 1x1, strided and <= '
               f'{AUTO_IM2COL_MAX_SIDE}^2 convolutions of >= '
               f'{AUTO_MIN_FLOPS:.0e} forward FLOPs, '
-              + ('direct 3x3 stride-1 kernels (conv3x3_direct) where they '
-                 'apply, ' if backend == 'cpu' and conv3x3_direct.available()
+              + ('direct_conv kernels for the 3x3 stride-1 ones and the '
+                 '1x1 kernel gradients where they apply, '
+                 if backend == 'cpu' and direct_conv.available()
                  else '')
               + 'xla with an im2col kernel gradient for the other large '
               'ones, xla for the rest')

@@ -1,11 +1,11 @@
 // Copyright 2026 The mlperf_jax Authors. Licensed under the Apache License 2.0.
 //
 // Direct 3x3 stride-1 convolutions on the CPU, NHWC activations and HWIO
-// kernels, as XLA FFI custom calls (models/conv3x3_direct.py builds this file
+// kernels, as XLA FFI custom calls (models/direct_conv.py builds this file
 // with the host's C++ compiler and registers the two targets).
 //
-//   mlperf_jax_conv3x3_forward(xpad[N][H+2][W+2][C], w[3][3][C][K]) -> y[N][H][W][K]
-//   mlperf_jax_conv3x3_kernel_grad(xpad[N][H+2][W+2][C], g[N][H][W][K]) -> dw[3][3][C][K]
+//   mlperf_jax_direct_conv_forward(xpad[N][H+2][W+2][C], w[3][3][C][K]) -> y[N][H][W][K]
+//   mlperf_jax_direct_conv_kernel_grad(xpad[N][H+2][W+2][C], g[N][H][W][K]) -> dw[3][3][C][K]
 //
 // The input gradient is the forward kernel on the padded output gradient
 // with the kernel flipped and its channel axes swapped (done in JAX).
@@ -15,11 +15,13 @@
 // taps and the input channels (a weight vector loaded once per input channel
 // serves P pixels); the kernel-gradient one P input channels x NJ vectors of
 // output channels for one tap, summing over a chunk of pixels before it goes
-// back to memory. Work is split over threads by output rows (forward) and by
-// (output-channel block, tap, input-channel block) (kernel gradient), so each
-// output element is summed by one thread in a fixed order: results do not
-// depend on the thread count.
+// back to memory. Work is split over XLA's intra-op threads by output rows
+// (forward) and by (output-channel block, tap, input-channel block) (kernel
+// gradient), so each output element is summed by one thread in a fixed
+// order: results do not depend on the thread count.
 #include <algorithm>
+#include <atomic>
+#include <memory>
 #include <cstdint>
 #include <cstring>
 #include <thread>
@@ -42,6 +44,7 @@ constexpr int NP = 6;   // forward: output pixels per tile
 constexpr int NPC = 6;  // kernel gradient: input channels per tile
 constexpr int CB = NJ * VL;  // output channels per tile
 constexpr int64_t kDwChunkPixels = 256;
+constexpr int64_t kDwGroupsPerThread = 4;
 
 typedef float vf __attribute__((vector_size(VL * 4)));
 typedef float vfu __attribute__((vector_size(VL * 4), aligned(4)));
@@ -49,33 +52,47 @@ typedef float vfu __attribute__((vector_size(VL * 4), aligned(4)));
 inline vf load(const float* p) { return *reinterpret_cast<const vfu*>(p); }
 inline void store(float* p, vf v) { *reinterpret_cast<vfu*>(p) = v; }
 
-// Runs f(begin, end) over [0, total) split into `threads` contiguous parts.
+// Runs f(i) for every i in [0, total): the calling thread and up to
+// threads - 1 tasks on XLA's intra-op thread pool claim indices from a shared
+// counter, so a pool thread busy with another thunk costs no waiting (the
+// caller does its share) and no oversubscription (no threads of our own).
+// The caller returns once every index is done; a task that starts later
+// finds none left. Which thread runs an index does not change its result.
 template <typename F>
-void parallel(int64_t total, int64_t threads, F f) {
-  const int64_t nt = std::max<int64_t>(1, std::min(threads, total));
-  if (nt == 1) {
-    f(0, total);
-    return;
-  }
-  std::vector<std::thread> pool;
-  for (int64_t t = 1; t < nt; ++t)
-    pool.emplace_back([=] { f(total * t / nt, total * (t + 1) / nt); });
-  f(0, total / nt);
-  for (auto& t : pool) t.join();
+void parallel_for(ffi::ThreadPool& pool, int64_t total, int64_t threads, F f) {
+  struct Shared {
+    std::atomic<int64_t> next{0}, done{0};
+    int64_t total;
+    F f;
+    Shared(int64_t t, F fn) : total(t), f(std::move(fn)) {}
+    void work() {
+      for (int64_t i; (i = next.fetch_add(1)) < total;) {
+        f(i);
+        done.fetch_add(1, std::memory_order_release);
+      }
+    }
+  };
+  auto shared = std::make_shared<Shared>(total, std::move(f));
+  const int64_t helpers =
+      std::min<int64_t>(std::min(threads, pool.num_threads()), total) - 1;
+  for (int64_t t = 0; t < helpers; ++t) pool.Schedule([shared] { shared->work(); });
+  shared->work();
+  while (shared->done.load(std::memory_order_acquire) < total)
+    std::this_thread::yield();
 }
 
 // y[p][co0 .. co0+CB) for P pixels from column ow of one output row; rows[kh]
 // is padded input row oh+kh.
-template <int P>
+template <int KS, int P>
 inline void forward_tile(const float* const* rows, int64_t ow, int64_t C,
                          int64_t K, const float* w, int64_t co0, float* y) {
   vf acc[P][NJ];
   for (int p = 0; p < P; ++p)
     for (int j = 0; j < NJ; ++j) acc[p][j] = vf{};
-  for (int kh = 0; kh < 3; ++kh) {
-    for (int kw = 0; kw < 3; ++kw) {
+  for (int kh = 0; kh < KS; ++kh) {
+    for (int kw = 0; kw < KS; ++kw) {
       const float* x = rows[kh] + (ow + kw) * C;
-      const float* wt = w + (kh * 3 + kw) * C * K + co0;
+      const float* wt = w + (kh * KS + kw) * C * K + co0;
       for (int64_t ci = 0; ci < C; ++ci) {
         vf wv[NJ];
         for (int j = 0; j < NJ; ++j) wv[j] = load(wt + ci * K + j * VL);
@@ -90,26 +107,27 @@ inline void forward_tile(const float* const* rows, int64_t ow, int64_t C,
     for (int j = 0; j < NJ; ++j) store(y + p * K + j * VL, acc[p][j]);
 }
 
+template <int KS>
 void forward_rows(const float* xpad, const float* w, float* y, int64_t H,
                   int64_t W, int64_t C, int64_t K, int64_t r0, int64_t r1) {
-  const int64_t Wp = W + 2;
+  const int64_t Wp = W + KS - 1;
   for (int64_t r = r0; r < r1; ++r) {
     const int64_t n = r / H, oh = r % H;
-    const float* rows[3];
-    for (int kh = 0; kh < 3; ++kh)
-      rows[kh] = xpad + ((n * (H + 2) + oh + kh) * Wp) * C;
+    const float* rows[KS];
+    for (int kh = 0; kh < KS; ++kh)
+      rows[kh] = xpad + ((n * (H + KS - 1) + oh + kh) * Wp) * C;
     float* yrow = y + r * W * K;
     for (int64_t co0 = 0; co0 < K; co0 += CB) {
       int64_t ow = 0;
       for (; ow + NP <= W; ow += NP)
-        forward_tile<NP>(rows, ow, C, K, w, co0, yrow + ow * K + co0);
+        forward_tile<KS, NP>(rows, ow, C, K, w, co0, yrow + ow * K + co0);
       float* yt = yrow + ow * K + co0;
       switch (W - ow) {
-        case 5: forward_tile<5>(rows, ow, C, K, w, co0, yt); break;
-        case 4: forward_tile<4>(rows, ow, C, K, w, co0, yt); break;
-        case 3: forward_tile<3>(rows, ow, C, K, w, co0, yt); break;
-        case 2: forward_tile<2>(rows, ow, C, K, w, co0, yt); break;
-        case 1: forward_tile<1>(rows, ow, C, K, w, co0, yt); break;
+        case 5: forward_tile<KS, 5>(rows, ow, C, K, w, co0, yt); break;
+        case 4: forward_tile<KS, 4>(rows, ow, C, K, w, co0, yt); break;
+        case 3: forward_tile<KS, 3>(rows, ow, C, K, w, co0, yt); break;
+        case 2: forward_tile<KS, 2>(rows, ow, C, K, w, co0, yt); break;
+        case 1: forward_tile<KS, 1>(rows, ow, C, K, w, co0, yt); break;
         default: break;
       }
     }
@@ -142,10 +160,11 @@ inline void kernel_grad_tile(const float* const* xrows, const float* const* grow
 
 // Units u0 .. u1 of ((co block) * 9 + tap) * (ci blocks) + ci block, each
 // over all pixels in chunks of whole rows.
+template <int KS>
 void kernel_grad_units(const float* xpad, const float* g, float* dw, int64_t N,
                        int64_t H, int64_t W, int64_t C, int64_t K, int64_t u0,
                        int64_t u1) {
-  const int64_t Wp = W + 2;
+  const int64_t Wp = W + KS - 1;
   const int64_t rows_total = N * H;
   const int64_t cib = (C + NPC - 1) / NPC;
   const int64_t chunk = std::max<int64_t>(1, (kDwChunkPixels + W - 1) / W);
@@ -154,12 +173,12 @@ void kernel_grad_units(const float* xpad, const float* g, float* dw, int64_t N,
     const int nr = static_cast<int>(std::min(chunk, rows_total - r0));
     for (int64_t u = u0; u < u1; ++u) {
       const int64_t ci0 = (u % cib) * NPC;
-      const int64_t tap = (u / cib) % 9;
-      const int64_t co0 = (u / cib / 9) * CB;
-      const int64_t kh = tap / 3, kw = tap % 3;
+      const int64_t tap = (u / cib) % (KS * KS);
+      const int64_t co0 = (u / cib / (KS * KS)) * CB;
+      const int64_t kh = tap / KS, kw = tap % KS;
       for (int q = 0; q < nr; ++q) {
         const int64_t r = r0 + q, n = r / H, oh = r % H;
-        xr[q] = xpad + ((n * (H + 2) + oh + kh) * Wp) * C;
+        xr[q] = xpad + ((n * (H + KS - 1) + oh + kh) * Wp) * C;
         gr[q] = g + r * W * K;
       }
       float* d = dw + tap * C * K;
@@ -176,63 +195,85 @@ void kernel_grad_units(const float* xpad, const float* g, float* dw, int64_t N,
   }
 }
 
-ffi::Error check_shapes(ffi::Span<const int64_t> x, int64_t k_dim) {
-  if (x.size() != 4 || x[1] < 3 || x[2] < 3)
-    return ffi::Error::InvalidArgument(
-        "conv3x3: the input must be padded NHWC, [N][H+2][W+2][C]");
+ffi::Error check_channels(int64_t k_dim) {
   if (k_dim % CB != 0)
     return ffi::Error::InvalidArgument(
-        "conv3x3: output channels must be a multiple of conv3x3_channel_block()");
+        "direct_conv: output channels must be a multiple of "
+        "mlperf_jax_direct_conv_channel_block()");
   return ffi::Error::Success();
 }
 
-ffi::Error Forward(ffi::Buffer<ffi::F32> xpad, ffi::Buffer<ffi::F32> w,
-                   ffi::ResultBuffer<ffi::F32> y, int64_t threads) {
+ffi::Error Forward(ffi::ThreadPool pool, ffi::Buffer<ffi::F32> xpad,
+                   ffi::Buffer<ffi::F32> w, ffi::ResultBuffer<ffi::F32> y,
+                   int64_t threads) {
   const auto d = xpad.dimensions();
   const auto wd = w.dimensions();
-  if (wd.size() != 4 || wd[0] != 3 || wd[1] != 3 || wd[2] != d[3])
-    return ffi::Error::InvalidArgument("conv3x3: the kernel must be [3][3][C][K]");
-  if (ffi::Error e = check_shapes(d, wd[3]); e.failure()) return e;
-  const int64_t N = d[0], H = d[1] - 2, W = d[2] - 2, C = d[3], K = wd[3];
+  if (d.size() != 4 || wd.size() != 4 || wd[0] != wd[1] ||
+      (wd[0] != 1 && wd[0] != 3) || wd[2] != d[3] || d[1] < wd[0] ||
+      d[2] < wd[0])
+    return ffi::Error::InvalidArgument(
+        "direct_conv: want an input [N][H+KS-1][W+KS-1][C] and a kernel "
+        "[KS][KS][C][K], KS 1 or 3");
+  if (ffi::Error e = check_channels(wd[3]); e.failure()) return e;
+  const int64_t KS = wd[0];
+  const int64_t N = d[0], H = d[1] - KS + 1, W = d[2] - KS + 1, C = d[3],
+                K = wd[3];
   const float* xp = xpad.typed_data();
   const float* wp = w.typed_data();
   float* yp = y->typed_data();
-  parallel(N * H, threads, [=](int64_t a, int64_t b) {
-    forward_rows(xp, wp, yp, H, W, C, K, a, b);
+  parallel_for(pool, N * H, threads, [=](int64_t r) {
+    if (KS == 3)
+      forward_rows<3>(xp, wp, yp, H, W, C, K, r, r + 1);
+    else
+      forward_rows<1>(xp, wp, yp, H, W, C, K, r, r + 1);
   });
   return ffi::Error::Success();
 }
 
-ffi::Error KernelGrad(ffi::Buffer<ffi::F32> xpad, ffi::Buffer<ffi::F32> g,
-                      ffi::ResultBuffer<ffi::F32> dw, int64_t threads) {
+ffi::Error KernelGrad(ffi::ThreadPool pool, ffi::Buffer<ffi::F32> xpad,
+                      ffi::Buffer<ffi::F32> g, ffi::ResultBuffer<ffi::F32> dw,
+                      int64_t threads) {
   const auto d = xpad.dimensions();
   const auto gd = g.dimensions();
-  if (ffi::Error e = check_shapes(d, gd.size() == 4 ? gd[3] : 0); e.failure()) return e;
-  const int64_t N = d[0], H = d[1] - 2, W = d[2] - 2, C = d[3], K = gd[3];
-  if (gd[0] != N || gd[1] != H || gd[2] != W)
-    return ffi::Error::InvalidArgument("conv3x3: the gradient must be [N][H][W][K]");
+  const int64_t KS = (d.size() == 4 && gd.size() == 4) ? d[1] - gd[1] + 1 : 0;
+  if ((KS != 1 && KS != 3) || gd[0] != d[0] || d[2] - gd[2] + 1 != KS)
+    return ffi::Error::InvalidArgument(
+        "direct_conv: want an input [N][H+KS-1][W+KS-1][C] and a gradient "
+        "[N][H][W][K], KS 1 or 3");
+  if (ffi::Error e = check_channels(gd[3]); e.failure()) return e;
+  const int64_t N = d[0], H = gd[1], W = gd[2], C = d[3], K = gd[3];
   float* dp = dw->typed_data();
-  std::memset(dp, 0, sizeof(float) * 9 * C * K);
+  std::memset(dp, 0, sizeof(float) * KS * KS * C * K);
   const float* xp = xpad.typed_data();
   const float* gp = g.typed_data();
-  const int64_t units = (K / CB) * 9 * ((C + NPC - 1) / NPC);
-  parallel(units, threads, [=](int64_t a, int64_t b) {
-    kernel_grad_units(xp, gp, dp, N, H, W, C, K, a, b);
+  // Each index: a contiguous group of units over all pixels (more groups
+  // than threads, for balance; each group streams the input and the
+  // gradient once).
+  const int64_t units = (K / CB) * KS * KS * ((C + NPC - 1) / NPC);
+  const int64_t groups = std::min<int64_t>(units, kDwGroupsPerThread * threads);
+  parallel_for(pool, groups, threads, [=](int64_t q) {
+    const int64_t a = units * q / groups, b = units * (q + 1) / groups;
+    if (KS == 3)
+      kernel_grad_units<3>(xp, gp, dp, N, H, W, C, K, a, b);
+    else
+      kernel_grad_units<1>(xp, gp, dp, N, H, W, C, K, a, b);
   });
   return ffi::Error::Success();
 }
 
 }  // namespace
 
-XLA_FFI_DEFINE_HANDLER_SYMBOL(mlperf_jax_conv3x3_forward, Forward,
+XLA_FFI_DEFINE_HANDLER_SYMBOL(mlperf_jax_direct_conv_forward, Forward,
                               ffi::Ffi::Bind()
+                                  .Ctx<ffi::ThreadPool>()
                                   .Arg<ffi::Buffer<ffi::F32>>()
                                   .Arg<ffi::Buffer<ffi::F32>>()
                                   .Ret<ffi::Buffer<ffi::F32>>()
                                   .Attr<int64_t>("threads"));
 
-XLA_FFI_DEFINE_HANDLER_SYMBOL(mlperf_jax_conv3x3_kernel_grad, KernelGrad,
+XLA_FFI_DEFINE_HANDLER_SYMBOL(mlperf_jax_direct_conv_kernel_grad, KernelGrad,
                               ffi::Ffi::Bind()
+                                  .Ctx<ffi::ThreadPool>()
                                   .Arg<ffi::Buffer<ffi::F32>>()
                                   .Arg<ffi::Buffer<ffi::F32>>()
                                   .Ret<ffi::Buffer<ffi::F32>>()
@@ -240,4 +281,4 @@ XLA_FFI_DEFINE_HANDLER_SYMBOL(mlperf_jax_conv3x3_kernel_grad, KernelGrad,
 
 // Output channels per tile: the kernels need K (and, for the input
 // gradient, C) to be a multiple of it.
-extern "C" int mlperf_jax_conv3x3_channel_block() { return CB; }
+extern "C" int mlperf_jax_direct_conv_channel_block() { return CB; }

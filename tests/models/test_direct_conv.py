@@ -1,5 +1,5 @@
 # Copyright 2026 The mlperf_jax Authors. Licensed under the Apache License 2.0.
-"""The direct 3x3 CPU kernels (models/conv3x3_direct.py) == XLA's
+"""The direct CPU convolution kernels (models/direct_conv.py) == XLA's
 convolution, forward and both gradients, and how 'auto' picks them."""
 
 import os
@@ -12,13 +12,13 @@ import numpy as np
 import pytest
 from jax import lax
 
-from mlperf_jax.models import conv3x3_direct, conv_lowering
+from mlperf_jax.models import direct_conv, conv_lowering
 
 _NHWC = ('NHWC', 'HWIO', 'NHWC')
 
 pytestmark = pytest.mark.skipif(
-    not conv3x3_direct.available(),
-    reason=f'direct kernels unavailable: {conv3x3_direct.unavailable_reason()}')
+    not direct_conv.available(),
+    reason=f'direct kernels unavailable: {direct_conv.unavailable_reason()}')
 
 
 def _ref(x, w):
@@ -48,24 +48,50 @@ def _close(a, b, rtol=2e-5):
     (2, 5, 7, 1, 1), (1, 9, 6, 1, 2), (3, 4, 13, 2, 1), (1, 1, 11, 1, 1),
     (2, 3, 2, 1, 1)])
 def test_forward_and_gradients_match_xla(n, h, w, cb_in, cb_out):
-  cb = conv3x3_direct.channel_block()
+  cb = direct_conv.channel_block()
   x, kern, g = _data(n, h, w, cb * cb_in, cb * cb_out)
-  _close(jax.jit(conv3x3_direct.conv3x3)(x, kern), _ref(x, kern))
-  ours = jax.vjp(conv3x3_direct.conv3x3, x, kern)[1](g)
+  _close(jax.jit(direct_conv.conv3x3)(x, kern), _ref(x, kern))
+  ours = jax.vjp(direct_conv.conv3x3, x, kern)[1](g)
   ref = jax.vjp(_ref, x, kern)[1](g)
   _close(ours[0], ref[0])
   _close(ours[1], ref[1])
 
 
+def _ref1x1(x, w, stride):
+  return lax.conv_general_dilated(x, w, (stride, stride), 'SAME',
+                                  dimension_numbers=_NHWC,
+                                  precision=lax.Precision.HIGHEST)
+
+
+# C not a multiple of the 6-channel tile nor of the vector; strided (on the
+# strided input) and odd sizes.
+@pytest.mark.parametrize('n,h,w,c,kb,stride', [
+    (2, 5, 7, 40, 1, 1), (1, 9, 6, 3, 2, 1), (2, 7, 9, 64, 1, 2)])
+def test_1x1_gradients_match_xla(n, h, w, c, kb, stride):
+  cb = direct_conv.channel_block()
+  x, _, _ = _data(n, h, w, c, cb * kb)
+  kern = jax.random.normal(jax.random.key(5), (1, 1, c, cb * kb))
+  ours_f = lambda x, k: direct_conv.conv1x1(x[:, ::stride, ::stride], k)
+  y = _ref1x1(x, kern, stride)
+  _close(jax.jit(ours_f)(x, kern), y)
+  g = jax.random.normal(jax.random.key(6), y.shape)
+  ours = jax.vjp(ours_f, x, kern)[1](g)
+  ref = jax.vjp(lambda a, b: _ref1x1(a, b, stride), x, kern)[1](g)
+  _close(ours[0], ref[0])
+  _close(ours[1], ref[1])
+
+
 def test_results_do_not_depend_on_the_thread_count(monkeypatch):
-  cb = conv3x3_direct.channel_block()
+  cb = direct_conv.channel_block()
   x, kern, g = _data(2, 6, 9, cb, cb, seed=1)
-  step = lambda: jax.vjp(conv3x3_direct.conv3x3, x, kern)[1](g)
+  k1 = kern[1:2, 1:2]
   outs = []
   for t in (1, 3):
-    monkeypatch.setattr(conv3x3_direct, 'threads', lambda t=t: t)
-    outs.append([np.asarray(v) for v in
-                 (conv3x3_direct.conv3x3(x, kern), *step())])
+    monkeypatch.setattr(direct_conv, 'threads', lambda t=t: t)
+    outs.append([np.asarray(v) for v in (
+        direct_conv.conv3x3(x, kern),
+        *jax.vjp(direct_conv.conv3x3, x, kern)[1](g),
+        *jax.vjp(direct_conv.conv1x1, x, k1)[1](g))])
   for a, b in zip(*outs):
     np.testing.assert_array_equal(a, b)
 
@@ -73,53 +99,66 @@ def test_results_do_not_depend_on_the_thread_count(monkeypatch):
 @pytest.fixture
 def one_device(monkeypatch):
   # This suite runs on 8 fake devices, where 'auto' keeps XLA's convolution.
-  assert not conv3x3_direct._one_device()
-  monkeypatch.setattr(conv3x3_direct, '_one_device', lambda: True)
+  assert not direct_conv._one_device()
+  monkeypatch.setattr(direct_conv, '_one_device', lambda: True)
 
 
 def test_supports_only_what_the_kernels_compute(one_device):
-  cb = conv3x3_direct.channel_block()
+  cb = direct_conv.channel_block()
   s = lambda *shape: jax.ShapeDtypeStruct(shape, jnp.float32)
   one = ((1, 1), (1, 1))
-  assert conv3x3_direct.supports(s(1, 8, 8, cb), s(3, 3, cb, cb), (1, 1), one)
-  assert not conv3x3_direct.supports(s(1, 8, 8, cb), s(3, 3, cb, cb), (2, 2), one)
-  assert not conv3x3_direct.supports(s(1, 8, 8, cb), s(3, 3, cb, cb), (1, 1),
+  assert direct_conv.supports_3x3(s(1, 8, 8, cb), s(3, 3, cb, cb), (1, 1), one)
+  assert not direct_conv.supports_3x3(s(1, 8, 8, cb), s(3, 3, cb, cb), (2, 2), one)
+  assert not direct_conv.supports_3x3(s(1, 8, 8, cb), s(3, 3, cb, cb), (1, 1),
                                      ((0, 0), (0, 0)))
-  assert not conv3x3_direct.supports(s(1, 8, 8, cb), s(1, 1, cb, cb), (1, 1), one)
-  assert not conv3x3_direct.supports(s(1, 8, 8, cb + 8), s(3, 3, cb + 8, cb),
+  assert not direct_conv.supports_3x3(s(1, 8, 8, cb), s(1, 1, cb, cb), (1, 1), one)
+  assert not direct_conv.supports_3x3(s(1, 8, 8, cb + 8), s(3, 3, cb + 8, cb),
                                      (1, 1), one)
-  assert not conv3x3_direct.supports(
+  assert not direct_conv.supports_3x3(
       jax.ShapeDtypeStruct((1, 8, 8, cb), jnp.bfloat16),
       jax.ShapeDtypeStruct((3, 3, cb, cb), jnp.bfloat16), (1, 1), one)
+  assert direct_conv.supports_1x1(s(1, 8, 8, 3), s(1, 1, 3, cb))
+  assert not direct_conv.supports_1x1(s(1, 8, 8, 3), s(1, 1, 3, cb + 8))
+  assert not direct_conv.supports_1x1(s(1, 8, 8, 3), s(3, 3, 3, cb))
 
 
-def test_auto_takes_the_kernels_for_large_stride_1_3x3_convolutions(
+def test_auto_takes_the_kernels_for_large_3x3_and_1x1_convolutions(
     one_device):
   auto = conv_lowering.conv_general_dilated('auto')
   s = lambda *shape: jax.ShapeDtypeStruct(shape, jnp.float32)
 
-  def hlo(a, w):
+  def hlo(a, w, stride=1):
     return jax.jit(jax.grad(lambda w, a: auto(
-        a, w, (1, 1), 'SAME', dimension_numbers=_NHWC).sum(),
+        a, w, (stride, stride), 'SAME', dimension_numbers=_NHWC).sum(),
         argnums=(0, 1))).lower(w, a).as_text()
 
   big = hlo(s(16, 56, 56, 64), s(3, 3, 64, 64))  # ResNet-50's, 3.7 GFLOP
-  assert conv3x3_direct.FORWARD_TARGET in big
-  assert conv3x3_direct.KERNEL_GRAD_TARGET in big
+  assert direct_conv.FORWARD_TARGET in big
+  assert direct_conv.KERNEL_GRAD_TARGET in big
   assert 'convolution' not in big
   # Small (the mini ResNet's) stays XLA's; so does a 3x3 on a <= 8^2 map
   # (im2col) and an explicit NCHW convolution.
   assert 'custom_call' not in hlo(s(2, 8, 8, 64), s(3, 3, 64, 64))
   assert 'custom_call' not in hlo(s(16, 7, 7, 512), s(3, 3, 512, 512))
-  assert 'direct 3x3' in conv_lowering.describe('auto', 'cpu')
-  assert 'direct 3x3' not in conv_lowering.describe('auto', 'gpu')
+  # 1x1, plain and strided: dots, and the kernel gradient's custom call.
+  for stride in (1, 2):
+    one = hlo(s(16, 56, 56, 256), s(1, 1, 256, 64), stride)
+    assert conv3x3_direct_calls(one) == (0, 1)
+    assert 'dot' in one and 'convolution' not in one
+  assert 'direct_conv kernels' in conv_lowering.describe('auto', 'cpu')
+  assert 'direct_conv' not in conv_lowering.describe('auto', 'gpu')
+
+
+def conv3x3_direct_calls(text):
+  return (text.count(f'@{direct_conv.FORWARD_TARGET}('),
+          text.count(f'@{direct_conv.KERNEL_GRAD_TARGET}('))
 
 
 def test_kernel_errors_name_the_bad_shape():
-  cb = conv3x3_direct.channel_block()
+  cb = direct_conv.channel_block()
   # The custom call itself checks its operands (a direct caller's mistake).
   bad = jax.ffi.ffi_call(
-      conv3x3_direct.FORWARD_TARGET,
+      direct_conv.FORWARD_TARGET,
       jax.ShapeDtypeStruct((1, 4, 4, cb + 1), jnp.float32))
   with pytest.raises(Exception, match='multiple of'):
     jax.block_until_ready(bad(jnp.zeros((1, 6, 6, cb)),
@@ -130,7 +169,7 @@ def test_kernel_errors_name_the_bad_shape():
 def _child(env_extra):
   env = {k: v for k, v in os.environ.items() if k != 'XLA_FLAGS'}
   env.update(env_extra)
-  code = ('from mlperf_jax.models import conv3x3_direct as c, conv_lowering '
+  code = ('from mlperf_jax.models import direct_conv as c, conv_lowering '
           'as l; print(c.available()); print(c.unavailable_reason()); '
           "print(l.describe('auto', 'cpu'))")
   return subprocess.run([sys.executable, '-c', code], env=env,
@@ -139,9 +178,9 @@ def _child(env_extra):
 
 def test_switched_off_or_without_a_compiler_it_says_why_and_auto_keeps_xla(
     tmp_path):
-  out = _child({'MLPERF_JAX_CONV3X3': 'off'})
-  assert out.startswith('False\nMLPERF_JAX_CONV3X3=off')
-  assert 'direct 3x3' not in out
+  out = _child({'MLPERF_JAX_DIRECT_CONV': 'off'})
+  assert out.startswith('False\nMLPERF_JAX_DIRECT_CONV=off')
+  assert 'direct_conv kernels' not in out
   out = _child({'CXX': 'no-such-compiler',
                 'MLPERF_JAX_KERNEL_CACHE': str(tmp_path)})
   assert out.startswith('False\nno C++ compiler (no-such-compiler)')

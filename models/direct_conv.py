@@ -1,31 +1,36 @@
 # Copyright 2026 The mlperf_jax Authors. Licensed under the Apache License 2.0.
-"""Direct 3x3 stride-1 convolutions on the CPU, as XLA FFI custom calls.
+"""Direct convolution kernels for the CPU, as XLA FFI custom calls.
 
 XLA:CPU runs a stride-1 3x3 convolution's forward and input gradient as
 YNNPACK convolutions and its kernel gradient as a convolution over the whole
 image; `conv_lowering`'s 'auto' replaced the latter by patches + one dot, and
 the patches alone cost a fifth of SSD's trunk step (benchmarks/RESULTS.md).
-`conv3x3_direct.cc` has register-tiled kernels for the forward and the
-kernel gradient (the input gradient is the forward kernel on the padded
-output gradient, with the kernel flipped and its channel axes swapped), with
-no patch matrix at all.
+`direct_conv.cc` has register-tiled kernels for the forward and the kernel
+gradient of stride-1 1x1 and 3x3 convolutions, with no patch matrix:
+- `conv3x3`: all three by the kernels (the input gradient is the forward
+  kernel on the padded output gradient, with the kernel flipped and its
+  channel axes swapped);
+- `conv1x1`: forward and input gradient stay XLA's dots, which were as fast;
+  the kernel gradient, `x^T g` over every pixel, is the direct kernel's.
 
 The source is compiled on first use with the host's C++ compiler (`$CXX`,
 else `g++`) for the host's CPU (`-march=native`) into a cache directory
 (`$MLPERF_JAX_KERNEL_CACHE`, else `~/.cache/mlperf_jax/kernels`), keyed by
 the source, the compiler, jaxlib and the CPU. Without a compiler, or with
-`MLPERF_JAX_CONV3X3=off`, `available()` is False, `unavailable_reason()`
+`MLPERF_JAX_DIRECT_CONV=off`, `available()` is False, `unavailable_reason()`
 says why, and `conv_lowering` keeps XLA's convolution (same results up to
 float32 summation order).
 
-Handled: float32, NHWC input, HWIO kernel 3x3, stride 1, padding 1 on each
-side, input and output channels multiples of `channel_block()` (64 with
-AVX-512, 16 with AVX2), one device. Results do not depend on the thread
-count (each output element is summed by one thread in a fixed order).
+Handled: float32, NHWC input, HWIO kernel, stride 1; 3x3 with padding 1 on
+each side and input and output channels multiples of `channel_block()` (64
+with AVX-512, 16 with AVX2); 1x1 unpadded with output channels a multiple
+of it; one device. Results do not depend on the thread count (each output
+element is summed by one thread in a fixed order).
 """
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import os
@@ -38,16 +43,17 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-SOURCE = Path(__file__).with_name('conv3x3_direct.cc')
-FORWARD_TARGET = 'mlperf_jax_conv3x3_forward'
-KERNEL_GRAD_TARGET = 'mlperf_jax_conv3x3_kernel_grad'
-DISABLE_ENV = 'MLPERF_JAX_CONV3X3'
+SOURCE = Path(__file__).with_name('direct_conv.cc')
+FORWARD_TARGET = 'mlperf_jax_direct_conv_forward'
+KERNEL_GRAD_TARGET = 'mlperf_jax_direct_conv_kernel_grad'
+DISABLE_ENV = 'MLPERF_JAX_DIRECT_CONV'
 CACHE_ENV = 'MLPERF_JAX_KERNEL_CACHE'
 
 
 class _Status:
   lib = None
   reason = 'not loaded yet'
+  disabled = 0
 
 
 def _cpu_signature() -> str:
@@ -73,7 +79,7 @@ def _build(cxx: str) -> Path:
   ]).encode()).hexdigest()[:16]
   cache = Path(os.environ.get(CACHE_ENV) or
                Path.home() / '.cache' / 'mlperf_jax' / 'kernels')
-  target = cache / f'conv3x3_direct-{key}.so'
+  target = cache / f'direct_conv-{key}.so'
   if target.exists():
     return target
   cache.mkdir(parents=True, exist_ok=True)
@@ -137,7 +143,7 @@ def unavailable_reason() -> str:
 def channel_block() -> int:
   """Channels per register tile: C and K must be multiples of it."""
   lib = _library()
-  return int(lib.mlperf_jax_conv3x3_channel_block()) if lib else 0
+  return int(lib.mlperf_jax_direct_conv_channel_block()) if lib else 0
 
 
 def threads() -> int:
@@ -148,6 +154,17 @@ def threads() -> int:
     return os.cpu_count() or 1
 
 
+@contextlib.contextmanager
+def disabled():
+  """Within it, `supports_*` say no: code traced inside keeps XLA's forms
+  (benchmarks compare the two in one process)."""
+  _Status.disabled += 1
+  try:
+    yield
+  finally:
+    _Status.disabled -= 1
+
+
 def _one_device() -> bool:
   # XLA's SPMD partitioner knows nothing of the custom calls and would
   # gather a sharded batch onto every device, so several devices keep XLA's
@@ -155,13 +172,16 @@ def _one_device() -> bool:
   return jax.device_count() == 1
 
 
-def supports(lhs, rhs, window_strides, pads) -> bool:
+def _f32(*xs) -> bool:
+  return all(x.ndim == 4 and x.dtype == jnp.float32 for x in xs)
+
+
+def supports_3x3(lhs, rhs, window_strides, pads) -> bool:
   """Whether `conv3x3` computes this convolution (see the module doc)."""
-  if not available() or not _one_device():
+  if (_Status.disabled or not available() or not _one_device()
+      or not _f32(lhs, rhs)):
     return False
-  if lhs.ndim != 4 or rhs.ndim != 4 or rhs.shape[:2] != (3, 3):
-    return False
-  if lhs.dtype != jnp.float32 or rhs.dtype != jnp.float32:
+  if rhs.shape[:2] != (3, 3):
     return False
   if tuple(int(s) for s in window_strides) != (1, 1):
     return False
@@ -171,19 +191,38 @@ def supports(lhs, rhs, window_strides, pads) -> bool:
   return rhs.shape[2] % cb == 0 and rhs.shape[3] % cb == 0
 
 
+def supports_1x1(lhs, rhs) -> bool:
+  """Whether `conv1x1` computes a stride-1 unpadded 1x1 convolution of
+  these operands."""
+  return (not _Status.disabled and available() and _one_device()
+          and _f32(lhs, rhs)
+          and rhs.shape[:2] == (1, 1) and rhs.shape[3] % channel_block() == 0)
+
+
 def _pad(x):
   return jnp.pad(x, ((0, 0), (1, 1), (1, 1), (0, 0)))
 
 
+def _require() -> None:
+  if not available():
+    raise RuntimeError('the direct convolution kernels are unavailable: '
+                       f'{unavailable_reason()}')
+
+
 def _forward_call(xpad, w):
+  _require()
   n, hp, wp, _ = xpad.shape
-  out = jax.ShapeDtypeStruct((n, hp - 2, wp - 2, w.shape[3]), jnp.float32)
+  ks = w.shape[0]
+  out = jax.ShapeDtypeStruct((n, hp - ks + 1, wp - ks + 1, w.shape[3]),
+                             jnp.float32)
   return jax.ffi.ffi_call(FORWARD_TARGET, out)(
       xpad, w, threads=np.int64(threads()))
 
 
 def _kernel_grad_call(xpad, g):
-  out = jax.ShapeDtypeStruct((3, 3, xpad.shape[3], g.shape[3]), jnp.float32)
+  _require()
+  ks = xpad.shape[1] - g.shape[1] + 1
+  out = jax.ShapeDtypeStruct((ks, ks, xpad.shape[3], g.shape[3]), jnp.float32)
   return jax.ffi.ffi_call(KERNEL_GRAD_TARGET, out)(
       xpad, g, threads=np.int64(threads()))
 
@@ -211,3 +250,30 @@ def _conv3x3_bwd(res, g):
 
 
 conv3x3.defvjp(_conv3x3_fwd, _conv3x3_bwd)
+
+
+def _dot1x1(x, w):
+  return jnp.einsum('nhwc,ck->nhwk', x, w[0, 0])
+
+
+@jax.custom_vjp
+def conv1x1(lhs: jax.Array, rhs: jax.Array) -> jax.Array:
+  """A stride-1 unpadded 1x1 convolution: forward and input gradient as
+  XLA's dots (which ran 1x1 forward and input gradients as fast as the
+  direct kernel or faster), the kernel gradient by the direct kernel (XLA's
+  `x^T g` dot over N*H*W rows ran at 0.6-0.9x its rate on ResNet-50's 1x1
+  shapes, benchmarks/RESULTS.md)."""
+  return _dot1x1(lhs, rhs)
+
+
+def _conv1x1_fwd(lhs, rhs):
+  return _dot1x1(lhs, rhs), (lhs, rhs)
+
+
+def _conv1x1_bwd(res, g):
+  lhs, rhs = res
+  dx = jnp.einsum('nhwk,ck->nhwc', g, rhs[0, 0])
+  return dx, _kernel_grad_call(lhs, g)
+
+
+conv1x1.defvjp(_conv1x1_fwd, _conv1x1_bwd)
