@@ -102,8 +102,6 @@ IMPLS = {'xla': lax.conv_general_dilated,
 def _auto_kind(x, w, s, padding) -> str:
   """Which of conv_lowering's forms 'auto' runs for this convolution."""
   kw = {'dimension_numbers': _NHWC}
-  if conv_lowering.auto_uses_direct_conv1x1(x, w, (s, s), padding, **kw):
-    return 'dots+direct dW'
   if conv_lowering.auto_prefers_im2col(x, w, (s, s)):
     return 'im2col'
   if conv_lowering.auto_uses_direct_conv3x3(x, w, (s, s), padding, **kw):

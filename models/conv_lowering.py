@@ -284,27 +284,10 @@ def auto_uses_direct_conv3x3(lhs, rhs, window_strides, padding,
   return sp is not None and direct_conv.supports_3x3(lhs, rhs, *sp)
 
 
-def auto_uses_direct_conv1x1(lhs, rhs, window_strides, padding,
-                             **kwargs) -> bool:
-  """CPU 'auto': `direct_conv.conv1x1` (XLA's dots, the kernel gradient by
-  the direct kernel) for the large unpadded 1x1 convolutions, strided ones
-  on their strided input."""
-  if rhs.ndim != 4 or rhs.shape[:2] != (1, 1):
-    return False
-  if not auto_prefers_im2col(lhs, rhs, window_strides):
-    return False
-  sp = _direct_pads(lhs, rhs, window_strides, padding, kwargs)
-  return (sp is not None and all(p == (0, 0) for p in sp[1])
-          and direct_conv.supports_1x1(lhs, rhs))
-
-
 def auto_conv(lhs, rhs, window_strides, padding, **kwargs) -> jax.Array:
-  """The CPU 'auto' convolution: `auto_uses_direct_conv1x1`,
-  `auto_prefers_im2col`, `auto_uses_direct_conv3x3` and
-  `auto_uses_im2col_dw` decide, in that order."""
-  if auto_uses_direct_conv1x1(lhs, rhs, window_strides, padding, **kwargs):
-    sh, sw = (int(s) for s in window_strides)
-    return direct_conv.conv1x1(lhs[:, ::sh, ::sw, :], rhs)
+  """The CPU 'auto' convolution: `auto_prefers_im2col`,
+  `auto_uses_direct_conv3x3` and `auto_uses_im2col_dw` decide, in that
+  order."""
   if auto_prefers_im2col(lhs, rhs, window_strides):
     return im2col_conv(lhs, rhs, window_strides, padding, **kwargs)
   if auto_uses_direct_conv3x3(lhs, rhs, window_strides, padding, **kwargs):
@@ -331,8 +314,8 @@ def describe(lowering: str, backend: str | None = None) -> str:
     chosen = ('im2col for 1x1, strided and <= '
               f'{AUTO_IM2COL_MAX_SIDE}^2 convolutions of >= '
               f'{AUTO_MIN_FLOPS:.0e} forward FLOPs, '
-              + ('direct_conv kernels for the 3x3 stride-1 ones and the '
-                 '1x1 kernel gradients where they apply, '
+              + ('direct_conv kernels for the other large 3x3 stride-1 '
+                 'ones where they apply, '
                  if backend == 'cpu' and direct_conv.available()
                  else '')
               + 'xla with an im2col kernel gradient for the other large '

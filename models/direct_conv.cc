@@ -1,6 +1,6 @@
 // Copyright 2026 The mlperf_jax Authors. Licensed under the Apache License 2.0.
 //
-// Direct 3x3 stride-1 convolutions on the CPU, NHWC activations and HWIO
+// Direct stride-1 3x3 (and 1x1) convolutions on the CPU, NHWC activations and HWIO
 // kernels, as XLA FFI custom calls (models/direct_conv.py builds this file
 // with the host's C++ compiler and registers the two targets).
 //

@@ -6,12 +6,12 @@ YNNPACK convolutions and its kernel gradient as a convolution over the whole
 image; `conv_lowering`'s 'auto' replaced the latter by patches + one dot, and
 the patches alone cost a fifth of SSD's trunk step (benchmarks/RESULTS.md).
 `direct_conv.cc` has register-tiled kernels for the forward and the kernel
-gradient of stride-1 1x1 and 3x3 convolutions, with no patch matrix:
-- `conv3x3`: all three by the kernels (the input gradient is the forward
-  kernel on the padded output gradient, with the kernel flipped and its
-  channel axes swapped);
-- `conv1x1`: forward and input gradient stay XLA's dots, which were as fast;
-  the kernel gradient, `x^T g` over every pixel, is the direct kernel's.
+gradient of stride-1 3x3 convolutions, with no patch matrix; `conv3x3` runs
+all three by them (the input gradient is the forward kernel on the padded
+output gradient, with the kernel flipped and its channel axes swapped).
+The kernels also compute 1x1 convolutions, but a 1x1 kernel gradient by
+them made the ResNet-50 step slower than XLA's dot (benchmarks/RESULTS.md),
+so nothing here offers that.
 
 The source is compiled on first use with the host's C++ compiler (`$CXX`,
 else `g++`) for the host's CPU (`-march=native`) into a cache directory
@@ -21,10 +21,9 @@ the source, the compiler, jaxlib and the CPU. Without a compiler, or with
 says why, and `conv_lowering` keeps XLA's convolution (same results up to
 float32 summation order).
 
-Handled: float32, NHWC input, HWIO kernel, stride 1; 3x3 with padding 1 on
-each side and input and output channels multiples of `channel_block()` (64
-with AVX-512, 16 with AVX2); 1x1 unpadded with output channels a multiple
-of it; one device. Results do not depend on the thread count (each output
+Handled: float32, NHWC input, HWIO kernel 3x3, stride 1, padding 1 on each
+side, input and output channels multiples of `channel_block()` (64 with
+AVX-512, 16 with AVX2), one device. Results do not depend on the thread count (each output
 element is summed by one thread in a fixed order).
 """
 
@@ -191,14 +190,6 @@ def supports_3x3(lhs, rhs, window_strides, pads) -> bool:
   return rhs.shape[2] % cb == 0 and rhs.shape[3] % cb == 0
 
 
-def supports_1x1(lhs, rhs) -> bool:
-  """Whether `conv1x1` computes a stride-1 unpadded 1x1 convolution of
-  these operands."""
-  return (not _Status.disabled and available() and _one_device()
-          and _f32(lhs, rhs)
-          and rhs.shape[:2] == (1, 1) and rhs.shape[3] % channel_block() == 0)
-
-
 def _pad(x):
   return jnp.pad(x, ((0, 0), (1, 1), (1, 1), (0, 0)))
 
@@ -250,30 +241,3 @@ def _conv3x3_bwd(res, g):
 
 
 conv3x3.defvjp(_conv3x3_fwd, _conv3x3_bwd)
-
-
-def _dot1x1(x, w):
-  return jnp.einsum('nhwc,ck->nhwk', x, w[0, 0])
-
-
-@jax.custom_vjp
-def conv1x1(lhs: jax.Array, rhs: jax.Array) -> jax.Array:
-  """A stride-1 unpadded 1x1 convolution: forward and input gradient as
-  XLA's dots (which ran 1x1 forward and input gradients as fast as the
-  direct kernel or faster), the kernel gradient by the direct kernel (XLA's
-  `x^T g` dot over N*H*W rows ran at 0.6-0.9x its rate on ResNet-50's 1x1
-  shapes, benchmarks/RESULTS.md)."""
-  return _dot1x1(lhs, rhs)
-
-
-def _conv1x1_fwd(lhs, rhs):
-  return _dot1x1(lhs, rhs), (lhs, rhs)
-
-
-def _conv1x1_bwd(res, g):
-  lhs, rhs = res
-  dx = jnp.einsum('nhwk,ck->nhwc', g, rhs[0, 0])
-  return dx, _kernel_grad_call(lhs, g)
-
-
-conv1x1.defvjp(_conv1x1_fwd, _conv1x1_bwd)
