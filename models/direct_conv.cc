@@ -81,6 +81,19 @@ void parallel_for(ffi::ThreadPool& pool, int64_t total, int64_t threads, F f) {
     std::this_thread::yield();
 }
 
+// The tile's rank-1 update: acc[p][:] += s[p * stride] * v[0 .. CB), with
+// the CB-vector loaded once for all P scalars.
+template <int P>
+inline void rank1_update(vf (&acc)[P][NJ], const float* v, const float* s,
+                         int64_t stride) {
+  vf vv[NJ];
+  for (int j = 0; j < NJ; ++j) vv[j] = load(v + j * VL);
+  for (int p = 0; p < P; ++p) {
+    const float sp = s[p * stride];
+    for (int j = 0; j < NJ; ++j) acc[p][j] += vv[j] * sp;
+  }
+}
+
 // y[p][co0 .. co0+CB) for P pixels from column ow of one output row; rows[kh]
 // is padded input row oh+kh.
 template <int KS, int P>
@@ -93,14 +106,7 @@ inline void forward_tile(const float* const* rows, int64_t ow, int64_t C,
     for (int kw = 0; kw < KS; ++kw) {
       const float* x = rows[kh] + (ow + kw) * C;
       const float* wt = w + (kh * KS + kw) * C * K + co0;
-      for (int64_t ci = 0; ci < C; ++ci) {
-        vf wv[NJ];
-        for (int j = 0; j < NJ; ++j) wv[j] = load(wt + ci * K + j * VL);
-        for (int p = 0; p < P; ++p) {
-          const float s = x[p * C + ci];
-          for (int j = 0; j < NJ; ++j) acc[p][j] += wv[j] * s;
-        }
-      }
+      for (int64_t ci = 0; ci < C; ++ci) rank1_update<P>(acc, wt + ci * K, x + ci, C);
     }
   }
   for (int p = 0; p < P; ++p)
@@ -145,14 +151,7 @@ inline void kernel_grad_tile(const float* const* xrows, const float* const* grow
   for (int r = 0; r < nrows; ++r) {
     const float* x = xrows[r] + kw * C + ci0;
     const float* g = grows[r] + co0;
-    for (int64_t ow = 0; ow < W; ++ow) {
-      vf gv[NJ];
-      for (int j = 0; j < NJ; ++j) gv[j] = load(g + ow * K + j * VL);
-      for (int i = 0; i < P; ++i) {
-        const float s = x[ow * C + i];
-        for (int j = 0; j < NJ; ++j) acc[i][j] += gv[j] * s;
-      }
-    }
+    for (int64_t ow = 0; ow < W; ++ow) rank1_update<P>(acc, g + ow * K, x + ow * C, 1);
   }
   for (int i = 0; i < P; ++i)
     for (int j = 0; j < NJ; ++j) store(dw + (ci0 + i) * K + co0 + j * VL, acc[i][j]);
