@@ -16,6 +16,7 @@ from flax import traverse_util
 
 from mlperf_jax.hparams import registry
 from mlperf_jax.input_pipelines import image_ops
+from mlperf_jax.models import direct_conv
 from mlperf_jax.runtime import loop
 from mlperf_jax.workloads import resnet as resnet_wl
 
@@ -49,11 +50,14 @@ def test_std_division_is_an_open_division_option_and_logged():
   hp = _hp(wl)
   assert hp['input_normalization'] == 'mean'
   assert resnet_wl.input_std(hp) is None
-  # Only the implementation detail of which 2D convolution runs.
+  # Only the implementation detail of which 2D convolution runs (the direct
+  # kernels where this machine can build them).
+  direct = ('direct_conv kernels for the other large 3x3 stride-1 ones where '
+            'they apply, ' if direct_conv.available() else '')
   assert wl.extra_mllog_items(hp) == [(
       'mlperf_jax_conv2d',
       'im2col for 1x1, strided and <= 8^2 convolutions of >= 1e+08 forward '
-      'FLOPs, '
+      'FLOPs, ' + direct +
       'xla with an im2col kernel gradient for the other large ones, xla for '
       'the rest on cpu'), (
           'mlperf_jax_max_pool',
