@@ -9,6 +9,9 @@ the patches alone cost a fifth of SSD's trunk step (benchmarks/RESULTS.md).
 gradient of stride-1 3x3 convolutions, with no patch matrix; `conv3x3` runs
 all three by them (the input gradient is the forward kernel on the padded
 output gradient, with the kernel flipped and its channel axes swapped).
+On ResNet-50's and SSD's 3x3 convolutions they ran 198-208 GFLOP/s forward +
+both gradients, against 130-181 for the earlier forms, and took SSD's trunk
+step from 0.76x to 0.93x PyTorch's (benchmarks/RESULTS.md, ninth sitting).
 The kernels also compute 1x1 convolutions, but a 1x1 kernel gradient by
 them made the ResNet-50 step slower than XLA's dot (benchmarks/RESULTS.md),
 so nothing here offers that.
@@ -23,8 +26,8 @@ float32 summation order).
 
 Handled: float32, NHWC input, HWIO kernel 3x3, stride 1, padding 1 on each
 side, input and output channels multiples of `channel_block()` (64 with
-AVX-512, 16 with AVX2), one device. Results do not depend on the thread count (each output
-element is summed by one thread in a fixed order).
+AVX-512, 16 with AVX2), one device. Results do not depend on the thread
+count (each output element is summed by one thread in a fixed order).
 """
 
 from __future__ import annotations
