@@ -11,7 +11,7 @@ all three by them (the input gradient is the forward kernel on the padded
 output gradient, with the kernel flipped and its channel axes swapped).
 On ResNet-50's and SSD's 3x3 convolutions they ran 198-208 GFLOP/s forward +
 both gradients, against 130-181 for the earlier forms, and took SSD's trunk
-step from 0.76x to 0.93x PyTorch's (benchmarks/RESULTS.md, ninth sitting).
+step from 0.76x to 0.87-0.93x PyTorch's (benchmarks/RESULTS.md, ninth sitting).
 The kernels also compute 1x1 convolutions, but a 1x1 kernel gradient by
 them made the ResNet-50 step slower than XLA's dot (benchmarks/RESULTS.md),
 so nothing here offers that.
