@@ -259,29 +259,22 @@ def auto_uses_im2col_dw(lhs, rhs, window_strides) -> bool:
           and _forward_flops(lhs, rhs, window_strides) >= AUTO_MIN_FLOPS)
 
 
-def _direct_pads(lhs, rhs, window_strides, padding, kwargs):
-  """(strides, pads) where a direct kernel may apply, else None."""
-  if kwargs.get('preferred_element_type') is not None:
-    return None
-  if not _supported(lhs, rhs, kwargs.get('lhs_dilation'),
-                    kwargs.get('rhs_dilation'),
-                    kwargs.get('dimension_numbers'),
-                    kwargs.get('feature_group_count', 1),
-                    kwargs.get('batch_group_count', 1)):
-    return None
-  strides = tuple(int(s) for s in window_strides)
-  return strides, _pads(lhs.shape[1:3], rhs.shape[:2], strides, padding)
-
-
 def auto_uses_direct_conv3x3(lhs, rhs, window_strides, padding,
                              **kwargs) -> bool:
   """CPU 'auto': `direct_conv.conv3x3` (forward, input and kernel gradient
   by the direct kernels, no patches) for the large stride-1 3x3
   convolutions it handles, on maps larger than `AUTO_IM2COL_MAX_SIDE`^2."""
-  if not auto_uses_im2col_dw(lhs, rhs, window_strides):
+  if (not auto_uses_im2col_dw(lhs, rhs, window_strides)
+      or kwargs.get('preferred_element_type') is not None
+      or not _supported(lhs, rhs, kwargs.get('lhs_dilation'),
+                        kwargs.get('rhs_dilation'),
+                        kwargs.get('dimension_numbers'),
+                        kwargs.get('feature_group_count', 1),
+                        kwargs.get('batch_group_count', 1))):
     return False
-  sp = _direct_pads(lhs, rhs, window_strides, padding, kwargs)
-  return sp is not None and direct_conv.supports_3x3(lhs, rhs, *sp)
+  strides = tuple(int(s) for s in window_strides)
+  pads = _pads(lhs.shape[1:3], rhs.shape[:2], strides, padding)
+  return direct_conv.supports_3x3(lhs, rhs, strides, pads)
 
 
 def auto_conv(lhs, rhs, window_strides, padding, **kwargs) -> jax.Array:

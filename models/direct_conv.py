@@ -53,7 +53,6 @@ CACHE_ENV = 'MLPERF_JAX_KERNEL_CACHE'
 
 
 class _Status:
-  lib = None
   reason = 'not loaded yet'
   disabled = 0
 
@@ -158,8 +157,8 @@ def threads() -> int:
 
 @contextlib.contextmanager
 def disabled():
-  """Within it, `supports_*` say no: code traced inside keeps XLA's forms
-  (benchmarks compare the two in one process)."""
+  """Within it, `supports_3x3` says no: code traced inside keeps XLA's
+  forms (benchmarks compare the two in one process)."""
   _Status.disabled += 1
   try:
     yield
