@@ -1,8 +1,8 @@
 // Copyright 2026 The mlperf_jax Authors. Licensed under the Apache License 2.0.
 //
 // Direct stride-1 3x3 (and 1x1) convolutions on the CPU, NHWC activations and HWIO
-// kernels, as XLA FFI custom calls (models/direct_conv.py builds this file
-// with the host's C++ compiler and registers the two targets).
+// kernels, as XLA FFI custom calls (models/cpu_kernels.py builds this file,
+// models/direct_conv.py calls the two targets).
 //
 //   mlperf_jax_direct_conv_forward(xpad[N][H+2][W+2][C], w[3][3][C][K]) -> y[N][H][W][K]
 //   mlperf_jax_direct_conv_kernel_grad(xpad[N][H+2][W+2][C], g[N][H][W][K]) -> dw[3][3][C][K]
@@ -20,24 +20,24 @@
 // gradient), so each output element is summed by one thread in a fixed
 // order: results do not depend on the thread count.
 #include <algorithm>
-#include <atomic>
-#include <memory>
 #include <cstdint>
 #include <cstring>
-#include <thread>
 #include <vector>
 
-#include "xla/ffi/api/ffi.h"
-
-namespace ffi = xla::ffi;
+#include "cpu_kernel_support.h"
 
 namespace {
 
+using mlperf_jax::load;
+using mlperf_jax::parallel_for;
+using mlperf_jax::store;
+using mlperf_jax::vf;
+using mlperf_jax::VL;
+namespace ffi = xla::ffi;
+
 #if defined(__AVX512F__)
-constexpr int VL = 16;  // floats per vector
 constexpr int NJ = 4;   // output-channel vectors per tile
 #else
-constexpr int VL = 8;
 constexpr int NJ = 2;
 #endif
 constexpr int NP = 6;   // forward: output pixels per tile
@@ -45,41 +45,6 @@ constexpr int NPC = 6;  // kernel gradient: input channels per tile
 constexpr int CB = NJ * VL;  // output channels per tile
 constexpr int64_t kDwChunkPixels = 256;
 constexpr int64_t kDwGroupsPerThread = 4;
-
-typedef float vf __attribute__((vector_size(VL * 4)));
-typedef float vfu __attribute__((vector_size(VL * 4), aligned(4)));
-
-inline vf load(const float* p) { return *reinterpret_cast<const vfu*>(p); }
-inline void store(float* p, vf v) { *reinterpret_cast<vfu*>(p) = v; }
-
-// Runs f(i) for every i in [0, total): the calling thread and up to
-// threads - 1 tasks on XLA's intra-op thread pool claim indices from a shared
-// counter, so a pool thread busy with another thunk costs no waiting (the
-// caller does its share) and no oversubscription (no threads of our own).
-// The caller returns once every index is done; a task that starts later
-// finds none left. Which thread runs an index does not change its result.
-template <typename F>
-void parallel_for(ffi::ThreadPool& pool, int64_t total, int64_t threads, F f) {
-  struct Shared {
-    std::atomic<int64_t> next{0}, done{0};
-    int64_t total;
-    F f;
-    Shared(int64_t t, F fn) : total(t), f(std::move(fn)) {}
-    void work() {
-      for (int64_t i; (i = next.fetch_add(1)) < total;) {
-        f(i);
-        done.fetch_add(1, std::memory_order_release);
-      }
-    }
-  };
-  auto shared = std::make_shared<Shared>(total, std::move(f));
-  const int64_t helpers =
-      std::min<int64_t>(std::min(threads, pool.num_threads()), total) - 1;
-  for (int64_t t = 0; t < helpers; ++t) pool.Schedule([shared] { shared->work(); });
-  shared->work();
-  while (shared->done.load(std::memory_order_acquire) < total)
-    std::this_thread::yield();
-}
 
 // The tile's rank-1 update: acc[p][:] += s[p * stride] * v[0 .. CB), with
 // the CB-vector loaded once for all P scalars.

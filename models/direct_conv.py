@@ -16,10 +16,8 @@ The kernels also compute 1x1 convolutions, but a 1x1 kernel gradient by
 them made the ResNet-50 step slower than XLA's dot (benchmarks/RESULTS.md),
 so nothing here offers that.
 
-The source is compiled on first use with the host's C++ compiler (`$CXX`,
-else `g++`) for the host's CPU (`-march=native`) into a cache directory
-(`$MLPERF_JAX_KERNEL_CACHE`, else `~/.cache/mlperf_jax/kernels`), keyed by
-the source, the compiler, jaxlib and the CPU. Without a compiler, or with
+The kernels are built and registered by `cpu_kernels` (on first use, with
+the host's C++ compiler). Without a compiler, or with
 `MLPERF_JAX_DIRECT_CONV=off`, `available()` is False, `unavailable_reason()`
 says why, and `conv_lowering` keeps XLA's convolution (same results up to
 float32 summation order).
@@ -33,126 +31,44 @@ count (each output element is summed by one thread in a fixed order).
 from __future__ import annotations
 
 import contextlib
-import functools
-import hashlib
 import os
-import shutil
-import subprocess
-import tempfile
-from pathlib import Path
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-SOURCE = Path(__file__).with_name('direct_conv.cc')
+from mlperf_jax.models import cpu_kernels
+
 FORWARD_TARGET = 'mlperf_jax_direct_conv_forward'
 KERNEL_GRAD_TARGET = 'mlperf_jax_direct_conv_kernel_grad'
 DISABLE_ENV = 'MLPERF_JAX_DIRECT_CONV'
-CACHE_ENV = 'MLPERF_JAX_KERNEL_CACHE'
 
 
 class _Status:
-  reason = 'not loaded yet'
   disabled = 0
-
-
-def _cpu_signature() -> str:
-  try:
-    text = Path('/proc/cpuinfo').read_text()
-  except OSError:
-    return 'unknown-cpu'
-  keep = [line for line in text.splitlines()
-          if line.startswith(('model name', 'flags'))][:2]
-  return '\n'.join(keep)
-
-
-def _compiler() -> str | None:
-  return shutil.which(os.environ.get('CXX', 'g++'))
-
-
-def _build(cxx: str) -> Path:
-  import jaxlib
-  version = subprocess.run([cxx, '--version'], capture_output=True,
-                           text=True, check=True).stdout
-  key = hashlib.sha256('\0'.join([
-      SOURCE.read_text(), version, jaxlib.__version__, _cpu_signature()
-  ]).encode()).hexdigest()[:16]
-  cache = Path(os.environ.get(CACHE_ENV) or
-               Path.home() / '.cache' / 'mlperf_jax' / 'kernels')
-  target = cache / f'direct_conv-{key}.so'
-  if target.exists():
-    return target
-  cache.mkdir(parents=True, exist_ok=True)
-  # Build beside the target and rename: concurrent builders (pytest-xdist
-  # workers) each produce a whole file and the last rename wins.
-  fd, tmp = tempfile.mkstemp(dir=cache, suffix='.so.tmp')
-  os.close(fd)
-  try:
-    proc = subprocess.run(
-        [cxx, '-O3', '-march=native', '-ffp-contract=fast', '-std=c++17',
-         '-shared', '-fPIC', '-w', '-I', jax.ffi.include_dir(), str(SOURCE),
-         '-o', tmp, '-lpthread'], capture_output=True, text=True)
-    if proc.returncode != 0:
-      raise RuntimeError(f'{cxx} failed on {SOURCE.name}: '
-                         f'{proc.stderr.strip()[-2000:]}')
-    os.replace(tmp, target)
-  finally:
-    if os.path.exists(tmp):
-      os.unlink(tmp)
-  return target
-
-
-def _load():
-  import ctypes
-  if os.environ.get(DISABLE_ENV, '').lower() in ('0', 'off', 'false', 'no'):
-    _Status.reason = f'{DISABLE_ENV}={os.environ[DISABLE_ENV]}'
-    return None
-  cxx = _compiler()
-  if cxx is None:
-    _Status.reason = (f'no C++ compiler ({os.environ.get("CXX", "g++")}) on '
-                      'PATH: install g++ (apt-get install -y g++) or set $CXX')
-    return None
-  try:
-    lib = ctypes.CDLL(str(_build(cxx)))
-  except (OSError, RuntimeError, subprocess.CalledProcessError) as e:
-    _Status.reason = f'build failed: {e}'
-    return None
-  for name in (FORWARD_TARGET, KERNEL_GRAD_TARGET):
-    jax.ffi.register_ffi_target(name, jax.ffi.pycapsule(getattr(lib, name)),
-                                platform='cpu')
-  _Status.reason = ''
-  return lib
-
-
-@functools.cache
-def _library():
-  return _load()
 
 
 def available() -> bool:
   """Whether the kernels are built and registered (builds them once)."""
-  return _library() is not None
+  return not cpu_kernels.switched_off(DISABLE_ENV) and cpu_kernels.available()
 
 
 def unavailable_reason() -> str:
   """Why `available()` is False ('' when it is True)."""
-  _library()
-  return _Status.reason
+  if cpu_kernels.switched_off(DISABLE_ENV):
+    return f'{DISABLE_ENV}={os.environ[DISABLE_ENV]}'
+  return cpu_kernels.unavailable_reason()
 
 
 def channel_block() -> int:
   """Channels per register tile: C and K must be multiples of it."""
-  lib = _library()
+  lib = cpu_kernels.library() if available() else None
   return int(lib.mlperf_jax_direct_conv_channel_block()) if lib else 0
 
 
 def threads() -> int:
   """Threads per call: the CPUs this process may run on."""
-  try:
-    return len(os.sched_getaffinity(0))
-  except AttributeError:
-    return os.cpu_count() or 1
+  return cpu_kernels.threads()
 
 
 @contextlib.contextmanager
@@ -167,10 +83,7 @@ def disabled():
 
 
 def _one_device() -> bool:
-  # XLA's SPMD partitioner knows nothing of the custom calls and would
-  # gather a sharded batch onto every device, so several devices keep XLA's
-  # convolution.
-  return jax.device_count() == 1
+  return cpu_kernels.one_device()
 
 
 def _f32(*xs) -> bool:

@@ -55,7 +55,7 @@ import jax
 import jax.numpy as jnp
 from flax import traverse_util
 
-from mlperf_jax.models import conv_lowering, max_pool
+from mlperf_jax.models import batch_norm, conv_lowering, max_pool
 
 # Default logical-to-mesh rules: every parameter replicated (pure data
 # parallelism, as all v1.x ResNet submissions). A sharding rule table can map
@@ -182,15 +182,16 @@ def _layers(cfg: ResNetConfig, train: bool):
       conv_general_dilated=conv_lowering.conv_general_dilated(
           cfg.conv_lowering))
 
-  def norm(name: str, zero_init: bool = False) -> nn.BatchNorm:
+  def norm(name: str, zero_init: bool = False,
+           relu: bool = False) -> batch_norm.BatchNorm:
     scale_init = nn.initializers.zeros if zero_init else nn.initializers.ones
-    return nn.BatchNorm(
+    return batch_norm.BatchNorm(
         use_running_average=not train, momentum=cfg.bn_momentum,
         epsilon=cfg.bn_epsilon, dtype=cfg.dtype, param_dtype=jnp.float32,
         scale_init=nn.with_logical_partitioning(scale_init, _BN_AXES),
         bias_init=nn.with_logical_partitioning(nn.initializers.zeros,
                                                _BN_AXES),
-        name=name)
+        relu=relu, name=name)
 
   return conv, norm
 
@@ -210,13 +211,13 @@ class BottleneckUnit(nn.Module):
     conv, norm = _layers(self.cfg, train)
     out_filters = self.filters * _EXPANSION
     y = conv(self.filters, (1, 1), name='conv1')(x)
-    y = nn.relu(norm('bn1')(y))
+    y = norm('bn1', relu=True)(y)
     padding = 'SAME'
     if self.strides > 1 and self.cfg.strided_padding == 'symmetric':
       padding = ((1, 1), (1, 1))
     y = conv(self.filters, (3, 3), strides=self.strides, padding=padding,
              name='conv2')(y)
-    y = nn.relu(norm('bn2')(y))
+    y = norm('bn2', relu=True)(y)
     y = conv(out_filters, (1, 1), name='conv3')(y)
     y = norm('bn3', zero_init=self.cfg.zero_init_last_bn)(y)
     shortcut = x
@@ -248,12 +249,12 @@ class ResNet(nn.Module):
       # Symmetric padding 3 as the reference; 'SAME' would pad (2, 3) at 224.
       x = conv(cfg.num_filters, (7, 7), strides=2, padding=((3, 3), (3, 3)),
                name='conv0')(x)
-      x = nn.relu(norm('bn0')(x))
+      x = norm('bn0', relu=True)(x)
       x = max_pool.max_pool(x, (3, 3), (2, 2), 'SAME',
                             max_pool.for_conv_lowering(cfg.conv_lowering))
     else:
       x = conv(cfg.num_filters, (3, 3), name='conv0')(x)
-      x = nn.relu(norm('bn0')(x))
+      x = norm('bn0', relu=True)(x)
     for i, num_units in enumerate(cfg.stage_sizes):
       for j in range(num_units):
         # The first unit of every stage but the first halves the resolution.

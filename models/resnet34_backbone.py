@@ -32,7 +32,7 @@ import jax.numpy as jnp
 import numpy as np
 from flax import traverse_util
 
-from mlperf_jax.models import conv_lowering, max_pool
+from mlperf_jax.models import batch_norm, conv_lowering, max_pool
 
 CONV_AXES = ('conv_h', 'conv_w', 'conv_in', 'conv_out')
 NORM_AXES = ('conv_out',)
@@ -96,15 +96,15 @@ def _layers(cfg: BackboneConfig, train: bool):
                    conv_general_dilated=conv_lowering.conv_general_dilated(
                        cfg.conv_lowering))
 
-  def norm(name: str):
-    return nn.BatchNorm(
+  def norm(name: str, relu: bool = False):
+    return batch_norm.BatchNorm(
         use_running_average=not train, momentum=cfg.bn_momentum,
         epsilon=cfg.bn_epsilon, dtype=cfg.dtype, param_dtype=jnp.float32,
         scale_init=nn.with_logical_partitioning(nn.initializers.ones,
                                                 NORM_AXES),
         bias_init=nn.with_logical_partitioning(nn.initializers.zeros,
                                                NORM_AXES),
-        name=name)
+        relu=relu, name=name)
   return conv, norm
 
 
@@ -117,7 +117,7 @@ class BasicBlock(nn.Module):
   @nn.compact
   def __call__(self, x, train: bool):
     conv, norm = _layers(self.cfg, train)
-    y = nn.relu(norm('bn1')(conv(self.width, 3, self.stride, 'conv1')(x)))
+    y = norm('bn1', relu=True)(conv(self.width, 3, self.stride, 'conv1')(x))
     y = norm('bn2')(conv(self.width, 3, 1, 'conv2')(y))
     if self.stride != 1 or x.shape[-1] != self.width:
       x = norm('downsample_bn')(conv(self.width, 1, self.stride,
@@ -135,12 +135,12 @@ class ResNetTrunk(nn.Module):
     conv, norm = _layers(cfg, train)
     x = jnp.asarray(x, cfg.dtype)
     if cfg.stem == 'imagenet':
-      x = nn.relu(norm('bn1')(conv(cfg.stem_width, 7, 2, 'conv1')(x)))
+      x = norm('bn1', relu=True)(conv(cfg.stem_width, 7, 2, 'conv1')(x))
       x = max_pool.max_pool(x, (3, 3), (2, 2), ((1, 1), (1, 1)),
                             max_pool.for_conv_lowering(cfg.conv_lowering))
     else:
-      x = nn.relu(norm('bn1')(conv(cfg.stem_width, 3, cfg.stem_stride,
-                                   'conv1')(x)))
+      x = norm('bn1', relu=True)(conv(cfg.stem_width, 3, cfg.stem_stride,
+                                      'conv1')(x))
     for i, (blocks, width, stride) in enumerate(cfg.layers):
       for j in range(blocks):
         x = BasicBlock(cfg, width, stride if j == 0 else 1,

@@ -29,6 +29,7 @@ traverse_util = LazyModule('flax.traverse_util')
 resnet_model = LazyModule('mlperf_jax.models.resnet')
 conv_lowering = LazyModule('mlperf_jax.models.conv_lowering')
 max_pool = LazyModule('mlperf_jax.models.max_pool')
+batch_norm = LazyModule('mlperf_jax.models.batch_norm')
 digits = LazyModule('mlperf_jax.input_pipelines.digits')
 imagenet = LazyModule('mlperf_jax.input_pipelines.imagenet')
 sums = LazyModule('mlperf_jax.metrics.sums')
@@ -43,6 +44,8 @@ NOTICE_KEY = 'mlperf_jax_notice'
 CONV2D_KEY = 'mlperf_jax_conv2d'
 # ... and which max pooling (models/max_pool.py; the same function).
 MAX_POOL_KEY = 'mlperf_jax_max_pool'
+# Which BatchNorm runs (models/batch_norm.py).
+BATCH_NORM_KEY = 'mlperf_jax_batch_norm'
 
 
 def _dtype(name: str):
@@ -205,7 +208,8 @@ class ResNetWorkload(Workload):
 
   def extra_mllog_items(self, hp):
     lowering = self.model_config().conv_lowering
-    items = [(CONV2D_KEY, conv_lowering.describe(lowering))]
+    items = [(CONV2D_KEY, conv_lowering.describe(lowering)),
+             (BATCH_NORM_KEY, batch_norm.describe())]
     if self.model_config().stem == 'imagenet':
       items.append((MAX_POOL_KEY, max_pool.describe(
           max_pool.for_conv_lowering(lowering))))

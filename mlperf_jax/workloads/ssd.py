@@ -48,6 +48,7 @@ ssd_model = LazyModule('mlperf_jax.models.ssd')
 ssd_inputs = LazyModule('mlperf_jax.input_pipelines.ssd_inputs')
 coco_map = LazyModule('mlperf_jax.metrics.coco_map')
 conv_lowering = LazyModule('mlperf_jax.models.conv_lowering')
+batch_norm = LazyModule('mlperf_jax.models.batch_norm')
 
 COCO_TRAIN = 117_266
 COCO_EVAL = 4952
@@ -213,10 +214,12 @@ class SSDWorkload(Workload):
     return self.variant.model(self.compute_dtype)
 
   def extra_mllog_items(self, hp):
-    """Which 2D convolution the trunk ran, under ResNet-50's key."""
+    """Which 2D convolution and BatchNorm the trunk ran, under ResNet-50's
+    keys."""
     del hp
     return [('mlperf_jax_conv2d', conv_lowering.describe(
-        self.model_config().backbone.conv_lowering))]
+        self.model_config().backbone.conv_lowering)),
+            ('mlperf_jax_batch_norm', batch_norm.describe())]
 
   def model(self):
     return ssd_model.SSD(self.model_config())

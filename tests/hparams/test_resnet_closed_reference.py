@@ -16,7 +16,7 @@ from flax import traverse_util
 
 from mlperf_jax.hparams import registry
 from mlperf_jax.input_pipelines import image_ops
-from mlperf_jax.models import direct_conv
+from mlperf_jax.models import cpu_kernels, direct_conv, max_pool
 from mlperf_jax.runtime import loop
 from mlperf_jax.workloads import resnet as resnet_wl
 
@@ -60,9 +60,17 @@ def test_std_division_is_an_open_division_option_and_logged():
       'FLOPs, ' + direct +
       'xla with an im2col kernel gradient for the other large ones, xla for '
       'the rest on cpu'), (
+          'mlperf_jax_batch_norm',
+          'one-pass per-channel sums (models/batch_norm_sums.cc) in a custom '
+          "VJP, ReLU fused, on one float32 device, else flax's expressions, "
+          'on cpu' if cpu_kernels.available() else
+          "flax's expressions on cpu"), (
           'mlperf_jax_max_pool',
-          'window-tap maxima, gradient by selects (models/max_pool.py) on '
-          'cpu')]
+          ('max-pool kernels, gradient to the first maximal tap '
+           '(models/max_pool_kernels.cc) on one float32 device, else '
+           'window-tap maxima' if max_pool.kernel_available() else
+           'window-tap maxima, gradient by selects (models/max_pool.py)')
+          + ' on cpu')]
   with pytest.raises(registry.HParamError, match='open-division only'):
     _hp(wl, input_normalization='mean_std')
   with pytest.raises(registry.HParamError, match='must be one of'):

@@ -1,0 +1,176 @@
+# Copyright 2026 The mlperf_jax Authors. Licensed under the Apache License 2.0.
+"""BatchNorm (+ ReLU) over NHWC activations, with fewer passes on the CPU.
+
+`BatchNorm` has `flax.linen.BatchNorm`'s variables ('params': scale, bias;
+'batch_stats': mean, var), statistics (the biased batch variance
+E[x^2] - E[x]^2 clipped at 0, computed in float32), running averages and
+output, and optionally applies the ReLU that follows it (`relu=True`).
+
+Where XLA:CPU runs flax's BatchNorm in a ResNet-50 train step, each layer
+reads or writes its activation about 18 times: the sum and the sum of squares
+are two YNNPACK reductions (one read each, at 7-10 GB/s inside the step),
+`x - mean` is written out for the backward pass, the ReLU's masked gradient
+is written and read again, and the backward pass's three reductions read
+their inputs once each (benchmarks/RESULTS.md, tenth sitting). On the CPU,
+for float32 on one device, `BatchNorm` in training instead runs a custom VJP
+around `batch_norm_sums.cc` (built by `cpu_kernels`): one read of x for both
+sums, one fused pass for the normalisation (+ ReLU); in the backward pass one
+read of the output gradient and x for both reductions (the ReLU's mask is
+recomputed from x, never stored) and one fused pass for the input gradient:
+about 8 passes. The gradient is the same function (the tests compare it with
+flax's to float32 rounding), including the terms through the batch mean and
+variance. Elsewhere (GPU/TPU, bfloat16, several devices, evaluation, or
+`MLPERF_JAX_BN_SUMS=off`) it computes flax's expressions with JAX's autodiff.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Any, Callable
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+from jax import lax
+
+from mlperf_jax.models import cpu_kernels
+
+SUMS_TARGET = 'mlperf_jax_batch_norm_sums'
+DISABLE_ENV = 'MLPERF_JAX_BN_SUMS'
+
+
+def kernel_applies(x: jax.Array) -> bool:
+  """Whether training-mode `BatchNorm` on `x` runs the fused CPU path."""
+  return (x.dtype == jnp.float32 and x.ndim >= 2
+          and jax.default_backend() == 'cpu'
+          and not cpu_kernels.switched_off(DISABLE_ENV)
+          and cpu_kernels.one_device() and cpu_kernels.available())
+
+
+def describe(backend: str | None = None) -> str:
+  """The MLLOG implementation note: how training-mode BatchNorm runs."""
+  backend = backend or jax.default_backend()
+  if (backend == 'cpu' and not cpu_kernels.switched_off(DISABLE_ENV)
+      and cpu_kernels.available()):
+    return ('one-pass per-channel sums (models/batch_norm_sums.cc) in a '
+            'custom VJP, ReLU fused, on one float32 device, else flax\'s '
+            'expressions, on cpu')
+  return f"flax's expressions on {backend}"
+
+
+def channel_sums(a: jax.Array, b: jax.Array, alpha: jax.Array,
+                 beta: jax.Array, relu: bool) -> tuple[jax.Array, jax.Array]:
+  """(sum m*a, sum m*a*b) over every axis but the last, m = 1, or with
+  `relu` m = (b*alpha + beta > 0); by the kernel (float32, summed in float32
+  within chunks of 128 rows, the chunks in float64)."""
+  c = a.shape[-1]
+  out = jax.ShapeDtypeStruct((c,), jnp.float32)
+  return jax.ffi.ffi_call(SUMS_TARGET, (out, out))(
+      a, b, alpha, beta, relu=int(relu), threads=int(cpu_kernels.threads()))
+
+
+def _affine(x, alpha, beta, relu):
+  z = x * alpha + beta
+  return jnp.maximum(z, 0) if relu else z
+
+
+@functools.partial(jax.custom_vjp, nondiff_argnums=(3, 4))
+def _train_fused(x, scale, bias, epsilon: float, relu: bool):
+  return _train_fused_fwd(x, scale, bias, epsilon, relu)[0]
+
+
+def _train_fused_fwd(x, scale, bias, epsilon, relu):
+  m = x.size // x.shape[-1]
+  s1, s2 = channel_sums(x, x, scale, bias, relu=False)
+  mean = s1 / m
+  var = jnp.maximum(s2 / m - mean * mean, 0.)
+  rstd = lax.rsqrt(var + epsilon)
+  alpha = scale * rstd
+  beta = bias - mean * alpha
+  y = _affine(x, alpha, beta, relu)
+  return (y, mean, var), (x, alpha, beta, mean, rstd)
+
+
+def _train_fused_bwd(epsilon, relu, res, cts):
+  del epsilon
+  x, alpha, beta, mean, rstd = res
+  g, g_mean, g_var = cts
+  m = x.size // x.shape[-1]
+  # t1 = sum(gy), t2 = sum(gy * x), gy the gradient at the affine output
+  # (masked by the ReLU's z > 0, z recomputed from x).
+  t1, t2 = channel_sums(g, x, alpha, beta, relu=relu)
+  d_bias = t1
+  d_scale = rstd * (t2 - mean * t1)  # sum(gy * xhat)
+  # dx = alpha*gy + u*(x - mean) + (g_mean - alpha*t1)/m, where u collects
+  # the terms through var (the batch's and the caller's) and the mean term
+  # through the mean (the batch's and the caller's).
+  u = (2. * g_var - alpha * rstd * d_scale) / m
+  k0 = (g_mean - alpha * t1) / m - u * mean
+  if relu:
+    gy = jnp.where(x * alpha + beta > 0, g, 0.)
+  else:
+    gy = g
+  dx = alpha * gy + u * x + k0
+  return dx, d_scale, d_bias
+
+
+_train_fused.defvjp(_train_fused_fwd, _train_fused_bwd)
+
+
+def _stats_reference(x: jax.Array) -> tuple[jax.Array, jax.Array]:
+  """flax's fast variance, in float32."""
+  x = x.astype(jnp.promote_types(x.dtype, jnp.float32))
+  axes = tuple(range(x.ndim - 1))
+  mean = jnp.mean(x, axes)
+  mean2 = jnp.mean(lax.square(x), axes)
+  return mean, jnp.maximum(0., mean2 - lax.square(mean))
+
+
+class BatchNorm(nn.Module):
+  """`nn.BatchNorm` over the last axis (the subset this project uses), with
+  the ReLU after it optionally fused (`relu`)."""
+  use_running_average: bool = False
+  momentum: float = 0.99
+  epsilon: float = 1e-5
+  dtype: Any = None
+  param_dtype: Any = jnp.float32
+  scale_init: Callable[..., Any] = nn.initializers.ones
+  bias_init: Callable[..., Any] = nn.initializers.zeros
+  relu: bool = False
+
+  @nn.compact
+  def __call__(self, x: jax.Array) -> jax.Array:
+    features = (x.shape[-1],)
+    ra_mean = self.variable('batch_stats', 'mean',
+                            lambda s: jnp.zeros(s, jnp.float32), features)
+    ra_var = self.variable('batch_stats', 'var',
+                           lambda s: jnp.ones(s, jnp.float32), features)
+    train = not self.use_running_average
+    fused = train and kernel_applies(x) and self.dtype in (None, jnp.float32)
+    if fused:
+      scale = self.param('scale', self.scale_init, features, self.param_dtype)
+      bias = self.param('bias', self.bias_init, features, self.param_dtype)
+      y, mean, var = _train_fused(x, jnp.asarray(scale, jnp.float32),
+                                  jnp.asarray(bias, jnp.float32),
+                                  float(self.epsilon), bool(self.relu))
+    else:
+      if train:
+        mean, var = _stats_reference(x)
+      else:
+        mean, var = ra_mean.value, ra_var.value
+      # flax's _normalize, term by term.
+      y = x - mean
+      mul = lax.rsqrt(var + self.epsilon)
+      scale = self.param('scale', self.scale_init, features, self.param_dtype)
+      mul = mul * scale
+      y = y * mul
+      bias = self.param('bias', self.bias_init, features, self.param_dtype)
+      y = y + bias
+      dtype = self.dtype or jnp.result_type(x, scale, bias)
+      y = jnp.asarray(y, dtype)
+      if self.relu:
+        y = nn.relu(y)
+    if train and not self.is_initializing():
+      ra_mean.value = self.momentum * ra_mean.value + (1 - self.momentum) * mean
+      ra_var.value = self.momentum * ra_var.value + (1 - self.momentum) * var
+    return y
