@@ -4,7 +4,9 @@
 `BatchNorm` has `flax.linen.BatchNorm`'s variables ('params': scale, bias;
 'batch_stats': mean, var), statistics (the biased batch variance
 E[x^2] - E[x]^2 clipped at 0, computed in float32), running averages and
-output, and optionally applies the ReLU that follows it (`relu=True`).
+output, and optionally adds a residual and applies the ReLU that follows
+(`relu=True`; `bn(x, residual=r)` is relu(BN(x) + r), a residual block's
+end).
 
 Where XLA:CPU runs flax's BatchNorm in a ResNet-50 train step, each layer
 reads or writes its activation about 18 times: the sum and the sum of squares
@@ -13,14 +15,22 @@ are two YNNPACK reductions (one read each, at 7-10 GB/s inside the step),
 is written and read again, and the backward pass's three reductions read
 their inputs once each (benchmarks/RESULTS.md, tenth sitting). On the CPU,
 for float32 on one device, `BatchNorm` in training instead runs a custom VJP
-around `batch_norm_sums.cc` (built by `cpu_kernels`): one read of x for both
+around `batch_norm_kernels.cc` (built by `cpu_kernels`): one read of x for both
 sums, one fused pass for the normalisation (+ ReLU); in the backward pass one
 read of the output gradient and x for both reductions (the ReLU's mask is
 recomputed from x, never stored) and one fused pass for the input gradient:
 about 8 passes. The gradient is the same function (the tests compare it with
 flax's to float32 rounding), including the terms through the batch mean and
-variance. Elsewhere (GPU/TPU, bfloat16, several devices, evaluation, or
-`MLPERF_JAX_BN_SUMS=off`) it computes flax's expressions with JAX's autodiff.
+variance.
+
+A residual block's end relu(BN(x) + r) is, left to XLA, recomputed inside
+later fusions from the whole chain of earlier blocks (the backward mask of a
+ResNet-50 stage's last block read all its blocks' convolution outputs); on
+the fused path `batch_norm_kernels.cc` computes it as a custom call, whose
+output XLA keeps, and the backward pass masks by `out > 0` (4 % of the
+ResNet-50 step). Elsewhere (GPU/TPU, bfloat16, several devices, evaluation,
+or `MLPERF_JAX_BN_SUMS=off`) it computes flax's expressions with JAX's
+autodiff.
 """
 
 from __future__ import annotations
@@ -36,6 +46,7 @@ from jax import lax
 from mlperf_jax.models import cpu_kernels
 
 SUMS_TARGET = 'mlperf_jax_batch_norm_sums'
+RESIDUAL_RELU_TARGET = 'mlperf_jax_batch_norm_residual_relu'
 DISABLE_ENV = 'MLPERF_JAX_BN_SUMS'
 
 
@@ -52,7 +63,7 @@ def describe(backend: str | None = None) -> str:
   backend = backend or jax.default_backend()
   if (backend == 'cpu' and not cpu_kernels.switched_off(DISABLE_ENV)
       and cpu_kernels.available()):
-    return ('one-pass per-channel sums (models/batch_norm_sums.cc) in a '
+    return ('one-pass per-channel sums (models/batch_norm_kernels.cc) in a '
             'custom VJP, ReLU fused, on one float32 device, else flax\'s '
             'expressions, on cpu')
   return f"flax's expressions on {backend}"
@@ -117,6 +128,45 @@ def _train_fused_bwd(epsilon, relu, res, cts):
 _train_fused.defvjp(_train_fused_fwd, _train_fused_bwd)
 
 
+@functools.partial(jax.custom_vjp, nondiff_argnums=(4,))
+def _train_fused_residual(x, scale, bias, r, epsilon: float):
+  return _train_fused_residual_fwd(x, scale, bias, r, epsilon)[0]
+
+
+def _train_fused_residual_fwd(x, scale, bias, r, epsilon):
+  m = x.size // x.shape[-1]
+  s1, s2 = channel_sums(x, x, scale, bias, relu=False)
+  mean = s1 / m
+  var = jnp.maximum(s2 / m - mean * mean, 0.)
+  rstd = lax.rsqrt(var + epsilon)
+  alpha = scale * rstd
+  beta = bias - mean * alpha
+  out = jax.ffi.ffi_call(RESIDUAL_RELU_TARGET,
+                         jax.ShapeDtypeStruct(x.shape, jnp.float32))(
+      x, alpha, beta, r, threads=int(cpu_kernels.threads()))
+  return (out, mean, var), (x, alpha, mean, rstd, out)
+
+
+def _train_fused_residual_bwd(epsilon, res, cts):
+  del epsilon
+  x, alpha, mean, rstd, out = res
+  g, g_mean, g_var = cts
+  m = x.size // x.shape[-1]
+  # The mask from the stored output: relu(z) > 0 exactly where z > 0.
+  gy = jnp.where(out > 0, g, 0.)
+  t1, t2 = channel_sums(gy, x, alpha, alpha, relu=False)
+  d_bias = t1
+  d_scale = rstd * (t2 - mean * t1)
+  u = (2. * g_var - alpha * rstd * d_scale) / m
+  k0 = (g_mean - alpha * t1) / m - u * mean
+  dx = alpha * gy + u * x + k0
+  return dx, d_scale, d_bias, gy
+
+
+_train_fused_residual.defvjp(_train_fused_residual_fwd,
+                             _train_fused_residual_bwd)
+
+
 def _stats_reference(x: jax.Array) -> tuple[jax.Array, jax.Array]:
   """flax's fast variance, in float32."""
   x = x.astype(jnp.promote_types(x.dtype, jnp.float32))
@@ -139,7 +189,9 @@ class BatchNorm(nn.Module):
   relu: bool = False
 
   @nn.compact
-  def __call__(self, x: jax.Array) -> jax.Array:
+  def __call__(self, x: jax.Array,
+               residual: jax.Array | None = None) -> jax.Array:
+    """BN(x), then `+ residual` (if given), then the ReLU (if `relu`)."""
     features = (x.shape[-1],)
     ra_mean = self.variable('batch_stats', 'mean',
                             lambda s: jnp.zeros(s, jnp.float32), features)
@@ -150,9 +202,20 @@ class BatchNorm(nn.Module):
     if fused:
       scale = self.param('scale', self.scale_init, features, self.param_dtype)
       bias = self.param('bias', self.bias_init, features, self.param_dtype)
-      y, mean, var = _train_fused(x, jnp.asarray(scale, jnp.float32),
-                                  jnp.asarray(bias, jnp.float32),
-                                  float(self.epsilon), bool(self.relu))
+      scale = jnp.asarray(scale, jnp.float32)
+      bias = jnp.asarray(bias, jnp.float32)
+      if residual is None:
+        y, mean, var = _train_fused(x, scale, bias, float(self.epsilon),
+                                    bool(self.relu))
+      elif self.relu and residual.shape == x.shape:
+        y, mean, var = _train_fused_residual(
+            x, scale, bias, jnp.asarray(residual, jnp.float32),
+            float(self.epsilon))
+      else:
+        y, mean, var = _train_fused(x, scale, bias, float(self.epsilon), False)
+        y = y + residual
+        if self.relu:
+          y = nn.relu(y)
     else:
       if train:
         mean, var = _stats_reference(x)
@@ -168,6 +231,8 @@ class BatchNorm(nn.Module):
       y = y + bias
       dtype = self.dtype or jnp.result_type(x, scale, bias)
       y = jnp.asarray(y, dtype)
+      if residual is not None:
+        y = y + residual
       if self.relu:
         y = nn.relu(y)
     if train and not self.is_initializing():

@@ -2,8 +2,10 @@
 """Host-compiled XLA FFI kernels for the CPU: build, cache and register.
 
 Every kernel source here (`direct_conv.cc`: stride-1 3x3 convolutions,
-`batch_norm_sums.cc`: BatchNorm's per-channel sums, `max_pool_kernels.cc`:
-max pooling forward and backward) and the header they
+`batch_norm_kernels.cc`: BatchNorm's per-channel sums and a residual block's
+end, `max_pool_kernels.cc`: max pooling forward and backward,
+`im2col_kernels.cc`: convolution patches and their transpose) and the
+header they
 share (`cpu_kernel_support.h`) are compiled on first use, together, with the
 host's C++ compiler (`$CXX`, else `g++`) for the host's CPU (`-march=native`)
 into one library in a cache directory (`$MLPERF_JAX_KERNEL_CACHE`, else
@@ -11,9 +13,10 @@ into one library in a cache directory (`$MLPERF_JAX_KERNEL_CACHE`, else
 and the CPU; the library's FFI targets are then registered for the 'cpu'
 platform. Without a compiler, or where the build fails, `available()` is
 False and `unavailable_reason()` says why; the callers (`direct_conv`,
-`batch_norm`, `max_pool`) then keep XLA's own forms. Each caller has its
-own switch to turn its kernels off (`MLPERF_JAX_DIRECT_CONV=off`,
-`MLPERF_JAX_BN_SUMS=off`, `MLPERF_JAX_MAX_POOL_KERNEL=off`).
+`batch_norm`, `max_pool`, `conv_lowering`) then keep XLA's own forms. Each
+caller has its own switch to turn its kernels off
+(`MLPERF_JAX_DIRECT_CONV=off`, `MLPERF_JAX_BN_SUMS=off`,
+`MLPERF_JAX_MAX_POOL_KERNEL=off`, `MLPERF_JAX_IM2COL_KERNEL=off`).
 """
 
 from __future__ import annotations
@@ -30,14 +33,17 @@ from pathlib import Path
 import jax
 
 _HERE = Path(__file__).parent
-SOURCES = (_HERE / 'direct_conv.cc', _HERE / 'batch_norm_sums.cc',
-           _HERE / 'max_pool_kernels.cc')
+SOURCES = (_HERE / 'direct_conv.cc', _HERE / 'batch_norm_kernels.cc',
+           _HERE / 'max_pool_kernels.cc', _HERE / 'im2col_kernels.cc')
 HEADERS = (_HERE / 'cpu_kernel_support.h',)
 TARGETS = ('mlperf_jax_direct_conv_forward',
            'mlperf_jax_direct_conv_kernel_grad',
            'mlperf_jax_batch_norm_sums',
+           'mlperf_jax_batch_norm_residual_relu',
            'mlperf_jax_max_pool_forward',
-           'mlperf_jax_max_pool_backward')
+           'mlperf_jax_max_pool_backward',
+           'mlperf_jax_im2col',
+           'mlperf_jax_col2im')
 CACHE_ENV = 'MLPERF_JAX_KERNEL_CACHE'
 _OFF = ('0', 'off', 'false', 'no')
 

@@ -219,13 +219,15 @@ class BottleneckUnit(nn.Module):
              name='conv2')(y)
     y = norm('bn2', relu=True)(y)
     y = conv(out_filters, (1, 1), name='conv3')(y)
-    y = norm('bn3', zero_init=self.cfg.zero_init_last_bn)(y)
     shortcut = x
     if x.shape[-1] != out_filters or self.strides != 1:
       shortcut = conv(out_filters, (1, 1), strides=self.strides,
                       name='conv1sc')(x)
       shortcut = norm('bnsc')(shortcut)
-    return nn.relu(y + shortcut)
+    # relu(bn3(y) + shortcut), the block's output kept for the backward
+    # pass on the CPU (models/batch_norm.py).
+    return norm('bn3', zero_init=self.cfg.zero_init_last_bn,
+                relu=True)(y, residual=shortcut)
 
 
 class ResNet(nn.Module):

@@ -118,11 +118,13 @@ class BasicBlock(nn.Module):
   def __call__(self, x, train: bool):
     conv, norm = _layers(self.cfg, train)
     y = norm('bn1', relu=True)(conv(self.width, 3, self.stride, 'conv1')(x))
-    y = norm('bn2')(conv(self.width, 3, 1, 'conv2')(y))
+    y = conv(self.width, 3, 1, 'conv2')(y)
     if self.stride != 1 or x.shape[-1] != self.width:
       x = norm('downsample_bn')(conv(self.width, 1, self.stride,
                                      'downsample_conv')(x))
-    return nn.relu(y + x)
+    # relu(bn2(y) + x), the block's output kept for the backward pass on
+    # the CPU (models/batch_norm.py).
+    return norm('bn2', relu=True)(y, residual=x)
 
 
 class ResNetTrunk(nn.Module):

@@ -61,7 +61,7 @@ def test_std_division_is_an_open_division_option_and_logged():
       'xla with an im2col kernel gradient for the other large ones, xla for '
       'the rest on cpu'), (
           'mlperf_jax_batch_norm',
-          'one-pass per-channel sums (models/batch_norm_sums.cc) in a custom '
+          'one-pass per-channel sums (models/batch_norm_kernels.cc) in a custom '
           "VJP, ReLU fused, on one float32 device, else flax's expressions, "
           'on cpu' if cpu_kernels.available() else
           "flax's expressions on cpu"), (

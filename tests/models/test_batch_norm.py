@@ -28,17 +28,22 @@ def _x(shape=(4, 7, 5, 48), seed=0):
   return jax.random.normal(jax.random.key(seed), shape) * 2.5 + 1.5
 
 
-def _train(module, variables, x, post):
-  """Loss, output, updated statistics and gradients (params, x) of a
-  nonlinear loss of post(module(x))."""
-  def loss(p, x):
+def _train(module, variables, x, post, residual=None, takes_residual=True):
+  """Loss, output, updated statistics and gradients (params, x[, residual])
+  of a nonlinear loss of post(module(x[, residual]), [residual]) (the
+  residual goes to the module if it `takes_residual`, else to post)."""
+  args = (x,) if residual is None else (x, residual)
+
+  def loss(p, *a):
     y, upd = module.apply({'params': p, 'batch_stats': variables['batch_stats']},
-                          x, mutable=['batch_stats'])
-    y = post(y)
+                          *(a if takes_residual else a[:1]),
+                          mutable=['batch_stats'])
+    y = post(y, *a[1:])
     w = jnp.sin(jnp.arange(y.shape[-1], dtype=jnp.float32))
     return jnp.sum(y * jnp.cos(y + w)), (y, upd)
   (_, (y, upd)), grads = jax.jit(jax.value_and_grad(
-      loss, argnums=(0, 1), has_aux=True))(variables['params'], x)
+      loss, argnums=tuple(range(len(args) + 1)), has_aux=True))(
+          variables['params'], *args)
   return y, upd, grads
 
 
@@ -48,8 +53,9 @@ def _close(a, b, tol):
     np.testing.assert_allclose(u, v, rtol=0, atol=tol * max(np.abs(v).max(), 1))
 
 
-def _compare(relu, tol):
+def _compare(relu, tol, residual=False):
   x = _x()
+  r = _x(seed=9) - 1.5 if residual else None
   ref = nn.BatchNorm(use_running_average=False, momentum=0.9, epsilon=1e-5)
   ours = batch_norm.BatchNorm(use_running_average=False, momentum=0.9,
                               epsilon=1e-5, relu=relu)
@@ -62,26 +68,41 @@ def _compare(relu, tol):
   v = jax.tree.map(lambda a: a + 0.3 * jax.random.normal(next(keys), a.shape),
                    v_ref)
   v['batch_stats']['var'] = jnp.abs(v['batch_stats']['var'])
-  got = _train(ours, v, x, lambda y: y)
-  want = _train(ref, v, x, nn.relu if relu else (lambda y: y))
+  def post_ref(y, *res):
+    y = y + res[0] if res else y
+    return nn.relu(y) if relu else y
+  got = _train(ours, v, x, lambda y, *_: y, r)
+  want = _train(ref, v, x, post_ref, r, takes_residual=False)
   _close(got, want, tol)
   # Evaluation uses the running statistics, as flax.
-  y_ref = ref.clone(use_running_average=True).apply(v, x)
-  y_ours = ours.clone(use_running_average=True).apply(v, x)
-  _close(y_ours, nn.relu(y_ref) if relu else y_ref, 1e-6)
+  y_ref = post_ref(ref.clone(use_running_average=True).apply(v, x),
+                   *(() if r is None else (r,)))
+  y_ours = ours.clone(use_running_average=True).apply(
+      v, *((x,) if r is None else (x, r)))
+  _close(y_ours, y_ref, 1e-6)
 
 
-@pytest.mark.parametrize('relu', [False, True])
-def test_plain_path_is_flax(relu):
+# BN, BN + ReLU, and a residual block's end relu(BN(x) + r).
+FORMS = [(False, False), (True, False), (True, True)]
+
+
+@pytest.mark.parametrize('relu,residual', FORMS)
+def test_plain_path_is_flax(relu, residual):
   assert not batch_norm.kernel_applies(_x())  # 8 fake devices
-  _compare(relu, tol=1e-6)
+  _compare(relu, tol=1e-6, residual=residual)
 
 
 @needs_kernel
-@pytest.mark.parametrize('relu', [False, True])
-def test_fused_path_matches_flax(one_device, relu):
+@pytest.mark.parametrize('relu,residual', FORMS)
+def test_fused_path_matches_flax(one_device, relu, residual):
   assert batch_norm.kernel_applies(_x())
-  _compare(relu, tol=2e-5)
+  _compare(relu, tol=2e-5, residual=residual)
+  if residual:
+    hlo = jax.jit(lambda v, x, r: batch_norm.BatchNorm(relu=True).apply(
+        v, x, r, mutable=['batch_stats'])).lower(
+            batch_norm.BatchNorm().init(jax.random.key(0), _x()), _x(),
+            _x()).as_text()
+    assert batch_norm.RESIDUAL_RELU_TARGET in hlo
 
 
 @needs_kernel
@@ -103,6 +124,19 @@ def test_fused_vjp_including_the_statistics(one_device):
   out, vjp = jax.vjp(lambda *a: batch_norm._train_fused(*a, 1e-5, True),
                      x, scale, bias)
   out_ref, vjp_ref = jax.vjp(reference, x, scale, bias)
+  _close(out, out_ref, 2e-6)
+  _close(vjp(cts), vjp_ref(cts), 2e-5)
+  # The residual block's end: relu(BN(x) + r), gradient also for r.
+  r = _x(x.shape, seed=6) - 1.5
+
+  def reference_residual(x, scale, bias, r):
+    mean, var = batch_norm._stats_reference(x)
+    y = (x - mean) * (jax.lax.rsqrt(var + 1e-5) * scale) + bias
+    return jnp.maximum(y + r, 0), mean, var
+
+  out, vjp = jax.vjp(
+      lambda *a: batch_norm._train_fused_residual(*a, 1e-5), x, scale, bias, r)
+  out_ref, vjp_ref = jax.vjp(reference_residual, x, scale, bias, r)
   _close(out, out_ref, 2e-6)
   _close(vjp(cts), vjp_ref(cts), 2e-5)
 

@@ -1,6 +1,7 @@
 # Copyright 2026 The mlperf_jax Authors. Licensed under the Apache License 2.0.
 """im2col + dot convolution == lax.conv_general_dilated, forward and both
-gradients, to float32 rounding (models/conv_lowering.py)."""
+gradients, to float32 rounding (models/conv_lowering.py), with the patches
+built by XLA or by the CPU kernels (models/im2col_kernels.cc)."""
 
 import flax.linen as nn
 import jax
@@ -9,7 +10,7 @@ import numpy as np
 import pytest
 from jax import lax
 
-from mlperf_jax.models import conv_lowering
+from mlperf_jax.models import conv_lowering, cpu_kernels
 
 _NHWC = ('NHWC', 'HWIO', 'NHWC')
 
@@ -39,8 +40,27 @@ def _ours(x, k, strides, padding):
                                    precision=lax.Precision.HIGHEST)
 
 
+@pytest.fixture(params=['xla', pytest.param('kernel', marks=pytest.mark.skipif(
+    not cpu_kernels.available(),
+    reason=f'CPU kernels unavailable: {cpu_kernels.unavailable_reason()}'))])
+def patches(request, monkeypatch):
+  """Who builds the patches: XLA's slices, or the kernels (which this
+  8-fake-device suite would otherwise leave off)."""
+  if request.param == 'kernel':
+    monkeypatch.setattr(cpu_kernels, 'one_device', lambda: True)
+  else:
+    monkeypatch.setenv(conv_lowering.IM2COL_DISABLE_ENV, 'off')
+  return request.param
+
+
+def _uses_kernel(f, x, k):
+  hlo = jax.jit(jax.grad(lambda a, b: f(a, b).sum(), argnums=(0, 1))).lower(
+      x, k).as_text()
+  return (conv_lowering.IM2COL_TARGET in hlo, conv_lowering.COL2IM_TARGET in hlo)
+
+
 @pytest.mark.parametrize('xs,ks,strides,padding', CASES)
-def test_forward_and_gradients_match_lax(xs, ks, strides, padding):
+def test_forward_and_gradients_match_lax(patches, xs, ks, strides, padding):
   rng = np.random.default_rng(0)
   x = jnp.asarray(rng.standard_normal(xs), jnp.float32)
   k = jnp.asarray(rng.standard_normal(ks), jnp.float32)
@@ -58,6 +78,11 @@ def test_forward_and_gradients_match_lax(xs, ks, strides, padding):
   for g_ours, g_ref in zip(jax.jit(lambda: vjp(_ours))(), vjp(_ref)):
     scale = float(jnp.max(jnp.abs(g_ref)))
     np.testing.assert_allclose(g_ours, g_ref, rtol=1e-5, atol=1e-5 * scale)
+  # The kernels take every window but 1x1 and every padding but a crop.
+  takes = (patches == 'kernel' and ks[:2] != (1, 1)
+           and not (isinstance(padding, tuple) and min(map(min, padding)) < 0))
+  assert _uses_kernel(lambda a, b: _ours(a, b, strides, padding), x, k) == (
+      takes, takes)
 
 
 def _native_dw(x, k, strides, padding):

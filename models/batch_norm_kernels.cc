@@ -1,7 +1,7 @@
 // Copyright 2026 The mlperf_jax Authors. Licensed under the Apache License 2.0.
 //
-// Per-channel sums for BatchNorm on the CPU, as an XLA FFI custom call
-// (models/cpu_kernels.py builds it, models/batch_norm.py calls it):
+// BatchNorm on the CPU, as XLA FFI custom calls (models/cpu_kernels.py
+// builds them, models/batch_norm.py calls them): per-channel sums,
 //
 //   mlperf_jax_batch_norm_sums(a[..][C], b[..][C], alpha[C], beta[C])
 //       -> (s1[C], s2[C]),  s1 = sum m * a,  s2 = sum m * a * b
@@ -14,7 +14,12 @@
 //
 // Rows are summed in float32 within chunks of kRows, each chunk by one
 // thread into its own slot; the chunks are then added in double in chunk
-// order, so the result does not depend on the thread count.
+// order, so the result does not depend on the thread count. And a residual
+// block's end,
+//
+//   mlperf_jax_batch_norm_residual_relu(x, alpha, beta, r) -> max(x * alpha + beta + r, 0)
+//
+// whose output, a custom call's, XLA stores rather than recomputes.
 #include <cstdint>
 #include <vector>
 
@@ -99,7 +104,59 @@ ffi::Error Sums(ffi::ThreadPool pool, ffi::Buffer<ffi::F32> a,
   return ffi::Error::Success();
 }
 
+// out = max(x * alpha + beta + r, 0): a residual block's end, its output
+// stored (XLA would otherwise recompute it from the block chain inside the
+// backward pass's fusions, models/batch_norm.py).
+ffi::Error ResidualRelu(ffi::ThreadPool pool, ffi::Buffer<ffi::F32> x,
+                        ffi::Buffer<ffi::F32> alpha, ffi::Buffer<ffi::F32> beta,
+                        ffi::Buffer<ffi::F32> r, ffi::ResultBuffer<ffi::F32> out,
+                        int64_t threads) {
+  const auto d = x.dimensions();
+  const int64_t C = d.size() == 0 ? 0 : d.back();
+  if (C == 0 || r.element_count() != x.element_count() ||
+      alpha.element_count() != C || beta.element_count() != C ||
+      out->element_count() != x.element_count())
+    return ffi::Error::InvalidArgument(
+        "batch_norm_residual_relu: want x, r and out of one shape [..][C], "
+        "alpha and beta of [C]");
+  const int64_t M = x.element_count() / C;
+  const float* xp = x.typed_data();
+  const float* rp = r.typed_data();
+  const float* al = alpha.typed_data();
+  const float* be = beta.typed_data();
+  float* op = out->typed_data();
+  const int64_t cv = C - C % VL;
+  const int64_t chunks = (M + kRows - 1) / kRows;
+  parallel_for(pool, chunks, threads, [=](int64_t i) {
+    const int64_t r1 = std::min(M, (i + 1) * kRows);
+    for (int64_t row = i * kRows; row < r1; ++row) {
+      const float* xr = xp + row * C;
+      const float* rr = rp + row * C;
+      float* o = op + row * C;
+      for (int64_t c = 0; c < cv; c += VL) {
+        const vf z = load(xr + c) * load(al + c) + load(be + c) + load(rr + c);
+        store(o + c, z > 0 ? z : vf{});
+      }
+      for (int64_t c = cv; c < C; ++c) {
+        const float z = xr[c] * al[c] + be[c] + rr[c];
+        o[c] = z > 0.f ? z : 0.f;
+      }
+    }
+  });
+  return ffi::Error::Success();
+}
+
 }  // namespace
+
+XLA_FFI_DEFINE_HANDLER_SYMBOL(mlperf_jax_batch_norm_residual_relu, ResidualRelu,
+                              ffi::Ffi::Bind()
+                                  .Ctx<ffi::ThreadPool>()
+                                  .Arg<ffi::Buffer<ffi::F32>>()
+                                  .Arg<ffi::Buffer<ffi::F32>>()
+                                  .Arg<ffi::Buffer<ffi::F32>>()
+                                  .Arg<ffi::Buffer<ffi::F32>>()
+                                  .Ret<ffi::Buffer<ffi::F32>>()
+                                  .Attr<int64_t>("threads"));
 
 XLA_FFI_DEFINE_HANDLER_SYMBOL(mlperf_jax_batch_norm_sums, Sums,
                               ffi::Ffi::Bind()
