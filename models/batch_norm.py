@@ -85,19 +85,38 @@ def _affine(x, alpha, beta, relu):
   return jnp.maximum(z, 0) if relu else z
 
 
-@functools.partial(jax.custom_vjp, nondiff_argnums=(3, 4))
-def _train_fused(x, scale, bias, epsilon: float, relu: bool):
-  return _train_fused_fwd(x, scale, bias, epsilon, relu)[0]
-
-
-def _train_fused_fwd(x, scale, bias, epsilon, relu):
+def _batch_affine(x, scale, bias, epsilon):
+  """The batch's (mean, var, rstd) and the affine (alpha, beta) with
+  BN(x) = x * alpha + beta, from one read of x."""
   m = x.size // x.shape[-1]
   s1, s2 = channel_sums(x, x, scale, bias, relu=False)
   mean = s1 / m
   var = jnp.maximum(s2 / m - mean * mean, 0.)
   rstd = lax.rsqrt(var + epsilon)
   alpha = scale * rstd
-  beta = bias - mean * alpha
+  return mean, var, rstd, alpha, bias - mean * alpha
+
+
+def _input_grad(x, gy, t1, t2, alpha, mean, rstd, g_mean, g_var):
+  """(dx, d_scale, d_bias) from gy, the gradient at the affine output, and
+  its sums t1 = sum(gy), t2 = sum(gy * x)."""
+  m = x.size // x.shape[-1]
+  d_scale = rstd * (t2 - mean * t1)  # sum(gy * xhat)
+  # dx = alpha*gy + u*(x - mean) + (g_mean - alpha*t1)/m, where u collects
+  # the terms through var (the batch's and the caller's) and the mean term
+  # through the mean (the batch's and the caller's).
+  u = (2. * g_var - alpha * rstd * d_scale) / m
+  k0 = (g_mean - alpha * t1) / m - u * mean
+  return alpha * gy + u * x + k0, d_scale, t1
+
+
+@functools.partial(jax.custom_vjp, nondiff_argnums=(3, 4))
+def _train_fused(x, scale, bias, epsilon: float, relu: bool):
+  return _train_fused_fwd(x, scale, bias, epsilon, relu)[0]
+
+
+def _train_fused_fwd(x, scale, bias, epsilon, relu):
+  mean, var, rstd, alpha, beta = _batch_affine(x, scale, bias, epsilon)
   y = _affine(x, alpha, beta, relu)
   return (y, mean, var), (x, alpha, beta, mean, rstd)
 
@@ -106,23 +125,11 @@ def _train_fused_bwd(epsilon, relu, res, cts):
   del epsilon
   x, alpha, beta, mean, rstd = res
   g, g_mean, g_var = cts
-  m = x.size // x.shape[-1]
-  # t1 = sum(gy), t2 = sum(gy * x), gy the gradient at the affine output
-  # (masked by the ReLU's z > 0, z recomputed from x).
+  # The sums of gy, the gradient masked by the ReLU's z > 0 (z recomputed
+  # from x), without writing gy.
   t1, t2 = channel_sums(g, x, alpha, beta, relu=relu)
-  d_bias = t1
-  d_scale = rstd * (t2 - mean * t1)  # sum(gy * xhat)
-  # dx = alpha*gy + u*(x - mean) + (g_mean - alpha*t1)/m, where u collects
-  # the terms through var (the batch's and the caller's) and the mean term
-  # through the mean (the batch's and the caller's).
-  u = (2. * g_var - alpha * rstd * d_scale) / m
-  k0 = (g_mean - alpha * t1) / m - u * mean
-  if relu:
-    gy = jnp.where(x * alpha + beta > 0, g, 0.)
-  else:
-    gy = g
-  dx = alpha * gy + u * x + k0
-  return dx, d_scale, d_bias
+  gy = jnp.where(x * alpha + beta > 0, g, 0.) if relu else g
+  return _input_grad(x, gy, t1, t2, alpha, mean, rstd, g_mean, g_var)
 
 
 _train_fused.defvjp(_train_fused_fwd, _train_fused_bwd)
@@ -134,13 +141,7 @@ def _train_fused_residual(x, scale, bias, r, epsilon: float):
 
 
 def _train_fused_residual_fwd(x, scale, bias, r, epsilon):
-  m = x.size // x.shape[-1]
-  s1, s2 = channel_sums(x, x, scale, bias, relu=False)
-  mean = s1 / m
-  var = jnp.maximum(s2 / m - mean * mean, 0.)
-  rstd = lax.rsqrt(var + epsilon)
-  alpha = scale * rstd
-  beta = bias - mean * alpha
+  mean, var, rstd, alpha, beta = _batch_affine(x, scale, bias, epsilon)
   out = jax.ffi.ffi_call(RESIDUAL_RELU_TARGET,
                          jax.ShapeDtypeStruct(x.shape, jnp.float32))(
       x, alpha, beta, r, threads=int(cpu_kernels.threads()))
@@ -151,16 +152,10 @@ def _train_fused_residual_bwd(epsilon, res, cts):
   del epsilon
   x, alpha, mean, rstd, out = res
   g, g_mean, g_var = cts
-  m = x.size // x.shape[-1]
   # The mask from the stored output: relu(z) > 0 exactly where z > 0.
   gy = jnp.where(out > 0, g, 0.)
   t1, t2 = channel_sums(gy, x, alpha, alpha, relu=False)
-  d_bias = t1
-  d_scale = rstd * (t2 - mean * t1)
-  u = (2. * g_var - alpha * rstd * d_scale) / m
-  k0 = (g_mean - alpha * t1) / m - u * mean
-  dx = alpha * gy + u * x + k0
-  return dx, d_scale, d_bias, gy
+  return (*_input_grad(x, gy, t1, t2, alpha, mean, rstd, g_mean, g_var), gy)
 
 
 _train_fused_residual.defvjp(_train_fused_residual_fwd,

@@ -61,4 +61,10 @@ void parallel_for(ffi::ThreadPool& pool, int64_t total, int64_t threads, F f) {
 
 }  // namespace mlperf_jax
 
+// The attributes of a pooling or patch window, for an FFI binding.
+#define MLPERF_JAX_WINDOW_ATTRS                                         \
+  .Attr<int64_t>("kh").Attr<int64_t>("kw").Attr<int64_t>("sh")          \
+      .Attr<int64_t>("sw").Attr<int64_t>("pt").Attr<int64_t>("pl")      \
+      .Attr<int64_t>("threads")
+
 #endif  // MLPERF_JAX_MODELS_CPU_KERNEL_SUPPORT_H_

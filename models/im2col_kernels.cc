@@ -111,11 +111,6 @@ ffi::Error Col2im(ffi::ThreadPool pool, ffi::Buffer<ffi::F32> p,
 
 }  // namespace
 
-#define MLPERF_JAX_WINDOW_ATTRS                                         \
-  .Attr<int64_t>("kh").Attr<int64_t>("kw").Attr<int64_t>("sh")          \
-      .Attr<int64_t>("sw").Attr<int64_t>("pt").Attr<int64_t>("pl")      \
-      .Attr<int64_t>("threads")
-
 XLA_FFI_DEFINE_HANDLER_SYMBOL(mlperf_jax_im2col, Im2col,
                               ffi::Ffi::Bind()
                                   .Ctx<ffi::ThreadPool>()

@@ -179,13 +179,7 @@ XLA_FFI_DEFINE_HANDLER_SYMBOL(mlperf_jax_max_pool_forward, Forward,
                                   .Ctx<ffi::ThreadPool>()
                                   .Arg<ffi::Buffer<ffi::F32>>()
                                   .Ret<ffi::Buffer<ffi::F32>>()
-                                  .Attr<int64_t>("kh")
-                                  .Attr<int64_t>("kw")
-                                  .Attr<int64_t>("sh")
-                                  .Attr<int64_t>("sw")
-                                  .Attr<int64_t>("pt")
-                                  .Attr<int64_t>("pl")
-                                  .Attr<int64_t>("threads"));
+                                  MLPERF_JAX_WINDOW_ATTRS);
 
 XLA_FFI_DEFINE_HANDLER_SYMBOL(mlperf_jax_max_pool_backward, Backward,
                               ffi::Ffi::Bind()
@@ -193,10 +187,4 @@ XLA_FFI_DEFINE_HANDLER_SYMBOL(mlperf_jax_max_pool_backward, Backward,
                                   .Arg<ffi::Buffer<ffi::F32>>()
                                   .Arg<ffi::Buffer<ffi::F32>>()
                                   .Ret<ffi::Buffer<ffi::F32>>()
-                                  .Attr<int64_t>("kh")
-                                  .Attr<int64_t>("kw")
-                                  .Attr<int64_t>("sh")
-                                  .Attr<int64_t>("sw")
-                                  .Attr<int64_t>("pt")
-                                  .Attr<int64_t>("pl")
-                                  .Attr<int64_t>("threads"));
+                                  MLPERF_JAX_WINDOW_ATTRS);
