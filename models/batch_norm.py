@@ -54,15 +54,13 @@ def kernel_applies(x: jax.Array) -> bool:
   """Whether training-mode `BatchNorm` on `x` runs the fused CPU path."""
   return (x.dtype == jnp.float32 and x.ndim >= 2
           and jax.default_backend() == 'cpu'
-          and not cpu_kernels.switched_off(DISABLE_ENV)
-          and cpu_kernels.one_device() and cpu_kernels.available())
+          and cpu_kernels.one_device() and cpu_kernels.enabled(DISABLE_ENV))
 
 
 def describe(backend: str | None = None) -> str:
   """The MLLOG implementation note: how training-mode BatchNorm runs."""
   backend = backend or jax.default_backend()
-  if (backend == 'cpu' and not cpu_kernels.switched_off(DISABLE_ENV)
-      and cpu_kernels.available()):
+  if backend == 'cpu' and cpu_kernels.enabled(DISABLE_ENV):
     return ('one-pass per-channel sums (models/batch_norm_kernels.cc) in a '
             'custom VJP, ReLU fused, on one float32 device, else flax\'s '
             'expressions, on cpu')

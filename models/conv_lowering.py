@@ -159,11 +159,6 @@ COL2IM_TARGET = 'mlperf_jax_col2im'
 IM2COL_DISABLE_ENV = 'MLPERF_JAX_IM2COL_KERNEL'
 
 
-def _window_attrs(window, strides, pads):
-  return dict(kh=window[0], kw=window[1], sh=strides[0], sw=strides[1],
-              pt=pads[0], pl=pads[1], threads=int(cpu_kernels.threads()))
-
-
 @functools.partial(jax.custom_vjp, nondiff_argnums=(1, 2, 3, 4))
 def _patches_kernel(lhs, window, strides, pads, out_hw):
   """[N, Ho, Wo, kh*kw*C] patches by `im2col_kernels.cc`."""
@@ -171,7 +166,7 @@ def _patches_kernel(lhs, window, strides, pads, out_hw):
   out = jax.ShapeDtypeStruct((n, *out_hw, window[0] * window[1] * c),
                              lhs.dtype)
   return jax.ffi.ffi_call(IM2COL_TARGET, out)(
-      lhs, **_window_attrs(window, strides, pads))
+      lhs, **cpu_kernels.window_attrs(window, strides, pads))
 
 
 def _patches_kernel_fwd(lhs, window, strides, pads, out_hw):
@@ -186,7 +181,7 @@ def _patches_kernel_bwd(window, strides, pads, out_hw, shape_of, g):
   lhs = jax.ShapeDtypeStruct((*shape_of.shape[:3], g.shape[3] //
                               (window[0] * window[1])), g.dtype)
   return (jax.ffi.ffi_call(COL2IM_TARGET, lhs)(
-      g, **_window_attrs(window, strides, pads)),)
+      g, **cpu_kernels.window_attrs(window, strides, pads)),)
 
 
 _patches_kernel.defvjp(_patches_kernel_fwd, _patches_kernel_bwd)
@@ -196,8 +191,8 @@ def _patches_kernel_applies(lhs, window, pads) -> bool:
   return (window != (1, 1) and lhs.dtype == jnp.float32
           and all(p >= 0 for p in pads)
           and jax.default_backend() == 'cpu'
-          and not cpu_kernels.switched_off(IM2COL_DISABLE_ENV)
-          and cpu_kernels.one_device() and cpu_kernels.available())
+          and cpu_kernels.one_device()
+          and cpu_kernels.enabled(IM2COL_DISABLE_ENV))
 
 
 def _patches(lhs: jax.Array, window: tuple[int, int],

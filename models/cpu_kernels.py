@@ -57,6 +57,20 @@ def switched_off(env: str) -> bool:
   return os.environ.get(env, '').lower() in _OFF
 
 
+def enabled(env: str) -> bool:
+  """Whether a kernel family may be used: built, and not switched off by
+  its environment variable `env`."""
+  return not switched_off(env) and available()
+
+
+def window_attrs(window, strides, pad_before) -> dict:
+  """The FFI attributes of a pooling or patch window (kh, kw, sh, sw, pt,
+  pl: the `MLPERF_JAX_WINDOW_ATTRS` of cpu_kernel_support.h)."""
+  return dict(kh=int(window[0]), kw=int(window[1]), sh=int(strides[0]),
+              sw=int(strides[1]), pt=int(pad_before[0]),
+              pl=int(pad_before[1]), threads=int(threads()))
+
+
 def _cpu_signature() -> str:
   try:
     text = Path('/proc/cpuinfo').read_text()

@@ -50,7 +50,7 @@ class _Status:
 
 def available() -> bool:
   """Whether the kernels are built and registered (builds them once)."""
-  return not cpu_kernels.switched_off(DISABLE_ENV) and cpu_kernels.available()
+  return cpu_kernels.enabled(DISABLE_ENV)
 
 
 def unavailable_reason() -> str:

@@ -48,8 +48,7 @@ DISABLE_ENV = 'MLPERF_JAX_MAX_POOL_KERNEL'
 
 def kernel_available() -> bool:
   """Whether the pooling kernels are built (and not switched off)."""
-  return (not cpu_kernels.switched_off(DISABLE_ENV)
-          and cpu_kernels.available())
+  return cpu_kernels.enabled(DISABLE_ENV)
 
 
 def resolve(impl: str, backend: str | None = None) -> str:
@@ -146,8 +145,7 @@ _max_pool_taps.defvjp(_max_pool_taps_fwd, _max_pool_taps_bwd)
 
 
 def _attrs(window, strides, pads):
-  return dict(kh=window[0], kw=window[1], sh=strides[0], sw=strides[1],
-              pt=pads[0][0], pl=pads[1][0], threads=int(cpu_kernels.threads()))
+  return cpu_kernels.window_attrs(window, strides, (pads[0][0], pads[1][0]))
 
 
 @functools.partial(jax.custom_vjp, nondiff_argnums=(1, 2, 3))
